@@ -1,0 +1,1 @@
+export type { ErrorCode, ErrorBody, TokenPair, AccessOnly, SessionInfo, UserInfo } from "./wire.js"

@@ -1,0 +1,129 @@
+/**
+ * The session store: where a refresh-token family (a session) lives.
+ *
+ * Validity needs a live record (an allow-list): a missing record always means "not valid",
+ * so a store that loses data logs users out and never lets a revoked token back in (SPEC §3).
+ * The store holds ids and times, never a token string or a password.
+ *
+ * Every time is milliseconds since the epoch, passed in by the caller (the injected clock),
+ * so stores never read the wall clock themselves and tests never sleep.
+ *
+ * @example
+ * ```ts
+ * const store = createMemoryStore()
+ * await store.createSession({ id: 's_1', userId: '42', jti: 'j1', now, expiresAt, absoluteExpiresAt,
+ *   userAgent: null, ip: null })
+ * const outcome = await store.rotate({ id: 's_1', jti: 'j1', newJti: 'j2', now, graceMs: 15_000,
+ *   refreshLifetimeMs: 86_400_000 })
+ * if (outcome.kind === 'rotated') issue(outcome.session.currentJti)
+ * ```
+ */
+export interface SessionStore {
+  /** A short name for logs and metrics: `memory`, `sqlite`, `redis`. */
+  readonly kind: string
+  /** Stores a new session whose current refresh token is `input.jti` (generation 1). */
+  createSession(input: NewSession): Promise<SessionRecord>
+  /**
+   * The one atomic operation of SPEC §3.2: given the presented refresh token's `jti`, rotate,
+   * answer the grace successor, or detect reuse (and revoke). A missing or expired record is
+   * `not_found`.
+   */
+  rotate(input: RotateInput): Promise<RotateOutcome>
+  /** Rotation off (SPEC §3.3): checks that `jti` is current and updates last-used. */
+  touch(input: TouchInput): Promise<TouchOutcome>
+  /** The record, or `null` when missing or past its expiry (both mean "not valid"). */
+  getSession(id: string, now: number): Promise<SessionRecord | null>
+  /** Marks the session revoked; `false` when there was no live record. Idempotent. */
+  revokeSession(id: string, now: number): Promise<boolean>
+  /** Revokes every live session of the user; answers how many were revoked. */
+  revokeUserSessions(userId: string, now: number): Promise<number>
+  /** The user's live sessions (not revoked, not expired), newest first. */
+  listUserSessions(userId: string, now: number): Promise<SessionRecord[]>
+  /**
+   * Adds one to a fixed-window counter (rate limits count failures with it) and answers the
+   * count and when the window ends. A missing counter starts a new window.
+   */
+  incrementCounter(key: string, windowMs: number, now: number): Promise<Counter>
+  /** The counter's current value; a missing or finished window is `{ count: 0 }`. */
+  getCounter(key: string, now: number): Promise<Counter>
+  /** Removes a counter (a successful login clears its failures). */
+  resetCounter(key: string): Promise<void>
+  /** Round-trip latency in milliseconds; throws when the store cannot answer. */
+  ping(): Promise<number>
+  /** Releases connections and files. */
+  close(): Promise<void>
+}
+
+export interface NewSession {
+  id: string
+  userId: string
+  jti: string
+  now: number
+  /** When the first refresh token expires: the record lives until then. */
+  expiresAt: number
+  /** The session's hard end (SPEC §3.4), anchored at login. */
+  absoluteExpiresAt: number
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface SessionRecord {
+  id: string
+  userId: string
+  /** The `jti` of the only refresh token that rotates normally. */
+  currentJti: string
+  /** Generation of the current token; the first is 1. */
+  generation: number
+  /** When the current refresh token was issued (its `iat`), so a grace answer re-mints it exactly. */
+  currentIssuedAt: number
+  /** The token the current one replaced, accepted until `graceUntil` (its successor is `currentJti`). */
+  previousJti: string | null
+  graceUntil: number | null
+  createdAt: number
+  lastUsedAt: number
+  /** The record (and the current refresh token) expires then. */
+  expiresAt: number
+  absoluteExpiresAt: number
+  revokedAt: number | null
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface RotateInput {
+  id: string
+  /** The presented refresh token's `jti`. */
+  jti: string
+  /** The `jti` the successor gets if this call rotates. */
+  newJti: string
+  now: number
+  graceMs: number
+  /** The new token's lifetime; the record's expiry becomes min(now + this, absoluteExpiresAt). */
+  refreshLifetimeMs: number
+}
+
+export type RotateOutcome =
+  | { kind: 'rotated'; session: SessionRecord }
+  /** The previous token inside its grace window: answer the same successor (`session.currentJti`). */
+  | { kind: 'grace'; session: SessionRecord }
+  /** An older token, or the previous one after grace: the session is now revoked. */
+  | { kind: 'reused'; session: SessionRecord }
+  | { kind: 'revoked' }
+  | { kind: 'not_found' }
+
+export interface TouchInput {
+  id: string
+  jti: string
+  now: number
+}
+
+export type TouchOutcome =
+  | { kind: 'touched'; session: SessionRecord }
+  | { kind: 'revoked' }
+  /** No live record, or `jti` is not the current token. */
+  | { kind: 'not_found' }
+
+export interface Counter {
+  count: number
+  /** End of the window; `null` when the counter does not exist. */
+  resetAt: number | null
+}

@@ -1,0 +1,39 @@
+/** A user as the service sees it: an id and a name. Ids are strings on the wire (`sub`). */
+export interface User {
+  id: string
+  username: string
+}
+
+export interface UserRecord extends User {
+  /** A self-describing hash (`scrypt$…`); see `users/password.ts`. */
+  passwordHash: string
+  createdAt: number
+}
+
+/**
+ * Where users live: the embedded SQLite file by default, PostgreSQL in production.
+ * Users and sessions are separate stores (SPEC §5: `DATABASE_URL`).
+ */
+export interface UserStore {
+  readonly kind: string
+  /** Creates the user; `taken` when the username exists (usernames compare case-sensitively). */
+  createUser(input: { username: string; passwordHash: string; now: number }): Promise<CreateUserOutcome>
+  /** The user, or `null` when no such username. */
+  findByUsername(username: string): Promise<UserRecord | null>
+  /** The user, or `null` when no such id. */
+  findById(id: string): Promise<UserRecord | null>
+  close(): Promise<void>
+}
+
+export type CreateUserOutcome = { kind: 'created'; user: User } | { kind: 'taken' }
+
+/**
+ * The credential check login uses. baton's default checks its own user store; an application
+ * with its own user table passes its own (see README, "Bring your own users").
+ */
+export interface CredentialChecker {
+  /** The user for these credentials, or `null`: never says which part was wrong. */
+  check(username: string, password: string): Promise<User | null>
+  /** Looks a user up by id for `/api/me/`; `null` when gone. */
+  findById(id: string): Promise<User | null>
+}

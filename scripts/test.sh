@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, builds, runs every test.
+# Tests start their own redis-server / PostgreSQL / Chromium on free ports; none touches a
+# service that happens to run on a standard port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test: installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -d node_modules ] || npm ci
+npm run build --silent
+
+mapfile -t files < <(find packages/client/test packages/server/test e2e -name '*.test.ts' 2>/dev/null | sort)
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-4}" --test-timeout=120000 "${files[@]}"
