@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import type { NewSession, RotateInput, SessionStore } from '../../src/store/types.js'
+
+const MINUTE = 60_000
+const DAY = 24 * 60 * MINUTE
+const GRACE = 15_000
+
+/**
+ * The one suite every SessionStore passes (lucia's `testAdapter`). Times are passed in and
+ * start far from the wall clock on purpose: a store must judge expiry by the `now` it is given,
+ * and derive any TTL relative to it (expiresAt - now), never as an absolute wall-clock time.
+ */
+export function describeStoreContract(name: string, makeStore: () => Promise<SessionStore>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: SessionStore
+    const T0 = Date.UTC(2026, 0, 1)
+
+    before(async () => {
+      store = await makeStore()
+    })
+    after(async () => {
+      await store.close()
+    })
+
+    function id(prefix: string): string {
+      return `${prefix}_${randomUUID().replaceAll('-', '')}`
+    }
+
+    async function login(overrides: Partial<NewSession> = {}): Promise<NewSession> {
+      const input: NewSession = {
+        id: id('s'),
+        userId: id('u'),
+        jti: id('j'),
+        now: T0,
+        expiresAt: T0 + DAY,
+        absoluteExpiresAt: T0 + 30 * DAY,
+        userAgent: 'test-agent',
+        ip: '127.0.0.1',
+        ...overrides,
+      }
+      await store.createSession(input)
+      return input
+    }
+
+    function rotation(s: NewSession, jti: string, now: number, overrides: Partial<RotateInput> = {}): RotateInput {
+      return { id: s.id, jti, newJti: id('j'), now, graceMs: GRACE, refreshLifetimeMs: DAY, ...overrides }
+    }
+
+    test('createSession: stores generation 1 with the given times and client info', async () => {
+      const s = await login()
+      const r = await store.getSession(s.id, T0)
+      assert.ok(r)
+      assert.equal(r.userId, s.userId)
+      assert.equal(r.currentJti, s.jti)
+      assert.equal(r.generation, 1)
+      assert.equal(r.previousJti, null)
+      assert.equal(r.revokedAt, null)
+      assert.equal(r.createdAt, T0)
+      assert.equal(r.lastUsedAt, T0)
+      assert.equal(r.currentIssuedAt, T0)
+      assert.equal(r.expiresAt, T0 + DAY)
+      assert.equal(r.absoluteExpiresAt, T0 + 30 * DAY)
+      assert.equal(r.userAgent, 'test-agent')
+      assert.equal(r.ip, '127.0.0.1')
+    })
+
+    test('createSession: null client info round-trips as null', async () => {
+      const s = await login({ userAgent: null, ip: null })
+      const r = await store.getSession(s.id, T0)
+      assert.equal(r?.userAgent, null)
+      assert.equal(r?.ip, null)
+    })
+
+    test('getSession: unknown id is null', async () => {
+      assert.equal(await store.getSession(id('s'), T0), null)
+    })
+
+    test('getSession: a record past its expiry is null', async () => {
+      const s = await login()
+      assert.equal(await store.getSession(s.id, T0 + DAY), null)
+    })
+
+    test('rotate: the current token rotates to the new jti, generation + 1', async () => {
+      const s = await login()
+      const input = rotation(s, s.jti, T0 + MINUTE)
+      const out = await store.rotate(input)
+      assert.equal(out.kind, 'rotated')
+      assert.ok(out.kind === 'rotated')
+      assert.equal(out.session.currentJti, input.newJti)
+      assert.equal(out.session.generation, 2)
+      assert.equal(out.session.previousJti, s.jti)
+      assert.equal(out.session.graceUntil, T0 + MINUTE + GRACE)
+      assert.equal(out.session.currentIssuedAt, T0 + MINUTE)
+      assert.equal(out.session.lastUsedAt, T0 + MINUTE)
+      assert.equal(out.session.expiresAt, T0 + MINUTE + DAY)
+      const stored = await store.getSession(s.id, T0 + MINUTE)
+      assert.deepEqual(stored, out.session)
+    })
+
+    test('rotate: previous token within grace returns the same successor and changes nothing else', async () => {
+      const s = await login()
+      const first = await store.rotate(rotation(s, s.jti, T0 + MINUTE))
+      assert.ok(first.kind === 'rotated')
+      const again = await store.rotate(rotation(s, s.jti, T0 + MINUTE + GRACE - 1))
+      assert.equal(again.kind, 'grace')
+      assert.ok(again.kind === 'grace')
+      assert.equal(again.session.currentJti, first.session.currentJti)
+      assert.equal(again.session.generation, 2)
+      assert.equal(again.session.currentIssuedAt, first.session.currentIssuedAt)
+      assert.equal(again.session.revokedAt, null)
+      assert.equal(again.session.lastUsedAt, T0 + MINUTE + GRACE - 1)
+    })
+
+    test('rotate: 50 concurrent presentations of one token give one rotation and 49 grace answers with the same successor', async () => {
+      const s = await login()
+      const outs = await Promise.all(
+        Array.from({ length: 50 }, () => store.rotate(rotation(s, s.jti, T0 + MINUTE))),
+      )
+      const rotated = outs.filter((o) => o.kind === 'rotated')
+      const grace = outs.filter((o) => o.kind === 'grace')
+      assert.equal(rotated.length, 1)
+      assert.equal(grace.length, 49)
+      const successors = new Set(outs.map((o) => ('session' in o ? o.session.currentJti : null)))
+      assert.equal(successors.size, 1)
+      const r = await store.getSession(s.id, T0 + MINUTE)
+      assert.equal(r?.generation, 2)
+    })
+
+    test('rotate: previous token after grace is reuse and revokes the session', async () => {
+      const s = await login()
+      const first = await store.rotate(rotation(s, s.jti, T0 + MINUTE))
+      assert.ok(first.kind === 'rotated')
+      const late = await store.rotate(rotation(s, s.jti, T0 + MINUTE + GRACE))
+      assert.equal(late.kind, 'reused')
+      assert.ok(late.kind === 'reused')
+      assert.equal(late.session.revokedAt, T0 + MINUTE + GRACE)
+      // The legitimate holder of the successor is now out too: the family is revoked.
+      const next = await store.rotate(rotation(s, first.session.currentJti, T0 + MINUTE + GRACE + 1))
+      assert.equal(next.kind, 'revoked')
+    })
+
+    test('rotate: a token two generations old is reuse even inside the grace window', async () => {
+      const s = await login()
+      const g2 = await store.rotate(rotation(s, s.jti, T0 + MINUTE))
+      assert.ok(g2.kind === 'rotated')
+      const g3 = await store.rotate(rotation(s, g2.session.currentJti, T0 + MINUTE + 1))
+      assert.ok(g3.kind === 'rotated')
+      const old = await store.rotate(rotation(s, s.jti, T0 + MINUTE + 2))
+      assert.equal(old.kind, 'reused')
+    })
+
+    test('rotate: an unknown jti on a live session is reuse', async () => {
+      const s = await login()
+      assert.equal((await store.rotate(rotation(s, id('j'), T0 + 1))).kind, 'reused')
+    })
+
+    test('rotate: unknown session is not_found', async () => {
+      const s = await login()
+      assert.equal((await store.rotate(rotation({ ...s, id: id('s') }, s.jti, T0))).kind, 'not_found')
+    })
+
+    test('rotate: expired session is not_found, not reuse', async () => {
+      const s = await login()
+      assert.equal((await store.rotate(rotation(s, s.jti, T0 + DAY))).kind, 'not_found')
+    })
+
+    test('rotate: revoked session answers revoked', async () => {
+      const s = await login()
+      assert.equal(await store.revokeSession(s.id, T0 + 1), true)
+      assert.equal((await store.rotate(rotation(s, s.jti, T0 + 2))).kind, 'revoked')
+    })
+
+    test('rotate: the new expiry is capped by the absolute lifetime', async () => {
+      const s = await login({ absoluteExpiresAt: T0 + DAY + MINUTE })
+      const out = await store.rotate(rotation(s, s.jti, T0 + 12 * 60 * MINUTE))
+      assert.ok(out.kind === 'rotated')
+      assert.equal(out.session.expiresAt, T0 + DAY + MINUTE)
+      assert.equal(out.session.absoluteExpiresAt, T0 + DAY + MINUTE)
+      assert.equal((await store.rotate(rotation(s, out.session.currentJti, T0 + DAY + MINUTE))).kind, 'not_found')
+    })
+
+    test('rotate: a rotation chain keeps working and each step supersedes the last', async () => {
+      const s = await login()
+      let jti = s.jti
+      for (let i = 1; i <= 20; i++) {
+        const out = await store.rotate(rotation(s, jti, T0 + i * MINUTE))
+        assert.ok(out.kind === 'rotated', `step ${i}`)
+        assert.equal(out.session.generation, i + 1)
+        jti = out.session.currentJti
+      }
+    })
+
+    test('touch: the current token updates last-used; any other jti is not_found', async () => {
+      const s = await login()
+      const ok = await store.touch({ id: s.id, jti: s.jti, now: T0 + MINUTE })
+      assert.ok(ok.kind === 'touched')
+      assert.equal(ok.session.lastUsedAt, T0 + MINUTE)
+      assert.equal(ok.session.generation, 1)
+      assert.equal((await store.getSession(s.id, T0 + MINUTE))?.lastUsedAt, T0 + MINUTE)
+      assert.equal((await store.touch({ id: s.id, jti: id('j'), now: T0 + MINUTE })).kind, 'not_found')
+      assert.equal((await store.touch({ id: id('s'), jti: s.jti, now: T0 })).kind, 'not_found')
+      await store.revokeSession(s.id, T0 + 2 * MINUTE)
+      assert.equal((await store.touch({ id: s.id, jti: s.jti, now: T0 + 3 * MINUTE })).kind, 'revoked')
+      const t = await login()
+      assert.equal((await store.touch({ id: t.id, jti: t.jti, now: T0 + DAY })).kind, 'not_found')
+    })
+
+    test('revokeSession: true once, then false (idempotent); unknown is false', async () => {
+      const s = await login()
+      assert.equal(await store.revokeSession(s.id, T0 + 1), true)
+      assert.equal(await store.revokeSession(s.id, T0 + 2), false)
+      assert.equal(await store.revokeSession(id('s'), T0), false)
+      const r = await store.getSession(s.id, T0 + 3)
+      assert.equal(r?.revokedAt, T0 + 1)
+    })
+
+    test('revokeUserSessions: revokes every live session of that user only', async () => {
+      const a = await login()
+      const userId = a.userId
+      const b = await login({ userId })
+      const c = await login({ userId })
+      await store.revokeSession(c.id, T0 + 1)
+      const other = await login()
+      assert.equal(await store.revokeUserSessions(userId, T0 + 2), 2)
+      assert.equal((await store.rotate(rotation(a, a.jti, T0 + 3))).kind, 'revoked')
+      assert.equal((await store.rotate(rotation(b, b.jti, T0 + 3))).kind, 'revoked')
+      assert.equal((await store.rotate(rotation(other, other.jti, T0 + 3))).kind, 'rotated')
+      assert.equal(await store.revokeUserSessions(userId, T0 + 4), 0)
+      assert.equal(await store.revokeUserSessions(id('u'), T0 + 4), 0)
+    })
+
+    test('listUserSessions: live sessions of the user, newest first', async () => {
+      const a = await login()
+      const userId = a.userId
+      const b = await login({ userId, now: T0 + 1000 })
+      const revoked = await login({ userId, now: T0 + 2000 })
+      await store.revokeSession(revoked.id, T0 + 3000)
+      const expiring = await login({ userId, now: T0 + 4000, expiresAt: T0 + 5000 })
+      await login()
+      const list = await store.listUserSessions(userId, T0 + 4500)
+      assert.deepEqual(list.map((r) => r.id), [expiring.id, b.id, a.id])
+      const later = await store.listUserSessions(userId, T0 + 5000)
+      assert.deepEqual(later.map((r) => r.id), [b.id, a.id])
+      assert.deepEqual(await store.listUserSessions(id('u'), T0), [])
+    })
+
+    test('incrementCounter: counts within the window, restarts after it; reset clears', async () => {
+      const key = id('k')
+      assert.deepEqual(await store.getCounter(key, T0), { count: 0, resetAt: null })
+      assert.deepEqual(await store.incrementCounter(key, MINUTE, T0), { count: 1, resetAt: T0 + MINUTE })
+      assert.deepEqual(await store.incrementCounter(key, MINUTE, T0 + 10), { count: 2, resetAt: T0 + MINUTE })
+      assert.deepEqual(await store.getCounter(key, T0 + 20), { count: 2, resetAt: T0 + MINUTE })
+      assert.deepEqual(await store.getCounter(key, T0 + MINUTE), { count: 0, resetAt: null })
+      assert.deepEqual(await store.incrementCounter(key, MINUTE, T0 + MINUTE), {
+        count: 1,
+        resetAt: T0 + 2 * MINUTE,
+      })
+      await store.resetCounter(key)
+      assert.deepEqual(await store.getCounter(key, T0 + MINUTE), { count: 0, resetAt: null })
+    })
+
+    test('incrementCounter: concurrent increments are all counted', async () => {
+      const key = id('k')
+      await Promise.all(Array.from({ length: 25 }, () => store.incrementCounter(key, MINUTE, T0)))
+      assert.equal((await store.getCounter(key, T0)).count, 25)
+    })
+
+    test('ping: answers a latency in milliseconds', async () => {
+      const ms = await store.ping()
+      assert.equal(typeof ms, 'number')
+      assert.ok(ms >= 0)
+    })
+  })
+}
