@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import fastifyCookie from '@fastify/cookie'
+import fastifyCors from '@fastify/cors'
+import fastifyStatic from '@fastify/static'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import type { Socket } from 'node:net'
+import type { Deps } from './deps.js'
+import { ERRORS } from './errors.js'
+import { registerAuthRoutes } from './http/auth-routes.js'
+import { CSRF_HEADER } from './http/cookies.js'
+import { installErrorHandler } from './http/error-handler.js'
+import { registerMiscRoutes } from './http/misc-routes.js'
+import { registerSessionRoutes } from './http/session-routes.js'
+import { createSessions } from './sessions.js'
+
+/** Where the demo page's built files are (`npm run build` puts them there). */
+export const DEMO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'demo')
+
+/** Builds the Fastify instance: plugins, routes, the error handler. Does not listen. */
+export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const { config } = deps
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+    http: { maxHeaderSize: 16_384 },
+  })
+
+  // Only JSON bodies (SPEC §1: anything else is 415). Fastify answers 415 for unknown types
+  // once the default text/plain parser is gone.
+  app.removeContentTypeParser(['text/plain'])
+
+  await app.register(fastifyCookie)
+  if (config.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: [...config.corsOrigins],
+      credentials: true,
+      allowedHeaders: ['content-type', 'authorization', CSRF_HEADER],
+      maxAge: 600,
+    })
+  }
+
+  installErrorHandler(app)
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpRequests.inc({
+      route: request.routeOptions.url ?? 'unmatched',
+      method: request.method,
+      status: String(reply.statusCode),
+    })
+  })
+
+  const sessions = createSessions(deps)
+  registerAuthRoutes(app, deps, sessions)
+  registerSessionRoutes(app, sessions)
+  registerMiscRoutes(app, deps, sessions)
+
+  if (config.demo) await registerDemo(app, deps)
+  return app
+}
+
+async function registerDemo(app: FastifyInstance, deps: Deps): Promise<void> {
+  const clientDir = dirname(createRequire(import.meta.url).resolve('@baton/client'))
+  if (!existsSync(DEMO_DIR) || !existsSync(clientDir)) {
+    deps.log.warn({ dir: DEMO_DIR }, 'demo page not built (run `npm run build`); serving the API only')
+    return
+  }
+  // The demo page imports the client's own ES modules, straight from its package folder.
+  await app.register(fastifyStatic, { root: clientDir, prefix: '/client/', decorateReply: false })
+  await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', decorateReply: false })
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request. Headers over the limit get
+ * 431 with baton's JSON body (issue 6); anything else a plain 400. Never a stack, never input.
+ */
+function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'request_header_fields_too_large' : 'bad_request'
+  const status = code === 'bad_request' ? '400 Bad Request' : '431 Request Header Fields Too Large'
+  const body = JSON.stringify({ detail: ERRORS[code].detail, code })
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
+}

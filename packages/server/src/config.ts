@@ -1,0 +1,416 @@
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ConfigError, type ConfigProblem } from './errors.js'
+import { lintRedisURL, type Finding } from './redis-url.js'
+
+export type Mode = 'development' | 'production'
+export type StoreKind = 'memory' | 'sqlite' | 'redis'
+export type Algorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256'
+export const ALGORITHMS: readonly Algorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256']
+
+/** A failure-counting limit: `max` failures within `windowSeconds`, or `null` (off). */
+export interface RateLimit {
+  max: number
+  windowSeconds: number
+}
+
+export interface RedisConfig {
+  /** The linted URL (corrections applied). For Sentinel it carries only credentials, db and TLS. */
+  url: string
+  /** Corrections the lint applied; logged once at start. */
+  findings: readonly Finding[]
+  /** PEM text of the CA that signs the server's certificate (`REDIS_TLS_CA_FILE`). */
+  tlsCA: string | null
+  cluster: { nodes: string[] } | null
+  sentinel: { sentinels: { host: string; port: number }[]; name: string; password?: string } | null
+}
+
+/** The resolved, frozen configuration. Every field comes from one row of `VARIABLES`. */
+export interface Config {
+  /** @default 'development' */
+  readonly mode: Mode
+  /** @default 8000 */
+  readonly port: number
+  /** @default '127.0.0.1' */
+  readonly host: string
+  /** @default 'redis' when a Redis variable is set, else 'sqlite' */
+  readonly store: StoreKind
+  /** @default './.baton' (absolute after resolving) */
+  readonly dataDir: string
+  readonly redis: RedisConfig | null
+  /** `postgres://…` for PostgreSQL users; `null` = the embedded SQLite user database. */
+  readonly databaseURL: string | null
+  /** Seconds. @default 300 */
+  readonly accessTokenLifetime: number
+  /** Seconds of inactivity a refresh token lives. @default 86400 */
+  readonly refreshTokenLifetime: number
+  /** Seconds from login after which the session ends, however active. @default 2592000 */
+  readonly sessionMaxLifetime: number
+  /** @default 15 */
+  readonly refreshGraceSeconds: number
+  /** @default true */
+  readonly rotateRefreshTokens: boolean
+  /** @default 'EdDSA' */
+  readonly algorithm: Algorithm
+  /** PEM or JWK JSON of the signing key (`JWT_PRIVATE_KEY`), or null. */
+  readonly privateKey: string | null
+  /** HS256 secret bytes (`JWT_SECRET`), or null. */
+  readonly secret: Uint8Array | null
+  /** Older verification keys still accepted (`JWT_VERIFY_KEYS`, a JWKS JSON), for key rotation. */
+  readonly verifyKeys: string | null
+  /** @default 5 */
+  readonly leeway: number
+  /** @default 'baton' */
+  readonly issuer: string
+  /** @default 'baton' */
+  readonly audience: string
+  /** Failed logins per username. @default 10 per 900 s */
+  readonly loginRateLimit: RateLimit | null
+  /** Failed logins per client address. @default 50 per 900 s */
+  readonly loginRateLimitIP: RateLimit | null
+  /** Failed refreshes per client address. @default 60 per 300 s */
+  readonly refreshRateLimit: RateLimit | null
+  /** @default 500 */
+  readonly storeTimeoutMs: number
+  /** @default 'info' */
+  readonly logLevel: string
+  /** @default true in development, false in production */
+  readonly registration: boolean
+  /** Serve the demo page at `/`. @default true in development, false in production */
+  readonly demo: boolean
+  /** `body` (simplejwt's) or `cookie` (HttpOnly refresh cookie). @default 'body' */
+  readonly tokenTransport: 'body' | 'cookie'
+  /** Origins allowed by CORS (`BATON_CORS_ORIGINS`, comma-separated). @default [] */
+  readonly corsOrigins: readonly string[]
+  /** Protected routes check the session too (fail closed). @default false */
+  readonly revocationCheck: boolean
+  /** Worker processes. @default 1 in development, the core count in production */
+  readonly workers: number
+  /** Trust `X-Forwarded-For` for the client address. @default false */
+  readonly trustProxy: boolean
+  /** Request body limit in bytes. @default 16384 */
+  readonly bodyLimit: number
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** Thrown inside a parser: becomes one ConfigProblem. */
+class Invalid extends Error {
+  readonly problem: string
+  readonly fix: string
+  constructor(problem: string, fix: string) {
+    super(problem)
+    this.problem = problem
+    this.fix = fix
+  }
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new Invalid(`"${raw}" is not a whole number.`, `Set a whole number from ${min} to ${max}.`)
+    const n = Number(raw.trim())
+    if (n < min || n > max) throw new Invalid(`${n} is out of range.`, `Set a whole number from ${min} to ${max}.`)
+    return n
+  }
+}
+
+function boolean(raw: string): boolean {
+  const v = raw.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true
+  if (['0', 'false', 'no', 'off'].includes(v)) return false
+  throw new Invalid(`"${raw}" is not a boolean.`, 'Use true or false.')
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): T => {
+    const v = raw.trim()
+    const match = values.find((x) => x.toLowerCase() === v.toLowerCase())
+    if (match === undefined) throw new Invalid(`"${raw}" is not one of ${values.join(', ')}.`, `Use one of ${values.join(', ')}.`)
+    return match
+  }
+}
+
+function rateLimit(raw: string): RateLimit | null {
+  const v = raw.trim().toLowerCase()
+  if (v === 'off' || v === '0') return null
+  const m = /^(\d+)\s*\/\s*(\d+)$/.exec(v)
+  if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1)
+    throw new Invalid(`"${raw}" is not a rate limit.`, 'Use FAILURES/SECONDS, such as 10/900, or off.')
+  return { max: Number(m[1]), windowSeconds: Number(m[2]) }
+}
+
+function hostPorts(raw: string): { host: string; port: number }[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s)
+      if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535)
+        throw new Invalid(`"${s}" is not host:port.`, 'Use a comma-separated list of host:port.')
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) }
+    })
+}
+
+function secret(raw: string): Uint8Array {
+  // SPEC §5: the raw string (UTF-8), or `base64:` followed by base64.
+  const bytes = raw.startsWith('base64:') ? Buffer.from(raw.slice(7), 'base64') : Buffer.from(raw, 'utf8')
+  if (bytes.length < 32)
+    throw new Invalid(`the secret is ${bytes.length} bytes; HS256 needs at least 32.`, 'Generate one with `npx baton keygen --alg HS256`.')
+  return new Uint8Array(bytes)
+}
+
+function privateKey(raw: string): string {
+  const v = raw.trim()
+  // Many platforms cannot hold newlines in a variable: accept PEM with literal "\n".
+  if (v.includes('-----BEGIN')) return v.replaceAll('\\n', '\n')
+  if (v.startsWith('{')) return v
+  throw new Invalid('it is neither a PEM private key nor a JWK.', 'Generate one with `npx baton keygen` and paste its output.')
+}
+
+interface Row {
+  /** Environment variable. */
+  env: string
+  /** CLI flag (`--port`), when there is one. */
+  flag?: string
+  parse: (raw: string) => unknown
+}
+
+/**
+ * SPEC §5 in one table: each variable, its flag and its parser. Defaults that depend on other
+ * values (mode, Redis) are applied in `loadConfig`.
+ */
+const VARIABLES = {
+  mode: { env: 'BATON_MODE', flag: 'mode', parse: oneOf(['development', 'production'] as const) },
+  port: { env: 'PORT', flag: 'port', parse: integer(0, 65535) },
+  host: { env: 'HOST', flag: 'host', parse: (s: string) => s.trim() },
+  store: { env: 'BATON_STORE', flag: 'store', parse: oneOf(['memory', 'sqlite', 'redis'] as const) },
+  dataDir: { env: 'BATON_DATA_DIR', flag: 'data-dir', parse: (s: string) => resolve(s.trim()) },
+  databaseURL: {
+    env: 'DATABASE_URL',
+    parse: (s: string) => {
+      const v = s.trim()
+      if (v === '') return null
+      if (!/^postgres(ql)?:\/\//i.test(v)) throw new Invalid('only postgres:// URLs are supported.', 'Use postgres://user:password@host:5432/db, or leave it unset for the embedded database.')
+      return v
+    },
+  },
+  accessTokenLifetime: { env: 'ACCESS_TOKEN_LIFETIME', parse: integer(1, 86_400) },
+  refreshTokenLifetime: { env: 'REFRESH_TOKEN_LIFETIME', parse: integer(1, 400 * 86_400) },
+  sessionMaxLifetime: { env: 'SESSION_MAX_LIFETIME', parse: integer(1, 400 * 86_400) },
+  refreshGraceSeconds: { env: 'REFRESH_GRACE_SECONDS', parse: integer(0, 300) },
+  rotateRefreshTokens: { env: 'ROTATE_REFRESH_TOKENS', parse: boolean },
+  algorithm: { env: 'JWT_ALGORITHM', parse: oneOf(ALGORITHMS) },
+  privateKey: { env: 'JWT_PRIVATE_KEY', parse: privateKey },
+  secret: { env: 'JWT_SECRET', parse: secret },
+  verifyKeys: { env: 'JWT_VERIFY_KEYS', parse: (s: string) => s.trim() || null },
+  leeway: { env: 'JWT_LEEWAY', parse: integer(0, 300) },
+  issuer: { env: 'JWT_ISSUER', parse: (s: string) => s.trim() },
+  audience: { env: 'JWT_AUDIENCE', parse: (s: string) => s.trim() },
+  loginRateLimit: { env: 'LOGIN_RATE_LIMIT', parse: rateLimit },
+  loginRateLimitIP: { env: 'LOGIN_RATE_LIMIT_IP', parse: rateLimit },
+  refreshRateLimit: { env: 'REFRESH_RATE_LIMIT', parse: rateLimit },
+  storeTimeoutMs: { env: 'STORE_TIMEOUT_MS', parse: integer(10, 60_000) },
+  logLevel: { env: 'LOG_LEVEL', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
+  registration: { env: 'BATON_REGISTRATION', parse: boolean },
+  demo: { env: 'BATON_DEMO', parse: boolean },
+  tokenTransport: { env: 'BATON_TOKEN_TRANSPORT', parse: oneOf(['body', 'cookie'] as const) },
+  corsOrigins: {
+    env: 'BATON_CORS_ORIGINS',
+    parse: (s: string) => s.split(',').map((o) => o.trim()).filter(Boolean),
+  },
+  revocationCheck: { env: 'BATON_REVOCATION_CHECK', parse: boolean },
+  workers: { env: 'WORKERS', flag: 'workers', parse: integer(1, 256) },
+  trustProxy: { env: 'BATON_TRUST_PROXY', parse: boolean },
+  bodyLimit: { env: 'BATON_BODY_LIMIT', parse: integer(1024, 1_048_576) },
+} satisfies Record<string, Row>
+
+type Parsed = { -readonly [K in keyof typeof VARIABLES]?: ReturnType<(typeof VARIABLES)[K]['parse']> }
+
+/** The CLI flags `baton serve` understands: each maps to a variable of the table. */
+export const SERVE_FLAGS = Object.fromEntries(
+  Object.values(VARIABLES as Record<string, Row>)
+    .filter((row) => row.flag !== undefined)
+    .map((row) => [row.flag!, { type: 'string' as const }]),
+)
+
+/**
+ * Resolves the configuration from environment variables and CLI flags (flags win). Pure: reads
+ * only its arguments and the files they name (`REDIS_TLS_CA_FILE`, `JWT_PRIVATE_KEY_FILE`).
+ * Throws ConfigError listing every problem at once.
+ */
+export function loadConfig(env: Env, argv: readonly string[] = []): Config {
+  const problems: ConfigProblem[] = []
+  const { values: flags } = parseArgs({ args: [...argv], options: SERVE_FLAGS, strict: false, allowPositionals: true })
+  const parsed: Parsed = {}
+  const rows = VARIABLES as Record<string, Row>
+  for (const [key, row] of Object.entries(rows)) {
+    const fromFlag = row.flag === undefined ? undefined : flags[row.flag]
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[row.env]
+    if (raw === undefined || raw === '') continue
+    try {
+      ;(parsed as Record<string, unknown>)[key] = row.parse(raw)
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err
+      const name = typeof fromFlag === 'string' ? `--${row.flag}` : row.env
+      problems.push({ variable: name, problem: err.problem, fix: err.fix })
+    }
+  }
+
+  const keyFile = env.JWT_PRIVATE_KEY_FILE
+  if (keyFile && parsed.privateKey === undefined) {
+    try {
+      parsed.privateKey = privateKey(readFileSync(keyFile, 'utf8'))
+    } catch (err) {
+      problems.push({
+        variable: 'JWT_PRIVATE_KEY_FILE',
+        problem: err instanceof Invalid ? err.problem : `cannot read ${keyFile}.`,
+        fix: 'Point it at a PEM or JWK file made by `npx baton keygen`.',
+      })
+    }
+  }
+
+  const mode = parsed.mode ?? 'development'
+  const production = mode === 'production'
+  const redis = loadRedis(env, problems)
+  const store = parsed.store ?? (redis !== null ? 'redis' : 'sqlite')
+  if (store === 'redis' && redis === null)
+    problems.push({ variable: 'BATON_STORE', problem: 'is redis but no Redis is configured.', fix: 'Set REDIS_URL (or REDIS_SENTINELS).' })
+
+  const algorithm = parsed.algorithm ?? 'EdDSA'
+  if (algorithm === 'HS256' && parsed.secret === undefined && production)
+    problems.push({ variable: 'JWT_SECRET', problem: 'is required for HS256 in production.', fix: 'Generate one with `npx baton keygen --alg HS256`.' })
+  if (algorithm !== 'HS256' && parsed.privateKey === undefined && production)
+    problems.push({ variable: 'JWT_PRIVATE_KEY', problem: 'is required in production (the development key is not used there).', fix: `Generate one with \`npx baton keygen --alg ${algorithm}\` and set JWT_PRIVATE_KEY.` })
+  if (algorithm === 'HS256' && parsed.privateKey !== undefined)
+    problems.push({ variable: 'JWT_PRIVATE_KEY', problem: 'is set but JWT_ALGORITHM is HS256.', fix: 'Use JWT_SECRET with HS256, or choose EdDSA, ES256 or RS256.' })
+  if (algorithm !== 'HS256' && parsed.secret !== undefined)
+    problems.push({ variable: 'JWT_SECRET', problem: `is set but JWT_ALGORITHM is ${algorithm}.`, fix: 'Set JWT_ALGORITHM=HS256, or remove JWT_SECRET.' })
+  if (parsed.secret !== undefined && production && sharesSecret(parsed.secret, env))
+    problems.push({ variable: 'JWT_SECRET', problem: 'is the same as another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --alg HS256`.' })
+
+  const accessTokenLifetime = parsed.accessTokenLifetime ?? 300
+  const refreshTokenLifetime = parsed.refreshTokenLifetime ?? 86_400
+  const sessionMaxLifetime = parsed.sessionMaxLifetime ?? 2_592_000
+  if (refreshTokenLifetime < accessTokenLifetime)
+    problems.push({ variable: 'REFRESH_TOKEN_LIFETIME', problem: 'is shorter than ACCESS_TOKEN_LIFETIME.', fix: 'Make refresh tokens live longer than access tokens.' })
+
+  if (store === 'memory' && (parsed.workers ?? 1) > 1)
+    problems.push({ variable: 'WORKERS', problem: 'is above 1 with the memory store, whose sessions live in one process.', fix: 'Use BATON_STORE=sqlite or redis, or WORKERS=1.' })
+
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const config: Config = {
+    mode,
+    port: parsed.port ?? 8000,
+    host: parsed.host ?? '127.0.0.1',
+    store,
+    dataDir: parsed.dataDir ?? resolve('.baton'),
+    redis,
+    databaseURL: parsed.databaseURL ?? null,
+    accessTokenLifetime,
+    refreshTokenLifetime,
+    sessionMaxLifetime,
+    refreshGraceSeconds: parsed.refreshGraceSeconds ?? 15,
+    rotateRefreshTokens: parsed.rotateRefreshTokens ?? true,
+    algorithm,
+    privateKey: parsed.privateKey ?? null,
+    secret: parsed.secret ?? null,
+    verifyKeys: parsed.verifyKeys ?? null,
+    leeway: parsed.leeway ?? 5,
+    issuer: parsed.issuer || 'baton',
+    audience: parsed.audience || 'baton',
+    loginRateLimit: parsed.loginRateLimit === undefined ? { max: 10, windowSeconds: 900 } : parsed.loginRateLimit,
+    loginRateLimitIP: parsed.loginRateLimitIP === undefined ? { max: 50, windowSeconds: 900 } : parsed.loginRateLimitIP,
+    refreshRateLimit: parsed.refreshRateLimit === undefined ? { max: 60, windowSeconds: 300 } : parsed.refreshRateLimit,
+    storeTimeoutMs: parsed.storeTimeoutMs ?? 500,
+    logLevel: parsed.logLevel ?? 'info',
+    registration: parsed.registration ?? !production,
+    demo: parsed.demo ?? !production,
+    tokenTransport: parsed.tokenTransport ?? 'body',
+    corsOrigins: parsed.corsOrigins ?? [],
+    revocationCheck: parsed.revocationCheck ?? false,
+    workers: parsed.workers ?? (production ? availableParallelism() : 1),
+    trustProxy: parsed.trustProxy ?? false,
+    bodyLimit: parsed.bodyLimit ?? 16_384,
+  }
+  return deepFreeze(config)
+}
+
+function loadRedis(env: Env, problems: ConfigProblem[]): RedisConfig | null {
+  const rawURL = env.REDIS_URL
+  const sentinelsRaw = env.REDIS_SENTINELS?.trim()
+  if ((rawURL === undefined || rawURL === '') && !sentinelsRaw) return null
+
+  let url = 'redis://localhost:6379'
+  let findings: readonly Finding[] = []
+  if (rawURL !== undefined && rawURL !== '') {
+    const lint = lintRedisURL(rawURL)
+    if (lint.kind === 'error') {
+      problems.push({ variable: 'REDIS_URL', problem: lint.problem, fix: lint.fix })
+      return null
+    }
+    url = lint.url
+    findings = lint.findings
+  }
+
+  let tlsCA: string | null = null
+  if (env.REDIS_TLS_CA_FILE) {
+    try {
+      tlsCA = readFileSync(env.REDIS_TLS_CA_FILE, 'utf8')
+    } catch {
+      problems.push({ variable: 'REDIS_TLS_CA_FILE', problem: `cannot read ${env.REDIS_TLS_CA_FILE}.`, fix: 'Point it at the PEM file of the CA that signed the Redis certificate.' })
+    }
+  }
+
+  let cluster: RedisConfig['cluster'] = null
+  let sentinel: RedisConfig['sentinel'] = null
+  try {
+    if (env.REDIS_CLUSTER !== undefined && env.REDIS_CLUSTER !== '' && boolean(env.REDIS_CLUSTER)) {
+      cluster = { nodes: hostPorts(env.REDIS_CLUSTER_NODES ?? '').map((n) => `${n.host}:${n.port}`) }
+    }
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err
+    problems.push({ variable: env.REDIS_CLUSTER_NODES ? 'REDIS_CLUSTER_NODES' : 'REDIS_CLUSTER', problem: err.problem, fix: err.fix })
+  }
+  if (sentinelsRaw) {
+    try {
+      const sentinels = hostPorts(sentinelsRaw)
+      if (sentinels.length === 0) throw new Invalid('lists no sentinel.', 'Use a comma-separated list of host:port.')
+      sentinel = { sentinels, name: env.REDIS_SENTINEL_MASTER?.trim() || 'mymaster' }
+      if (env.REDIS_SENTINEL_PASSWORD) sentinel.password = env.REDIS_SENTINEL_PASSWORD
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err
+      problems.push({ variable: 'REDIS_SENTINELS', problem: err.problem, fix: err.fix })
+    }
+  }
+  if (cluster !== null && sentinel !== null)
+    problems.push({ variable: 'REDIS_SENTINELS', problem: 'is set together with REDIS_CLUSTER.', fix: 'Choose one: Cluster or Sentinel.' })
+  return { url, findings, tlsCA, cluster, sentinel }
+}
+
+/** True when the JWT secret equals a password found in another configured secret. */
+function sharesSecret(secretBytes: Uint8Array, env: Env): boolean {
+  const s = Buffer.from(secretBytes).toString('utf8')
+  for (const name of ['REDIS_URL', 'DATABASE_URL']) {
+    const v = env[name]
+    if (!v) continue
+    try {
+      const password = decodeURIComponent(new URL(v.trim().replace(/^["']|["']$/g, '')).password)
+      if (password !== '' && password === s) return true
+    } catch {
+      // An unparsable URL is reported by its own check.
+    }
+  }
+  return env.REDIS_SENTINEL_PASSWORD === s
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

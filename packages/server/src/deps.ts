@@ -1,0 +1,27 @@
+import type { Logger } from 'pino'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import type { Metrics } from './metrics.js'
+import type { GuardedStore } from './store/guard.js'
+import type { KeySet } from './tokens/keys.js'
+import type { TokenCodec } from './tokens/jwt.js'
+import type { CredentialChecker, UserStore } from './users/types.js'
+
+/**
+ * Everything a route or `sessions.ts` needs, passed in rather than imported, so tests build it
+ * with the memory store and a fake clock.
+ */
+export interface Deps {
+  config: Config
+  store: GuardedStore
+  /** baton's own user store; `null` when the application brings its own credential check. */
+  users: UserStore | null
+  credentials: CredentialChecker
+  /** Hashes a password for registration (cost injectable for tests). */
+  hashPassword: (password: string) => Promise<string>
+  keys: KeySet
+  tokens: TokenCodec
+  clock: Clock
+  log: Logger
+  metrics: Metrics
+}

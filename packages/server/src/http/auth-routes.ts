@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Deps } from '../deps.js'
+import { BatonError } from '../errors.js'
+import type { ClientInfo, IssuedTokens, Sessions } from '../sessions.js'
+import { MAX_TOKEN_LENGTH } from '../tokens/jwt.js'
+import { MAX_PASSWORD_LENGTH, validatePassword, validateUsername } from '../users/password.js'
+import { readFields } from './body.js'
+import { authenticate } from './bearer.js'
+import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
+
+const USERNAME_MAX = 150
+
+/** Login, refresh, verify, logout, logout-all and register (SPEC §1), simplejwt's wire format. */
+export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: Sessions): void {
+  const cookieMode = deps.config.tokenTransport === 'cookie'
+
+  function client(request: FastifyRequest): ClientInfo {
+    const ua = request.headers['user-agent']
+    return { userAgent: typeof ua === 'string' ? ua.slice(0, 256) : null, ip: request.ip ?? null }
+  }
+
+  function sendTokens(reply: FastifyReply, tokens: IssuedTokens): { access: string; refresh?: string } {
+    void reply.header('cache-control', 'no-store')
+    if (tokens.refresh === undefined) return { access: tokens.access }
+    if (cookieMode) {
+      const exp = JSON.parse(Buffer.from(tokens.refresh.split('.')[1]!, 'base64url').toString()).exp as number
+      setRefreshCookie(deps.config, reply, tokens.refresh, exp)
+      return { access: tokens.access }
+    }
+    return { access: tokens.access, refresh: tokens.refresh }
+  }
+
+  function refreshTokenOf(request: FastifyRequest): string {
+    if (cookieMode) return readRefreshCookie(request)
+    return readFields(request.body, { refresh: { max: MAX_TOKEN_LENGTH } }).refresh
+  }
+
+  async function login(request: FastifyRequest, reply: FastifyReply) {
+    const { username, password } = readFields(request.body, {
+      username: { max: USERNAME_MAX },
+      password: { max: MAX_PASSWORD_LENGTH },
+    })
+    return sendTokens(reply, await sessions.login(username, password, client(request)))
+  }
+  app.post('/api/auth/token/', login)
+  app.post('/api/auth/login/', login)
+
+  app.post('/api/auth/refresh/', async (request, reply) => {
+    return sendTokens(reply, await sessions.refresh(refreshTokenOf(request), client(request)))
+  })
+
+  app.post('/api/auth/verify/', async (request, reply) => {
+    const { token } = readFields(request.body, { token: { max: MAX_TOKEN_LENGTH } })
+    await sessions.verify(token)
+    void reply.header('cache-control', 'no-store')
+    return {}
+  })
+
+  async function logout(request: FastifyRequest, reply: FastifyReply) {
+    const token = refreshTokenOf(request)
+    await sessions.logout(token)
+    if (cookieMode) clearRefreshCookie(deps.config, reply)
+    void reply.header('cache-control', 'no-store')
+    return {}
+  }
+  app.post('/api/auth/logout/', logout)
+  app.post('/api/auth/token/blacklist/', logout)
+
+  app.post('/api/auth/logout-all/', async (request, reply) => {
+    const claims = await authenticate(sessions, request)
+    const revoked = await sessions.logoutAll(claims)
+    if (cookieMode) clearRefreshCookie(deps.config, reply)
+    return { revoked }
+  })
+
+  if (deps.config.registration) {
+    app.post('/api/auth/register/', async (request, reply) => {
+      const users = deps.users
+      if (users === null) throw new BatonError('not_found')
+      const { username, password } = readFields(request.body, {
+        username: { max: USERNAME_MAX },
+        password: { max: MAX_PASSWORD_LENGTH },
+      })
+      const messages: Record<string, string> = {}
+      const badName = validateUsername(username)
+      const badPassword = validatePassword(password)
+      if (badName !== null) messages.username = badName
+      if (badPassword !== null) messages.password = badPassword
+      if (Object.keys(messages).length > 0) throw new BatonError('bad_request', { detail: 'Invalid request body.', messages })
+      const passwordHash = await deps.hashPassword(password)
+      const out = await users.createUser({ username, passwordHash, now: deps.clock() })
+      if (out.kind === 'taken') throw new BatonError('username_taken')
+      deps.log.info({ audit: 'registered', sub: out.user.id }, 'registered')
+      return reply.code(201).send(out.user)
+    })
+  }
+}

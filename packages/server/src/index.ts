@@ -1,0 +1,146 @@
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { buildApp } from './app.js'
+import { type Clock, systemClock } from './clock.js'
+import { type Config, loadConfig } from './config.js'
+import type { Deps } from './deps.js'
+import { createLogger } from './log.js'
+import { type Metrics, createMetrics } from './metrics.js'
+import { maskURL } from './redis-url.js'
+import { type GuardedStore, guardStore } from './store/guard.js'
+import type { SessionStore } from './store/types.js'
+import { createTokenCodec } from './tokens/jwt.js'
+import { loadKeys } from './tokens/keys.js'
+import { createCredentialChecker } from './users/checker.js'
+import { openUserStore } from './users/open.js'
+import { hashPassword } from './users/password.js'
+import type { CredentialChecker, UserStore } from './users/types.js'
+
+export type { Config } from './config.js'
+export { loadConfig } from './config.js'
+export { BatonError, ConfigError, StoreUnavailableError, ERRORS } from './errors.js'
+export type { SessionStore, SessionRecord, RotateOutcome } from './store/types.js'
+export type { UserStore, CredentialChecker, User } from './users/types.js'
+export { createMemoryStore } from './store/memory.js'
+export type { Clock } from './clock.js'
+
+export interface ServerOptions {
+  /** Resolved configuration; by default `loadConfig(env)`. */
+  config?: Config
+  /** Environment to load the configuration from. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>
+  /** A session store to use instead of the configured one (tests, custom stores). */
+  store?: SessionStore
+  /** A user store to use instead of the configured one. */
+  users?: UserStore
+  /** Your own credential check (an application with its own user table): see README. */
+  credentials?: CredentialChecker
+  /** Password hashing for registration; tests pass a cheap one. */
+  hashPassword?: (password: string) => Promise<string>
+  clock?: Clock
+  log?: Logger
+  metrics?: Metrics
+}
+
+export interface BatonServer {
+  app: FastifyInstance
+  deps: Deps
+  /** Stops accepting, lets in-flight requests finish, closes the stores. */
+  close(): Promise<void>
+}
+
+/**
+ * Builds a baton server from configuration: keys, stores, routes. Call `app.listen()` to serve.
+ *
+ * @example
+ * ```ts
+ * const { app, close } = await createServer({ env: { BATON_STORE: 'memory' } })
+ * await app.listen({ port: 8000 })
+ * process.on('SIGTERM', () => void close())
+ * ```
+ */
+export async function createServer(options: ServerOptions = {}): Promise<BatonServer> {
+  const config = options.config ?? loadConfig(options.env ?? process.env)
+  const clock = options.clock ?? systemClock
+  const log =
+    options.log ?? createLogger({ level: config.logLevel, pretty: config.mode === 'development' && process.stdout.isTTY === true })
+  const metrics = options.metrics ?? createMetrics({ defaults: true })
+
+  const keys = await loadKeys({
+    algorithm: config.algorithm,
+    privateKey: config.privateKey,
+    secret: config.secret,
+    verifyKeys: config.verifyKeys,
+    devKeyDir: config.mode === 'production' ? null : config.dataDir,
+  })
+  if (keys.devKeyFile !== null)
+    log.warn({ file: keys.devKeyFile }, 'using the development signing key kept in the data folder; set JWT_PRIVATE_KEY in production')
+
+  const raw = options.store ?? (await openSessionStore(config, log))
+  const store: GuardedStore = guardStore(raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics })
+
+  let users: UserStore | null = options.users ?? null
+  if (users === null && options.credentials === undefined)
+    users = await openUserStore({ DATABASE_URL: config.databaseURL ?? undefined, BATON_DATA_DIR: config.dataDir })
+  const credentials = options.credentials ?? createCredentialChecker(users!)
+
+  const deps: Deps = {
+    config,
+    store,
+    users,
+    credentials,
+    hashPassword: options.hashPassword ?? ((p) => hashPassword(p)),
+    keys,
+    tokens: createTokenCodec(keys, { issuer: config.issuer, audience: config.audience, leeway: config.leeway, clock }),
+    clock,
+    log,
+    metrics,
+  }
+  const app = await buildApp(deps)
+  let closing: Promise<void> | null = null
+  return {
+    app,
+    deps,
+    close() {
+      closing ??= (async () => {
+        await app.close()
+        await Promise.allSettled([store.close(), users?.close()])
+      })()
+      return closing
+    },
+  }
+}
+
+/** Opens the configured session store. Redis never falls back to the embedded store (SPEC §5). */
+export async function openSessionStore(config: Config, log: Logger): Promise<SessionStore> {
+  switch (config.store) {
+    case 'memory': {
+      const { createMemoryStore } = await import('./store/memory.js')
+      return createMemoryStore()
+    }
+    case 'sqlite': {
+      const { createSqliteStore } = await import('./store/sqlite.js')
+      return createSqliteStore({ file: join(config.dataDir, 'sessions.db') })
+    }
+    case 'redis': {
+      const redis = config.redis!
+      for (const f of redis.findings) log.warn({ finding: f.code }, `REDIS_URL: ${f.message}`)
+      const { createRedisStore } = await import('./store/redis.js')
+      return createRedisStore({
+        url: redis.url,
+        timeoutMs: config.storeTimeoutMs,
+        log,
+        ...(redis.tlsCA !== null ? { tlsCA: redis.tlsCA } : {}),
+        ...(redis.cluster !== null ? { cluster: redis.cluster } : {}),
+        ...(redis.sentinel !== null ? { sentinel: redis.sentinel } : {}),
+      })
+    }
+  }
+}
+
+function storeAddress(config: Config, store: SessionStore): string {
+  if (store.kind === 'redis' && config.redis !== null) return maskURL(config.redis.url)
+  if (store.kind === 'sqlite') return `sqlite:${join(config.dataDir, 'sessions.db')}`
+  return store.kind
+}

@@ -1,0 +1,69 @@
+import { createRequire } from 'node:module'
+import pino, { type Logger } from 'pino'
+import { maskSecrets } from './redis-url.js'
+
+export type { Logger }
+
+/**
+ * Paths pino blanks before a line is written: tokens, passwords, cookies and the Authorization
+ * header never reach a log, whatever a caller passes (SPEC §5, issue 6).
+ */
+export const REDACT_PATHS = [
+  'password',
+  'refresh',
+  'access',
+  'token',
+  'secret',
+  '*.password',
+  '*.refresh',
+  '*.access',
+  '*.token',
+  '*.secret',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-baton-csrf"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+]
+
+export interface LoggerOptions {
+  level: string
+  /** Pretty, human output (development on a terminal). */
+  pretty?: boolean
+  /** Where lines go; defaults to stdout. */
+  destination?: pino.DestinationStream
+}
+
+/** The service logger: JSON lines, redacted, with any URL password masked in messages and errors. */
+export function createLogger(options: LoggerOptions): Logger {
+  const opts: pino.LoggerOptions = {
+    level: options.level,
+    base: { service: 'baton' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      err: (err: unknown) => {
+        const s = pino.stdSerializers.err(err as Error)
+        return { ...s, message: maskSecrets(s.message ?? ''), stack: maskSecrets(s.stack ?? '') }
+      },
+    },
+    hooks: {
+      // Messages are free text: mask any `scheme://user:password@` that a library put in one.
+      logMethod(args, method) {
+        const masked = args.map((a) => (typeof a === 'string' ? maskSecrets(a) : a)) as Parameters<typeof method>
+        method.apply(this, masked)
+      },
+    },
+  }
+  if (options.destination !== undefined) return pino(opts, options.destination)
+  if (options.pretty === true) {
+    return pino(opts, pinoPretty())
+  }
+  return pino(opts)
+}
+
+function pinoPretty(): pino.DestinationStream {
+  // pino-pretty as a synchronous stream (no worker thread), loaded only in development.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => pino.DestinationStream
+  return pretty({ colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,service' })
+}

@@ -1,0 +1,305 @@
+import type { SessionInfo } from '@baton/client'
+import type { Deps } from './deps.js'
+import { BatonError, StoreUnavailableError } from './errors.js'
+import type { SessionRecord } from './store/types.js'
+import { type AccessClaims, type RefreshClaims, newId } from './tokens/jwt.js'
+
+export interface ClientInfo {
+  userAgent: string | null
+  ip: string | null
+}
+
+export interface IssuedTokens {
+  access: string
+  /** Absent when rotation is off and the presented refresh token stays in use. */
+  refresh?: string
+  sid: string
+}
+
+/** The session rules of SPEC §3, over the store, the token codec and the credential check. */
+export interface Sessions {
+  login(username: string, password: string, client: ClientInfo): Promise<IssuedTokens>
+  refresh(token: string, client: ClientInfo): Promise<IssuedTokens>
+  /** Checks any of our tokens; a refresh token also against its session. */
+  verify(token: string): Promise<void>
+  logout(refreshToken: string): Promise<void>
+  logoutAll(claims: AccessClaims): Promise<number>
+  list(claims: AccessClaims): Promise<SessionInfo[]>
+  revoke(claims: AccessClaims, sessionId: string): Promise<void>
+  /** Verifies a bearer access token for a protected route (and its session in revocation-check mode). */
+  authenticate(token: string): Promise<AccessClaims>
+}
+
+const SECOND = 1000
+
+export function createSessions(deps: Deps): Sessions {
+  const { config, store, tokens, clock, log, metrics } = deps
+  const limits = createFailureLimits(deps)
+  const sessionCache = new Map<string, { live: boolean; until: number }>()
+
+  async function issue(record: SessionRecord, withRefresh: boolean): Promise<IssuedTokens> {
+    const now = clock()
+    const iat = Math.floor(now / SECOND)
+    const access = await tokens.signAccess({
+      sub: record.userId,
+      user_id: record.userId,
+      sid: record.id,
+      jti: newId(),
+      iat,
+      exp: iat + config.accessTokenLifetime,
+    })
+    if (!withRefresh) return { access, sid: record.id }
+    // The refresh token is a pure function of the record, so the grace path (SPEC §3.2)
+    // re-mints exactly the successor the rotation issued.
+    const refresh = await tokens.signRefresh({
+      sub: record.userId,
+      sid: record.id,
+      jti: record.currentJti,
+      gen: record.generation,
+      iat: Math.floor(record.currentIssuedAt / SECOND),
+      exp: Math.floor(record.expiresAt / SECOND),
+      auth_time: Math.floor(record.createdAt / SECOND),
+    })
+    return { access, refresh, sid: record.id }
+  }
+
+  function audit(event: string, fields: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void {
+    log[level]({ audit: event, ...fields }, event)
+  }
+
+  async function sessionIsLive(sid: string): Promise<boolean> {
+    const now = clock()
+    const hit = sessionCache.get(sid)
+    if (hit !== undefined && now < hit.until) return hit.live
+    const record = await store.getSession(sid, now)
+    const live = record !== null && record.revokedAt === null
+    if (sessionCache.size > 10_000) sessionCache.clear()
+    // A short cache: revocation takes effect within a second, and a busy user costs one
+    // store read per second instead of one per request.
+    sessionCache.set(sid, { live, until: now + SECOND })
+    return live
+  }
+
+  return {
+    async login(username, password, client) {
+      await limits.checkLogin(username, client.ip)
+      const user = await deps.credentials.check(username, password)
+      if (user === null) {
+        metrics.loginOutcomes.inc({ outcome: 'invalid_credentials' })
+        await limits.loginFailed(username, client.ip)
+        audit('login_failed', { ip: client.ip }, 'warn')
+        throw new BatonError('invalid_credentials')
+      }
+      await limits.loginSucceeded(username)
+      const now = clock()
+      const record = await store.createSession({
+        id: newId('s_'),
+        userId: user.id,
+        jti: newId(),
+        now,
+        expiresAt: now + config.refreshTokenLifetime * SECOND,
+        absoluteExpiresAt: now + config.sessionMaxLifetime * SECOND,
+        userAgent: client.userAgent,
+        ip: client.ip,
+      })
+      metrics.loginOutcomes.inc({ outcome: 'ok' })
+      audit('login', { sid: record.id, sub: user.id })
+      return issue(record, true)
+    },
+
+    async refresh(token, client) {
+      limits.checkRefresh(client.ip)
+      let claims: RefreshClaims
+      try {
+        // SPEC §3.2 step 1: signature, type, issuer, audience and expiry before the store.
+        claims = await tokens.verifyRefresh(token)
+      } catch (err) {
+        metrics.refreshOutcomes.inc({ outcome: 'token_not_valid' })
+        await limits.refreshFailed(client.ip)
+        throw err
+      }
+      const now = clock()
+      const fields = { sid: claims.sid, sub: claims.sub }
+      try {
+        if (!config.rotateRefreshTokens) {
+          const out = await store.touch({ id: claims.sid, jti: claims.jti, now })
+          if (out.kind === 'touched' && out.session.userId === claims.sub) {
+            metrics.refreshOutcomes.inc({ outcome: 'ok' })
+            return issue(out.session, false)
+          }
+          throw new BatonError(out.kind === 'revoked' ? 'token_revoked' : 'token_not_valid')
+        }
+        const out = await store.rotate({
+          id: claims.sid,
+          jti: claims.jti,
+          newJti: newId(),
+          now,
+          graceMs: config.refreshGraceSeconds * SECOND,
+          refreshLifetimeMs: config.refreshTokenLifetime * SECOND,
+        })
+        switch (out.kind) {
+          case 'rotated':
+            if (out.session.userId !== claims.sub) throw new BatonError('token_not_valid')
+            metrics.refreshOutcomes.inc({ outcome: 'ok' })
+            audit('rotated', { ...fields, gen: out.session.generation })
+            return await issue(out.session, true)
+          case 'grace':
+            if (out.session.userId !== claims.sub) throw new BatonError('token_not_valid')
+            metrics.refreshOutcomes.inc({ outcome: 'grace' })
+            metrics.graceHits.inc()
+            audit('grace_hit', { ...fields, gen: out.session.generation })
+            return await issue(out.session, true)
+          case 'reused':
+            metrics.reuseDetections.inc()
+            audit('reused', { ...fields, presented_gen: claims.gen, current_gen: out.session.generation, ip: client.ip }, 'warn')
+            throw new BatonError('token_reused')
+          case 'revoked':
+            throw new BatonError('token_revoked')
+          case 'not_found':
+            throw new BatonError('token_not_valid')
+        }
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          metrics.refreshOutcomes.inc({ outcome: 'store_unavailable' })
+          audit('store_error', { ...fields, operation: err.operation }, 'warn')
+        } else if (err instanceof BatonError) {
+          if (err.code !== 'token_reused') metrics.refreshOutcomes.inc({ outcome: err.code })
+          else metrics.refreshOutcomes.inc({ outcome: 'token_reused' })
+          await limits.refreshFailed(client.ip)
+        }
+        throw err
+      }
+    },
+
+    async verify(token) {
+      const claims = await tokens.verifyAny(token)
+      if (claims.token_type === 'access') {
+        if (config.revocationCheck && !(await sessionIsLive(claims.sid))) throw new BatonError('token_revoked')
+        return
+      }
+      const now = clock()
+      const record = await store.getSession(claims.sid, now)
+      if (record === null || record.userId !== claims.sub) throw new BatonError('token_not_valid')
+      if (record.revokedAt !== null) throw new BatonError('token_revoked')
+      const current = claims.jti === record.currentJti
+      const inGrace = claims.jti === record.previousJti && record.graceUntil !== null && now < record.graceUntil
+      if (!current && !inGrace) throw new BatonError('token_not_valid')
+    },
+
+    async logout(refreshToken) {
+      const claims = await tokens.verifyRefresh(refreshToken)
+      // Idempotent: a session already revoked (or gone) is logged out all the same.
+      const revoked = await store.revokeSession(claims.sid, clock())
+      sessionCache.delete(claims.sid)
+      if (revoked) audit('revoked', { sid: claims.sid, sub: claims.sub, reason: 'logout' })
+    },
+
+    async logoutAll(claims) {
+      const n = await store.revokeUserSessions(claims.sub, clock())
+      sessionCache.clear()
+      audit('revoked', { sub: claims.sub, sid: claims.sid, reason: 'logout_all', count: n })
+      return n
+    },
+
+    async list(claims) {
+      const records = await store.listUserSessions(claims.sub, clock())
+      return records.map((r) => ({
+        id: r.id,
+        created_at: new Date(r.createdAt).toISOString(),
+        last_used_at: new Date(r.lastUsedAt).toISOString(),
+        user_agent: r.userAgent,
+        ip: r.ip,
+        current: r.id === claims.sid,
+      }))
+    },
+
+    async revoke(claims, sessionId) {
+      const now = clock()
+      const record = await store.getSession(sessionId, now)
+      // Another user's session is indistinguishable from a missing one.
+      if (record === null || record.userId !== claims.sub || record.revokedAt !== null) throw new BatonError('not_found')
+      await store.revokeSession(sessionId, now)
+      sessionCache.delete(sessionId)
+      audit('revoked', { sid: sessionId, sub: claims.sub, reason: 'revoked_by_user' })
+    },
+
+    async authenticate(token) {
+      const claims = await tokens.verifyAccess(token)
+      // SPEC §3.6: stateless by default; with the revocation check, fail closed (503) when the
+      // store is down, because `sessionIsLive` lets StoreUnavailableError through.
+      if (config.revocationCheck && !(await sessionIsLive(claims.sid))) throw new BatonError('token_revoked')
+      return claims
+    },
+  }
+}
+
+/**
+ * Rate limits that count failures only (SPEC §5 `LOGIN_RATE_LIMIT`): failed logins per username
+ * and per address, failed refreshes per address. Counters live in the session store, so every
+ * instance shares them. A successful refresh costs no extra store call: an address over its
+ * refresh limit is remembered in-process until its window ends.
+ */
+function createFailureLimits(deps: Deps) {
+  const { config, store, clock } = deps
+  const blockedRefresh = new Map<string, number>()
+
+  function limited(resetAt: number | null): BatonError {
+    const seconds = Math.max(1, Math.ceil(((resetAt ?? clock()) - clock()) / SECOND))
+    return new BatonError('rate_limited', { headers: { 'retry-after': String(seconds) } })
+  }
+
+  async function bump(key: string, limit: { max: number; windowSeconds: number } | null): Promise<{ count: number; resetAt: number | null } | null> {
+    if (limit === null) return null
+    try {
+      return await store.incrementCounter(key, limit.windowSeconds * SECOND, clock())
+    } catch (err) {
+      // Counting a failure is best effort: the request already failed for its own reason.
+      if (err instanceof StoreUnavailableError) return null
+      throw err
+    }
+  }
+
+  return {
+    async checkLogin(username: string, ip: string | null): Promise<void> {
+      const now = clock()
+      const checks: Promise<void>[] = []
+      const user = config.loginRateLimit
+      const addr = config.loginRateLimitIP
+      if (user !== null)
+        checks.push(store.getCounter(`login:u:${username.toLowerCase()}`, now).then((c) => {
+          if (c.count >= user.max) throw limited(c.resetAt)
+        }))
+      if (addr !== null && ip !== null)
+        checks.push(store.getCounter(`login:ip:${ip}`, now).then((c) => {
+          if (c.count >= addr.max) throw limited(c.resetAt)
+        }))
+      await Promise.all(checks)
+    },
+    async loginFailed(username: string, ip: string | null): Promise<void> {
+      await Promise.all([
+        bump(`login:u:${username.toLowerCase()}`, config.loginRateLimit),
+        ip === null ? null : bump(`login:ip:${ip}`, config.loginRateLimitIP),
+      ])
+    },
+    async loginSucceeded(username: string): Promise<void> {
+      if (config.loginRateLimit === null) return
+      await store.resetCounter(`login:u:${username.toLowerCase()}`)
+    },
+    checkRefresh(ip: string | null): void {
+      if (ip === null) return
+      const until = blockedRefresh.get(ip)
+      if (until === undefined) return
+      if (clock() < until) throw limited(until)
+      blockedRefresh.delete(ip)
+    },
+    async refreshFailed(ip: string | null): Promise<void> {
+      const limit = config.refreshRateLimit
+      if (ip === null || limit === null) return
+      const c = await bump(`refresh:ip:${ip}`, limit)
+      if (c !== null && c.count >= limit.max && c.resetAt !== null) {
+        if (blockedRefresh.size > 10_000) blockedRefresh.clear()
+        blockedRefresh.set(ip, c.resetAt)
+      }
+    },
+  }
+}

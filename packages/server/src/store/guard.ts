@@ -1,0 +1,143 @@
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import { StoreUnavailableError } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import type { SessionStore } from './types.js'
+
+export interface GuardOptions {
+  /** Deadline for every store call, in ms (SPEC §4: `STORE_TIMEOUT_MS`). */
+  timeoutMs: number
+  /** Masked store address for log lines. */
+  address: string
+  log: Logger
+  metrics?: Metrics
+  /** Consecutive failures that open the circuit. @default 3 */
+  failureThreshold?: number
+  /** How often a background ping probes a store whose circuit is open, in ms. @default 250 */
+  probeIntervalMs?: number
+  /** `Retry-After` seconds sent while the store is down. @default 1 */
+  retryAfterSeconds?: number
+  clock?: Clock
+}
+
+export type CircuitState = 'closed' | 'open'
+
+/** A guarded store also reports its health, for `/readyz` and metrics. */
+export interface GuardedStore extends SessionStore {
+  readonly state: () => CircuitState
+  /** Ping through the guard: latency in ms, or a StoreUnavailableError. */
+  readonly check: () => Promise<number>
+}
+
+const OPERATIONS = [
+  'createSession',
+  'rotate',
+  'touch',
+  'getSession',
+  'revokeSession',
+  'revokeUserSessions',
+  'listUserSessions',
+  'incrementCounter',
+  'getCounter',
+  'resetCounter',
+  'ping',
+] as const satisfies readonly (keyof SessionStore)[]
+
+class Timeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`)
+    this.name = 'StoreTimeout'
+  }
+}
+
+/**
+ * Wraps any SessionStore with SPEC §4's posture: a deadline on every call, a circuit breaker that
+ * turns a dead store into an instant 503, a background probe that closes the circuit as soon as
+ * the store answers again (recovery without a restart), one log line per failed operation, and
+ * one line per state change. The only place StoreUnavailableError is thrown.
+ */
+export function guardStore(store: SessionStore, options: GuardOptions): GuardedStore {
+  const { timeoutMs, log, metrics, address } = options
+  const threshold = options.failureThreshold ?? 3
+  const probeEvery = options.probeIntervalMs ?? 250
+  const retryAfter = options.retryAfterSeconds ?? 1
+  let failures = 0
+  let state: CircuitState = 'closed'
+  let probe: NodeJS.Timeout | null = null
+  let closed = false
+  metrics?.storeUp.set(1)
+  metrics?.circuitState.set(0)
+
+  function unavailable(operation: string, cause?: unknown): StoreUnavailableError {
+    return new StoreUnavailableError({ operation, address, retryAfter, cause })
+  }
+
+  function open(cause: unknown): void {
+    if (state === 'open') return
+    state = 'open'
+    metrics?.storeUp.set(0)
+    metrics?.circuitState.set(1)
+    log.error({ event: 'store_down', store: store.kind, address, err: cause }, 'session store unavailable: circuit open, answering 503 until it recovers')
+    probe = setInterval(() => {
+      void withDeadline(store.ping(), timeoutMs).then(
+        () => closeCircuit(),
+        () => undefined,
+      )
+    }, probeEvery)
+    probe.unref()
+  }
+
+  function closeCircuit(): void {
+    if (state === 'closed') return
+    state = 'closed'
+    failures = 0
+    if (probe !== null) clearInterval(probe)
+    probe = null
+    metrics?.storeUp.set(1)
+    metrics?.circuitState.set(0)
+    log.info({ event: 'store_recovered', store: store.kind, address }, 'session store recovered: circuit closed')
+  }
+
+  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    // An open circuit answers at once: no request waits on a store known to be down.
+    if (state === 'open') throw unavailable(operation)
+    const start = performance.now()
+    try {
+      const result = await withDeadline(run(), timeoutMs)
+      failures = 0
+      metrics?.storeLatency.observe({ operation, result: 'ok' }, (performance.now() - start) / 1000)
+      return result
+    } catch (err) {
+      metrics?.storeLatency.observe({ operation, result: 'error' }, (performance.now() - start) / 1000)
+      if (closed) throw unavailable(operation, err)
+      // SPEC §4: one line per failed operation with the real cause and the masked address.
+      log.warn({ event: 'store_error', operation, store: store.kind, address, err }, `session store ${operation} failed`)
+      if (++failures >= threshold) open(err)
+      throw unavailable(operation, err)
+    }
+  }
+
+  const guarded = { kind: store.kind } as Record<string, unknown>
+  for (const op of OPERATIONS) {
+    const fn = store[op] as (...args: unknown[]) => Promise<unknown>
+    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args))
+  }
+  guarded.close = async () => {
+    closed = true
+    if (probe !== null) clearInterval(probe)
+    await store.close()
+  }
+  guarded.state = () => state
+  guarded.check = () => call('ping', () => store.ping())
+  return guarded as unknown as GuardedStore
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Timeout(ms)), ms)
+  })
+  // A late answer from a call we gave up on is dropped, but never left unhandled.
+  promise.catch(() => undefined)
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}

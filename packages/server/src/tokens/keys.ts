@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  type CryptoKey,
+  type JWK,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  importPKCS8,
+} from 'jose'
+import type { Algorithm } from '../config.js'
+
+/** A verification key and the algorithm it is for. */
+export interface VerifyKey {
+  alg: Algorithm
+  key: CryptoKey | Uint8Array
+}
+
+/** The keys a server signs and verifies with: one signing key, any number of verification keys. */
+export interface KeySet {
+  algorithm: Algorithm
+  /** Key id of the signing key (RFC 7638 thumbprint, so every instance agrees). */
+  kid: string
+  signingKey: CryptoKey | Uint8Array
+  /** kid → key: the signing key's own public half plus older keys kept for rotation. */
+  verifyKeys: ReadonlyMap<string, VerifyKey>
+  /** Public keys for `/.well-known/jwks.json` (empty for HS256: a shared secret is never published). */
+  jwks: { keys: JWK[] }
+}
+
+export interface KeySource {
+  algorithm: Algorithm
+  /** PEM (PKCS#8) or private JWK JSON. */
+  privateKey: string | null
+  secret: Uint8Array | null
+  /** JWKS JSON of extra verification keys (public keys, or `oct` keys for HS256). */
+  verifyKeys: string | null
+  /** Where the development key is kept when no key is configured; `null` = refuse. */
+  devKeyDir: string | null
+}
+
+/** Thrown when the configured key cannot be used; the CLI shows it as a config problem. */
+export class KeyError extends Error {
+  override name = 'KeyError'
+}
+
+/** Loads the configured key, or makes and keeps a development key in `devKeyDir`. */
+export async function loadKeys(source: KeySource): Promise<KeySet & { devKeyFile: string | null }> {
+  const { algorithm } = source
+  let devKeyFile: string | null = null
+  let signing: { key: CryptoKey | Uint8Array; publicJWK: JWK | null; kid: string }
+
+  if (algorithm === 'HS256') {
+    let secret = source.secret
+    if (secret === null) {
+      if (source.devKeyDir === null) throw new KeyError('JWT_SECRET is required for HS256.')
+      devKeyFile = join(source.devKeyDir, 'dev-secret-HS256')
+      secret = readOrCreate(devKeyFile, () => randomBytes(32).toString('base64url'), (s) => Buffer.from(s.trim(), 'base64url'))
+    }
+    const kid = (await calculateJwkThumbprint({ kty: 'oct', k: Buffer.from(secret).toString('base64url') })).slice(0, 16)
+    signing = { key: secret, publicJWK: null, kid }
+  } else {
+    let privateJWK: JWK
+    if (source.privateKey !== null) {
+      privateJWK = await parsePrivateKey(source.privateKey, algorithm)
+    } else {
+      if (source.devKeyDir === null) throw new KeyError('JWT_PRIVATE_KEY is required.')
+      devKeyFile = join(source.devKeyDir, `dev-key-${algorithm}.json`)
+      const text = readOrCreate(devKeyFile, () => '', (s) => s)
+      privateJWK = text === '' ? await writeDevKey(devKeyFile, algorithm) : (JSON.parse(text) as JWK)
+    }
+    const publicJWK = toPublic(privateJWK)
+    const kid = await calculateJwkThumbprint(publicJWK)
+    const key = (await importJWK({ ...privateJWK, alg: algorithm }, algorithm)) as CryptoKey
+    signing = { key, publicJWK: { ...publicJWK, kid, alg: algorithm, use: 'sig' }, kid }
+  }
+
+  const verifyKeys = new Map<string, VerifyKey>()
+  const jwks: JWK[] = []
+  if (signing.publicJWK !== null) {
+    verifyKeys.set(signing.kid, { alg: algorithm, key: (await importJWK(signing.publicJWK, algorithm)) as CryptoKey })
+    jwks.push(signing.publicJWK)
+  } else {
+    verifyKeys.set(signing.kid, { alg: algorithm, key: signing.key })
+  }
+  for (const extra of parseJWKS(source.verifyKeys)) {
+    if ('d' in extra) throw new KeyError('JWT_VERIFY_KEYS must hold public keys only (a key has a "d" member).')
+    const alg = (extra.alg as Algorithm | undefined) ?? algorithm
+    const kid = extra.kid ?? (await calculateJwkThumbprint(extra))
+    const key = extra.kty === 'oct' ? Buffer.from(extra.k ?? '', 'base64url') : ((await importJWK(extra, alg)) as CryptoKey)
+    verifyKeys.set(kid, { alg, key: key instanceof Buffer ? new Uint8Array(key) : key })
+    if (extra.kty !== 'oct') jwks.push({ ...extra, kid, alg, use: 'sig' })
+  }
+  return { algorithm, kid: signing.kid, signingKey: signing.key, verifyKeys, jwks: { keys: jwks }, devKeyFile }
+}
+
+/** A new private key for `baton keygen`: PEM and JWK forms, or a secret for HS256. */
+export async function generateKey(algorithm: Algorithm): Promise<{ privateJWK?: JWK; secret?: string; kid: string }> {
+  if (algorithm === 'HS256') {
+    const secret = randomBytes(32)
+    return { secret: `base64:${secret.toString('base64')}`, kid: (await calculateJwkThumbprint({ kty: 'oct', k: secret.toString('base64url') })).slice(0, 16) }
+  }
+  const { privateKey } = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === 'EdDSA' ? { crv: 'Ed25519' } : {}) })
+  const privateJWK = await exportJWK(privateKey)
+  return { privateJWK, kid: await calculateJwkThumbprint(toPublic(privateJWK)) }
+}
+
+async function parsePrivateKey(text: string, algorithm: Algorithm): Promise<JWK> {
+  try {
+    if (text.trim().startsWith('{')) {
+      const jwk = JSON.parse(text) as JWK
+      if (jwk.d === undefined) throw new KeyError('JWT_PRIVATE_KEY is a public key; a private key is needed.')
+      await importJWK(jwk, algorithm)
+      return jwk
+    }
+    return await exportJWK(await importPKCS8(text, algorithm, { extractable: true }))
+  } catch (err) {
+    if (err instanceof KeyError) throw err
+    // Never echo the key: name the problem only.
+    throw new KeyError(`JWT_PRIVATE_KEY is not a valid ${algorithm} private key.`)
+  }
+}
+
+function toPublic(jwk: JWK): JWK {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, alg: _alg, kid: _kid, use: _use, key_ops: _ops, ext: _ext, ...pub } = jwk
+  return pub
+}
+
+function parseJWKS(text: string | null): JWK[] {
+  if (text === null) return []
+  try {
+    const parsed = JSON.parse(text) as { keys?: JWK[] } | JWK[]
+    const keys = Array.isArray(parsed) ? parsed : parsed.keys
+    if (!Array.isArray(keys)) throw new Error('no keys')
+    return keys
+  } catch {
+    throw new KeyError('JWT_VERIFY_KEYS is not a JWKS ({"keys": [...]}).')
+  }
+}
+
+function readOrCreate<T>(file: string, create: () => string, parse: (s: string) => T): T {
+  if (!existsSync(file)) {
+    mkdirSync(join(file, '..'), { recursive: true })
+    const content = create()
+    if (content !== '') {
+      writeFileSync(file, content, { mode: 0o600 })
+      chmodSync(file, 0o600)
+    }
+    return parse(content)
+  }
+  return parse(readFileSync(file, 'utf8'))
+}
+
+async function writeDevKey(file: string, algorithm: Algorithm): Promise<JWK> {
+  const { privateJWK } = await generateKey(algorithm)
+  writeFileSync(file, JSON.stringify(privateJWK), { mode: 0o600 })
+  return privateJWK!
+}
