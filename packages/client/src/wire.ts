@@ -56,3 +56,21 @@ export interface UserInfo {
   id: string
   username: string
 }
+
+/** `POST /api/auth/token/` (login). */
+export interface LoginRequest {
+  username: string
+  password: string
+}
+
+/** `POST /api/auth/refresh/` and `POST /api/auth/logout/` in body mode (cookie mode sends `{}`). */
+export interface RefreshRequest {
+  refresh: string
+}
+
+/**
+ * The custom header that cookie mode's refresh and logout must carry (value `1`): a
+ * cross-site form cannot set it, and a cross-site `fetch` with it needs a CORS preflight the
+ * server refuses.
+ */
+export const CSRF_HEADER = 'X-Baton-CSRF'

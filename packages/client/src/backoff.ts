@@ -1,0 +1,50 @@
+/**
+ * How long to wait before the next refresh attempt while refresh is failing (SPEC §6:
+ * "backoff with jitter honouring Retry-After, at most 30 s between attempts").
+ */
+
+/** The longest wait between two refresh attempts, in milliseconds (SPEC §6). */
+export const MAX_BACKOFF_MS = 30_000
+
+/** The base of the exponential backoff, in milliseconds. */
+export const INITIAL_BACKOFF_MS = 1_000
+
+/** Inputs of {@link backoffDelay}. */
+export interface BackoffInput {
+  /** 0 for the first failure of an outage, then 1, 2, … */
+  attempt: number
+  /** The server's `Retry-After`, in seconds, when it sent one. */
+  retryAfter?: number | undefined
+  /** A source of randomness in [0, 1); `Math.random` by default. */
+  random?: () => number
+}
+
+/**
+ * The delay before the next attempt, in milliseconds: exponential from 1 s with "equal jitter"
+ * (half fixed, half random), never less than `Retry-After` (plus up to 20 % jitter, so tabs
+ * and clients told the same `Retry-After` do not all come back in the same instant), and
+ * never more than {@link MAX_BACKOFF_MS}.
+ */
+export function backoffDelay(input: BackoffInput): number {
+  const random = input.random ?? Math.random
+  const exponential = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** Math.max(0, input.attempt))
+  const jittered = exponential / 2 + (random() * exponential) / 2
+  const floor =
+    input.retryAfter !== undefined && input.retryAfter > 0
+      ? input.retryAfter * 1000 * (1 + 0.2 * random())
+      : 0
+  return Math.round(Math.min(MAX_BACKOFF_MS, Math.max(floor, jittered)))
+}
+
+/**
+ * Parses a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) into whole
+ * seconds from `now`. Returns `undefined` when absent or unreadable.
+ */
+export function parseRetryAfter(header: string | null, now: number): number | undefined {
+  if (header === null) return undefined
+  const value = header.trim()
+  if (/^\d+$/.test(value)) return Number(value)
+  const date = Date.parse(value)
+  if (Number.isNaN(date)) return undefined
+  return Math.max(0, Math.ceil((date - now) / 1000))
+}
