@@ -207,8 +207,13 @@ export function lintRedisURL(raw: string): LintResult {
  */
 export function formatLintWarning(result: LintResult, variable = 'REDIS_URL'): string | null {
   if (result.kind !== 'ok' || result.findings.length === 0) return null
-  const what = result.findings.map((f) => FINDING_SUMMARY[f.code]).join(', ')
+  const what = describeCorrections(result.findings)
   return `${variable} corrected (${what}); using ${maskURL(result.url)}. Set ${variable} to that value to silence this warning.`
+}
+
+/** The corrections in a few words each: `REDIS_URL= prefix removed, quotes removed`. */
+export function describeCorrections(findings: readonly Finding[]): string {
+  return findings.map((f) => FINDING_SUMMARY[f.code]).join(', ')
 }
 
 const FINDING_SUMMARY: Record<FindingCode, string> = {
