@@ -22,7 +22,9 @@ export async function openUserStore(env: Record<string, string | undefined>): Pr
         {
           variable: 'DATABASE_URL',
           problem: `must be a postgres:// or postgresql:// URL (got ${maskDatabaseURL(url)}).`,
-          fix: 'Set it to postgres://user:password@host:5432/dbname, or unset it to use the embedded SQLite file in BATON_DATA_DIR.',
+          fix:
+            'Set it to postgres://user:password@host:5432/dbname, or unset it to use the ' +
+            'embedded SQLite file in BATON_DATA_DIR.',
         },
       ])
     }

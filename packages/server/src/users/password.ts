@@ -27,7 +27,7 @@ const KEY_BYTES = 32
 /** Hashes that would need more memory than this are refused (a stored hash is not trusted). */
 const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024
 const HASH_PATTERN =
-  /^scrypt\$ln=([0-9]{1,2}),r=([0-9]{1,3}),p=([0-9]{1,3})\$([A-Za-z0-9+/]{16,88})\$([A-Za-z0-9+/]{22,88})$/
+  /^scrypt\$ln=([0-9]{1,2}),r=([0-9]{1,3}),p=([0-9]{1,3})\$([A-Za-z0-9+/]{22,88})\$([A-Za-z0-9+/]{43})$/
 
 // Django's UnicodeUsernameValidator is `^[\w.@+-]+\Z` with Python's Unicode `\w`, which is
 // letters (L*), numbers (N*) and `_`. Combining marks are not `\w` there either.
@@ -40,11 +40,14 @@ const USERNAME_PATTERN = /^[\p{L}\p{N}_.@+-]+$/u
  */
 export function validateUsername(username: unknown): string | null {
   if (typeof username !== 'string' || username.length === 0) return 'This field may not be blank.'
-  if (username.length > MAX_USERNAME_LENGTH * 2 || codePointLength(username) > MAX_USERNAME_LENGTH) {
+  if (codePointLength(username, MAX_USERNAME_LENGTH) > MAX_USERNAME_LENGTH) {
     return `Ensure this field has no more than ${MAX_USERNAME_LENGTH} characters.`
   }
   if (!USERNAME_PATTERN.test(username)) {
-    return 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.'
+    return (
+      'Enter a valid username. ' +
+      'This value may contain only letters, numbers, and @/./+/-/_ characters.'
+    )
   }
   // Refusing un-normalized names (rather than storing them) means a register route that forgot
   // normalizeUsername() cannot create "ａｄｍｉｎ" beside "admin".
@@ -68,7 +71,7 @@ export function normalizeUsername(username: string): string {
  */
 export function validatePassword(password: unknown): string | null {
   if (typeof password !== 'string' || password.length === 0) return 'This field may not be blank.'
-  if (password.length > MAX_PASSWORD_LENGTH * 2 || codePointLength(password) > MAX_PASSWORD_LENGTH) {
+  if (codePointLength(password, MAX_PASSWORD_LENGTH) > MAX_PASSWORD_LENGTH) {
     return `Ensure this field has no more than ${MAX_PASSWORD_LENGTH} characters.`
   }
   if (/\p{Cs}/u.test(password)) return 'Password contains an invalid character.'
@@ -78,7 +81,8 @@ export function validatePassword(password: unknown): string | null {
 /**
  * Hashes a password with scrypt into `scrypt$ln=17,r=8,p=1$<salt>$<key>` (unpadded base64).
  * Runs on libuv's thread pool, never on the event loop.
- * @throws RangeError when {@link validatePassword} refuses the password or the params are out of range.
+ * @throws RangeError when {@link validatePassword} refuses the password, or the params are out
+ * of range.
  */
 export async function hashPassword(
   password: string,
@@ -87,7 +91,8 @@ export async function hashPassword(
   const problem = validatePassword(password)
   if (problem !== null) throw new RangeError(`password: ${problem}`)
   if (!areParamsAcceptable(params)) {
-    throw new RangeError(`scrypt params out of range: ln=${params.ln}, r=${params.r}, p=${params.p}`)
+    const { ln, r, p } = params
+    throw new RangeError(`scrypt params out of range: ln=${ln}, r=${r}, p=${p}`)
   }
   const salt = randomBytes(SALT_BYTES)
   const key = await deriveKey(password, salt, KEY_BYTES, params)
@@ -146,7 +151,10 @@ function parseHash(hash: string): ParsedHash | null {
   if (!areParamsAcceptable(params)) return null
   const salt = Buffer.from(m[4] ?? '', 'base64')
   const key = Buffer.from(m[5] ?? '', 'base64')
-  if (salt.length < 8 || key.length < 16 || key.length > 64) return null
+  // Strict: canonical base64 only, and a full-length key. scrypt's output is a PBKDF2 stream, so
+  // a truncated key would otherwise still verify against its own prefix.
+  if (b64(salt) !== m[4] || b64(key) !== m[5]) return null
+  if (salt.length < SALT_BYTES || key.length !== KEY_BYTES) return null
   return { params, salt, key }
 }
 
@@ -187,8 +195,10 @@ function b64(bytes: Buffer): string {
   return bytes.toString('base64').replace(/=+$/, '')
 }
 
-function codePointLength(s: string): number {
+/** Code points in `s`, counting no further than just past `max` (inputs may be megabytes). */
+function codePointLength(s: string, max: number): number {
+  if (s.length <= max) return s.length // each code point is one or two UTF-16 units
   let n = 0
-  for (const _ of s) n++
+  for (const _ of s) if (++n > max) break
   return n
 }

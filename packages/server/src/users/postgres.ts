@@ -1,6 +1,11 @@
 import type { Pool, PoolClient } from 'pg'
 import { ConfigError } from '../errors.js'
-import { maskDatabaseURL, sanitizeError, secretsOfURL, UserStoreUnavailableError } from './errors.js'
+import {
+  maskDatabaseURL,
+  sanitizeError,
+  secretsOfURL,
+  UserStoreUnavailableError,
+} from './errors.js'
 import type { CreateUserOutcome, UserRecord, UserStore } from './types.js'
 
 /** The part of a pino logger the store uses. */
@@ -58,7 +63,9 @@ interface UserRow {
  * @throws ConfigError when `url` is not a URL; UserStoreUnavailableError when the database
  * cannot be reached or migrated.
  */
-export async function createPostgresUserStore(options: PostgresUserStoreOptions): Promise<UserStore> {
+export async function createPostgresUserStore(
+  options: PostgresUserStoreOptions,
+): Promise<UserStore> {
   const { url, log } = options
   const address = maskDatabaseURL(url)
   const secrets = secretsOfURL(url)
@@ -67,7 +74,9 @@ export async function createPostgresUserStore(options: PostgresUserStoreOptions)
       {
         variable: 'DATABASE_URL',
         problem: `is not a PostgreSQL URL (${address}).`,
-        fix: 'Write postgres://user:password@host:5432/dbname, percent-encoding special characters in the password (@ as %40, # as %23, / as %2F).',
+        fix:
+          'Write postgres://user:password@host:5432/dbname, percent-encoding special ' +
+          'characters in the password (@ as %40, # as %23, / as %2F).',
       },
     ])
   }
@@ -178,7 +187,9 @@ async function migrate(pool: Pool): Promise<number[]> {
         await client.query('BEGIN')
         try {
           await client.query(migration.sql)
-          await client.query('INSERT INTO baton_migrations (version) VALUES ($1)', [migration.version])
+          await client.query('INSERT INTO baton_migrations (version) VALUES ($1)', [
+            migration.version,
+          ])
           await client.query('COMMIT')
         } catch (err) {
           await client.query('ROLLBACK').catch(() => {})

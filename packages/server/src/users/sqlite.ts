@@ -110,9 +110,10 @@ export async function createSqliteUserStore(options: SqliteUserStoreOptions): Pr
 }
 
 function migrate(db: BetterSqlite3.Database): void {
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS baton_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
-  )
+  db.exec(`CREATE TABLE IF NOT EXISTS baton_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+  )`)
   // IMMEDIATE takes the write lock before reading the version, so two processes opening a new
   // file together cannot both decide to apply the same migration.
   db.transaction(() => {

@@ -13,14 +13,24 @@ export interface UserRecord extends User {
 /**
  * Where users live: the embedded SQLite file by default, PostgreSQL in production.
  * Users and sessions are separate stores (SPEC §5: `DATABASE_URL`).
+ *
+ * Usernames are stored and compared exactly as given (case-sensitive, no normalization): callers
+ * pass them through `normalizeUsername` and `validateUsername` (users/password.ts) first.
+ * A database that cannot answer makes a method throw `UserStoreUnavailableError` (a 503); the
+ * suite every implementation passes is `test/users/contract.ts`.
  */
 export interface UserStore {
+  /** `memory`, `sqlite` or `postgres`. */
   readonly kind: string
   /** Creates the user; `taken` when the username exists (usernames compare case-sensitively). */
-  createUser(input: { username: string; passwordHash: string; now: number }): Promise<CreateUserOutcome>
+  createUser(input: {
+    username: string
+    passwordHash: string
+    now: number
+  }): Promise<CreateUserOutcome>
   /** The user, or `null` when no such username. */
   findByUsername(username: string): Promise<UserRecord | null>
-  /** The user, or `null` when no such id. */
+  /** The user, or `null` when no such id (a malformed id included: never an error). */
   findById(id: string): Promise<UserRecord | null>
   close(): Promise<void>
 }

@@ -1,5 +1,13 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +22,7 @@ export interface TestPostgres {
   readonly origin: 'self-started' | 'external'
   /** Creates a new, empty database and returns its URL. */
   createDatabase(): Promise<string>
-  /** Stops the server (fast shutdown) and removes its files; drops created databases if external. */
+  /** Stops the server (fast shutdown) and removes its files; external: drops its databases. */
   stop(): Promise<void>
 }
 

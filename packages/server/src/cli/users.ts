@@ -1,0 +1,236 @@
+import { ConfigError, EXIT_CONFIG, StoreUnavailableError } from '../errors.js'
+import { openUserStore } from '../users/open.js'
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  hashPassword,
+  MAX_PASSWORD_LENGTH,
+  normalizeUsername,
+  type ScryptParams,
+  validatePassword,
+  validateUsername,
+} from '../users/password.js'
+import type { UserStore } from '../users/types.js'
+
+export interface UsersCommandIO {
+  out: { write(s: string): void }
+  err: { write(s: string): void }
+  /**
+   * Where the password comes from. By default: all of standard input with `--password-stdin`,
+   * else a prompt on the terminal (no echo, asked twice). Tests inject it.
+   */
+  readPassword?: () => Promise<string>
+}
+
+export interface UsersCommandOptions {
+  /** scrypt params for the new hash. @default DEFAULT_SCRYPT_PARAMS (tests pass cheap ones) */
+  passwordParams?: ScryptParams
+}
+
+const USAGE = `Usage: baton users add <username> [--password-stdin]
+
+Creates a user in the user database: PostgreSQL when DATABASE_URL is set, else the SQLite
+file users.db in BATON_DATA_DIR (default ./.baton).
+
+Options:
+  --password-stdin   read the password from standard input (one trailing newline is removed)
+  -h, --help         show this help
+
+Without --password-stdin, the password is asked for on the terminal (not echoed, twice).
+Usernames: 1-150 letters, digits and @ . + - _ (case-sensitive).
+Passwords: 1-${MAX_PASSWORD_LENGTH} characters.
+
+Exit status: 0 created, 1 username taken or database unavailable, 2 usage error,
+${EXIT_CONFIG} bad configuration, 130 cancelled at the prompt.
+`
+
+const TOO_LONG = `Ensure this field has no more than ${MAX_PASSWORD_LENGTH} characters.`
+
+/** Thrown by the terminal prompt when the person presses Ctrl-C. */
+class PromptCancelled extends Error {}
+
+/**
+ * `baton users …`: `argv` is what follows `users` (`['add', 'alice', '--password-stdin']`).
+ * Returns the exit status: 0 created (prints `created user <name> (id <id>)`), 1 taken or the
+ * database unavailable, 2 usage error, 78 bad `DATABASE_URL`. Never prints a password or a URL
+ * password.
+ */
+export async function runUsersCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  io: UsersCommandIO,
+  options: UsersCommandOptions = {},
+): Promise<number> {
+  const parsed = parseArgs(argv)
+  if (parsed.kind === 'help') {
+    io.out.write(USAGE)
+    return 0
+  }
+  if (parsed.kind === 'usage') {
+    io.err.write(`baton users: ${parsed.message}\n\n${USAGE}`)
+    return 2
+  }
+
+  const username = normalizeUsername(parsed.username)
+  const usernameProblem = validateUsername(username)
+  if (usernameProblem !== null) {
+    io.err.write(`baton users: username ${JSON.stringify(parsed.username)}: ${usernameProblem}\n`)
+    return 2
+  }
+
+  let store: UserStore | undefined
+  try {
+    // Opened before asking for the password, so a wrong DATABASE_URL fails before any typing.
+    store = await openUserStore(env)
+    if ((await store.findByUsername(username)) !== null) {
+      io.err.write(`baton users: username ${JSON.stringify(username)} is already taken\n`)
+      return 1
+    }
+
+    let password: string
+    if (io.readPassword) {
+      password = await io.readPassword()
+      if (parsed.passwordStdin) password = trimOneNewline(password)
+    } else if (parsed.passwordStdin) {
+      const input = await readStdin()
+      if (input === null) {
+        io.err.write(`baton users: password: ${TOO_LONG}\n`)
+        return 2
+      }
+      password = trimOneNewline(input)
+    } else if (process.stdin.isTTY) {
+      password = await promptHidden('Password: ')
+      if ((await promptHidden('Password (again): ')) !== password) {
+        io.err.write('baton users: the passwords do not match\n')
+        return 2
+      }
+    } else {
+      io.err.write(
+        'baton users: standard input is not a terminal, so the password cannot be prompted for; ' +
+          'pipe it in with --password-stdin\n',
+      )
+      return 2
+    }
+    const passwordProblem = validatePassword(password)
+    if (passwordProblem !== null) {
+      io.err.write(`baton users: password: ${passwordProblem}\n`)
+      return 2
+    }
+
+    const params = options.passwordParams ?? DEFAULT_SCRYPT_PARAMS
+    const passwordHash = await hashPassword(password, params)
+    const outcome = await store.createUser({ username, passwordHash, now: Date.now() })
+    if (outcome.kind === 'taken') {
+      io.err.write(`baton users: username ${JSON.stringify(username)} is already taken\n`)
+      return 1
+    }
+    if (username !== parsed.username) {
+      io.err.write(`baton users: note: username normalized to ${JSON.stringify(username)}\n`)
+    }
+    io.out.write(`created user ${outcome.user.username} (id ${outcome.user.id})\n`)
+    return 0
+  } catch (err) {
+    if (err instanceof PromptCancelled) {
+      io.err.write('\nbaton users: cancelled\n')
+      return 130
+    }
+    if (err instanceof ConfigError) {
+      io.err.write(`baton users: ${err.message}\n`)
+      return EXIT_CONFIG
+    }
+    if (err instanceof StoreUnavailableError) {
+      const cause = err.cause instanceof Error ? `: ${err.cause.message}` : ''
+      io.err.write(`baton users: user database ${err.address} unavailable${cause}\n`)
+      return 1
+    }
+    throw err
+  } finally {
+    await store?.close()
+  }
+}
+
+type ParsedArgs =
+  | { kind: 'help' }
+  | { kind: 'usage'; message: string }
+  | { kind: 'add'; username: string; passwordStdin: boolean }
+
+function parseArgs(argv: readonly string[]): ParsedArgs {
+  const [command, ...rest] = argv
+  if (command === undefined) return { kind: 'usage', message: 'missing command (add)' }
+  if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help' }
+  if (command !== 'add') {
+    return { kind: 'usage', message: `unknown command ${JSON.stringify(command)}` }
+  }
+
+  const positional: string[] = []
+  let passwordStdin = false
+  let optionsEnded = false
+  for (const arg of rest) {
+    if (!optionsEnded && arg === '--') optionsEnded = true
+    else if (!optionsEnded && (arg === '-h' || arg === '--help')) return { kind: 'help' }
+    else if (!optionsEnded && arg === '--password-stdin') passwordStdin = true
+    else if (!optionsEnded && arg.startsWith('--')) {
+      return { kind: 'usage', message: `unknown option ${JSON.stringify(arg)}` }
+    } else positional.push(arg)
+  }
+  const [username, ...extra] = positional
+  if (username === undefined) return { kind: 'usage', message: 'missing <username>' }
+  if (extra.length > 0) {
+    return { kind: 'usage', message: `unexpected argument ${JSON.stringify(extra[0])}` }
+  }
+  return { kind: 'add', username, passwordStdin }
+}
+
+/** Removes one trailing `\n` or `\r\n` (what `echo` and here-strings add), nothing else. */
+function trimOneNewline(s: string): string {
+  if (s.endsWith('\r\n')) return s.slice(0, -2)
+  if (s.endsWith('\n')) return s.slice(0, -1)
+  return s
+}
+
+/** All of standard input, or `null` when it is too long to be a password. */
+async function readStdin(): Promise<string | null> {
+  const chunks: Buffer[] = []
+  let size = 0
+  // Four bytes per character at most, plus a newline: more than that is not a password.
+  const limit = MAX_PASSWORD_LENGTH * 4 + 2
+  for await (const chunk of process.stdin) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk))
+    size += buf.length
+    if (size > limit) {
+      process.stdin.destroy()
+      return null
+    }
+    chunks.push(buf)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Reads one line from the terminal in raw mode, echoing nothing. */
+function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin
+  return new Promise((resolve, reject) => {
+    let value = ''
+    // Echo goes off before the prompt shows, or what is typed right after it would be echoed.
+    stdin.setRawMode(true)
+    stdin.setEncoding('utf8')
+    stdin.resume()
+    process.stderr.write(prompt)
+    function finish(outcome: () => void): void {
+      stdin.off('data', onData)
+      stdin.setRawMode(false)
+      stdin.pause()
+      process.stderr.write('\n')
+      outcome()
+    }
+    function onData(data: string): void {
+      for (const ch of data) {
+        if (ch === '\r' || ch === '\n') return finish(() => resolve(value))
+        if (ch === '\u0003') return finish(() => reject(new PromptCancelled()))
+        if (ch === '\u0004' && value === '') return finish(() => reject(new PromptCancelled()))
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('')
+        else if (ch >= ' ') value += ch
+      }
+    }
+    stdin.on('data', onData)
+  })
+}
