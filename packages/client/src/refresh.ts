@@ -301,8 +301,8 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
       await save(next)
       cookieMayHoldSession = true
       announce(next)
-      recover(true)
       post(options.mode === 'cookie' ? { type: 'tokens', access, skew: next.skew } : { type: 'tokens' })
+      recover(true)
       return next
     }
 
@@ -367,9 +367,9 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
     const tokens: StoredTokens = { access, refresh, skew: estimateSkew(access, receivedAt) }
     await save(tokens)
     announce(tokens)
+    post(options.mode === 'cookie' ? { type: 'tokens', access, skew: tokens.skew } : { type: 'tokens' })
     // A login that succeeds proves the store answers again.
     recover(true)
-    post(options.mode === 'cookie' ? { type: 'tokens', access, skew: tokens.skew } : { type: 'tokens' })
     return tokens
   }
 
@@ -407,14 +407,17 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
     if (closed) return
     switch (message.type) {
       case 'tokens':
+        // Another tab's login or refresh succeeded: the server answers again (SPEC §6:
+        // `recovered` when a refresh succeeds in any tab), even if its session is not ours.
         if (storage !== null) {
           await load()
-          return
+        } else if (message.access !== undefined && message.access !== held?.access) {
+          // Cookie mode: the tabs share the cookie, so the access token is ours too.
+          held = { access: message.access, refresh: null, skew: message.skew ?? 0 }
+          cookieMayHoldSession = true
+          adopt(held)
         }
-        if (message.access === undefined || message.access === held?.access) return
-        held = { access: message.access, refresh: null, skew: message.skew ?? 0 }
-        cookieMayHoldSession = true
-        adopt(held)
+        recover(false)
         return
       case 'logout':
       case 'session-expired':
@@ -426,8 +429,11 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
     }
   }
 
+  // Messages are handled one after another, in the order they came: handling `tokens` reads
+  // the storage (async), and a `recovered` right behind it must not overtake it.
+  let messages = Promise.resolve()
   const unsubscribe = channel.subscribe((message) => {
-    onMessage(message).catch(() => {})
+    messages = messages.then(() => onMessage(message)).catch(() => {})
   })
 
   return {
