@@ -600,6 +600,17 @@ class Run {
           ms,
         })
       }
+      const cause = err instanceof RespClosedError ? errorCode(err.cause) : ''
+      if (cause.includes('CERTIFICATE_REQUIRED')) {
+        this.#stop({
+          check: 'protocol',
+          status: 'fail',
+          message: `The server requires a client certificate (mutual TLS) and closed the connection (${cause}).`,
+          meaning: `baton does not present a client certificate. ${DOWN}`,
+          fix: 'Set tls-auth-clients to "optional" (or "no") on the Redis that baton uses, and rely on a password or ACL user.',
+          ms,
+        })
+      }
       this.#stop({
         check: 'protocol',
         status: 'fail',

@@ -73,8 +73,8 @@ export class RespClient {
     this.#socket = socket
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err) => this.#fail(new RespClosedError(this.#receivedAny, err)))
+    // 'close' (not 'end'): it comes after any 'error', so a TLS alert's cause is kept.
     socket.on('close', () => this.#fail(new RespClosedError(this.#receivedAny)))
-    socket.on('end', () => this.#fail(new RespClosedError(this.#receivedAny)))
   }
 
   /** Whether the connection is still usable (no close, timeout or protocol error so far). */
