@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { type JWTHeaderParameters, type JWTPayload, SignJWT, errors as joseErrors, jwtVerify } from 'jose'
 import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
+import { jwsShapeProblem } from '../security/jws-shape.js'
 import type { KeySet } from './keys.js'
 
 /** RFC 9068 §2.1: access tokens are typed `at+jwt`, so a refresh token can never pass as one. */
@@ -63,6 +64,12 @@ export interface TokenCodec {
 /** Longest token accepted; anything larger is refused before it is parsed. */
 export const MAX_TOKEN_LENGTH = 8192
 
+/**
+ * Longest a token can live, `exp - iat` in seconds: the largest lifetime configuration allows
+ * (400 days). A validly signed token claiming more (`exp: 1e300`) is refused as malformed.
+ */
+export const MAX_TOKEN_LIFETIME = 400 * 86_400
+
 export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCodec {
   const header = { alg: keys.algorithm, kid: keys.kid }
 
@@ -83,6 +90,9 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCo
   async function verify(token: string, typ: string | null): Promise<JWTPayload & { token_type?: unknown }> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
       throw new BatonError('token_not_valid')
+    // Before any cryptography: one spelling per token (canonical base64url, so no padding,
+    // whitespace or spare bits) and no duplicate JSON members (issue 6; see security/jws-shape.ts).
+    if (jwsShapeProblem(token) !== null) throw new BatonError('token_not_valid')
     try {
       const { payload, protectedHeader } = await jwtVerify(token, resolveKey, {
         algorithms: [...new Set([...keys.verifyKeys.values()].map((k) => k.alg))],
@@ -98,6 +108,12 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCo
       // `iat` far in the future means a forged or broken clock: refuse beyond the leeway.
       if (typeof payload.iat !== 'number' || payload.iat > settings.clock() / 1000 + settings.leeway)
         throw new BatonError('token_not_valid')
+      // Times are whole seconds and a token's life is bounded: `exp: 1e300` is never "valid".
+      if (!Number.isSafeInteger(payload.iat) || !Number.isSafeInteger(payload.exp) || payload.exp! - payload.iat > MAX_TOKEN_LIFETIME)
+        throw new BatonError('token_not_valid')
+      // verifyAny: the header's `typ` and the claims' `token_type` must name the same type.
+      if (typ === null && (protectedHeader.typ === REFRESH_TYP) !== (payload.token_type === 'refresh'))
+        throw new BatonError('token_not_valid')
       return payload
     } catch (err) {
       if (err instanceof BatonError) throw err
@@ -110,7 +126,7 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCo
   }
 
   function asAccess(p: JWTPayload & { token_type?: unknown }): AccessClaims {
-    if (p.token_type !== 'access' || typeof p.sid !== 'string' || typeof p.sub !== 'string' || typeof p.user_id !== 'string')
+    if (p.token_type !== 'access' || typeof p.sid !== 'string' || typeof p.sub !== 'string' || p.sub === '' || p.user_id !== p.sub)
       throw new BatonError('token_not_valid')
     return p as unknown as AccessClaims
   }
@@ -120,6 +136,7 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCo
       p.token_type !== 'refresh' ||
       typeof p.sid !== 'string' ||
       typeof p.sub !== 'string' ||
+      p.sub === '' ||
       typeof p.jti !== 'string' ||
       !Number.isSafeInteger(p.gen) ||
       typeof p.auth_time !== 'number'

@@ -1,0 +1,95 @@
+/**
+ * Strict shape checks for a compact JWS, run before any cryptography: exactly three segments,
+ * each in canonical base64url, and header and payload JSON objects without duplicate members.
+ *
+ * Why: the JWS decoder underneath (`atob`, "forgiving base64") accepts padding, embedded
+ * whitespace and non-zero trailing bits, so one signed token has many spellings that all verify;
+ * and `JSON.parse` silently keeps the last of duplicate members, so a header or claims set can
+ * mean one thing to baton and another to a verifier that keeps the first (RFC 7515 §4, RFC 8725
+ * §3.11). Both are refused here, as "not a token".
+ */
+
+/** True when `segment` is base64url exactly as baton would write it (RFC 7515 §2, no padding). */
+export function isCanonicalBase64url(segment: string): boolean {
+  if (!/^[A-Za-z0-9_-]*$/.test(segment) || segment.length % 4 === 1) return false
+  // Re-encoding fixes the unused low bits of the last character: a spelling whose decoded bytes
+  // re-encode differently is an alternative spelling of the same bytes.
+  return Buffer.from(segment, 'base64url').toString('base64url') === segment
+}
+
+/** Why a compact JWS is refused before verification, or `null` when its shape is acceptable. */
+export function jwsShapeProblem(token: string): string | null {
+  const parts = token.split('.')
+  if (parts.length !== 3) return 'not three segments'
+  const [header, payload, signature] = parts as [string, string, string]
+  if (header === '' || payload === '' || signature === '') return 'empty segment'
+  if (!isCanonicalBase64url(header) || !isCanonicalBase64url(payload) || !isCanonicalBase64url(signature))
+    return 'not canonical base64url'
+  for (const segment of [header, payload]) {
+    const text = Buffer.from(segment, 'base64url').toString('utf8')
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return 'not JSON'
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object'
+    if (hasDuplicateKeys(text)) return 'duplicate member'
+  }
+  return null
+}
+
+/**
+ * True when any object in `json` (text that `JSON.parse` accepts) names a member twice,
+ * comparing names after unescaping (`"alg"` and `"\u0061lg"` are the same member).
+ */
+export function hasDuplicateKeys(json: string): boolean {
+  // A stack with one entry per open container: the member names seen so far for an object,
+  // `null` for an array.
+  const stack: (Set<string> | null)[] = []
+  let i = 0
+  while (i < json.length) {
+    const c = json[i]!
+    if (c === '{') {
+      stack.push(new Set())
+      i++
+    } else if (c === '[') {
+      stack.push(null)
+      i++
+    } else if (c === '}' || c === ']') {
+      stack.pop()
+      i++
+    } else if (c === '"') {
+      const end = stringEnd(json, i)
+      const top = stack[stack.length - 1]
+      // A string directly inside an object and followed by ':' is a member name.
+      if (top !== undefined && top !== null && nextNonSpace(json, end) === ':') {
+        const name = JSON.parse(json.slice(i, end)) as string
+        if (top.has(name)) return true
+        top.add(name)
+      }
+      i = end
+    } else {
+      i++
+    }
+  }
+  return false
+}
+
+/** Index just past the string literal that starts at `start` (an opening quote). */
+function stringEnd(json: string, start: number): number {
+  let i = start + 1
+  while (i < json.length) {
+    const c = json[i]
+    if (c === '\\') i += 2
+    else if (c === '"') return i + 1
+    else i++
+  }
+  return i
+}
+
+function nextNonSpace(json: string, from: number): string | undefined {
+  let i = from
+  while (i < json.length && (json[i] === ' ' || json[i] === '\t' || json[i] === '\n' || json[i] === '\r')) i++
+  return json[i]
+}
