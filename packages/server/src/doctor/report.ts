@@ -20,7 +20,7 @@ export function exitCodeOf(report: DoctorReport): number {
 export function formatHuman(report: DoctorReport): string {
   const width = Math.max(...report.findings.map((f) => f.check.length), 5)
   const pad = ' '.repeat(width + 4)
-  const lines: string[] = [`baton doctor: ${report.url ?? '(no Redis URL)'}`, '']
+  const lines: string[] = [report.url === null ? 'baton doctor' : `baton doctor: ${report.url}`, '']
   for (const f of report.findings) {
     const ms = f.ms !== undefined && f.status !== 'skip' ? `  [${f.ms} ms]` : ''
     lines.push(`${SYMBOL[f.status]} ${f.check.padEnd(width)}  ${f.message}${ms}`)

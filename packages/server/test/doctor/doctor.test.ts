@@ -162,6 +162,7 @@ describe('doctor and URL mistakes', () => {
     assert.match(report.findings[0]?.fix ?? '', /@ → %40/)
     assert.ok(report.findings.slice(1).every((f) => f.status === 'skip'))
     assert.equal(report.url, null)
+    assert.match(human.out, /^baton doctor\n/)
   })
 
   test('doctor: no URL at all fails and says where to put one (exit 1)', async () => {
