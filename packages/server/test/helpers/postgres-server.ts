@@ -34,12 +34,25 @@ export interface TestPostgres {
  * When `BATON_TEST_DATABASE_URL` is set (a role allowed to CREATE DATABASE), that server is used
  * instead: each `createDatabase()` makes a `baton_test_…` database there and `stop()` drops it.
  *
- * Call `stop()` in `after()`.
+ * Call `stop()` in `after()`. A test that must stop the server itself (an outage test) passes
+ * `{ allowExternal: false }`, and should skip when {@link hasLocalPostgres} is false.
  */
-export async function startTestPostgres(): Promise<TestPostgres> {
+export async function startTestPostgres(
+  options: { allowExternal?: boolean } = {},
+): Promise<TestPostgres> {
   const external = process.env.BATON_TEST_DATABASE_URL
-  if (external) return useExternal(external)
+  if (external && options.allowExternal !== false) return useExternal(external)
   return startOwn()
+}
+
+/** Whether PostgreSQL server binaries are installed here (so a server can be started). */
+export function hasLocalPostgres(): boolean {
+  try {
+    findBinDir()
+    return true
+  } catch {
+    return false
+  }
 }
 
 let databaseCounter = 0

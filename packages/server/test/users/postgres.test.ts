@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/errors.js'
 import { openUserStore } from '../../src/users/open.js'
 import { createPostgresUserStore, type UserStoreLogger } from '../../src/users/postgres.js'
 import { verifyPassword } from '../../src/users/password.js'
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js'
+import { hasLocalPostgres, startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js'
 import { describeUserStoreContract } from './contract.js'
 
 let server: TestPostgres
@@ -134,9 +134,10 @@ describe('postgres user store', () => {
     }
   })
 
-  test('queries: a server that goes away mid-run gives 503 errors and a log line, no crash, no password', async () => {
+  const noLocal = !hasLocalPostgres() && 'needs PostgreSQL binaries to start a server it can stop'
+  test('queries: a server that goes away mid-run gives 503 errors and a log line, no crash, no password', { skip: noLocal }, async () => {
     // A server of its own, so stopping it leaves the other tests' server alone.
-    const own = await startTestPostgres()
+    const own = await startTestPostgres({ allowExternal: false })
     const url = new URL(await own.createDatabase())
     url.password = 'pg-s3cret' // trust auth ignores it; it is here to be masked
     let warned: (entry: { obj: object; msg: string }) => void = () => {}
