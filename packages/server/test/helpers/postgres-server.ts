@@ -141,8 +141,12 @@ async function startOwn(): Promise<TestPostgres> {
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
   const cleanupOnExit = (): void => {
-    // Last resort when the test process ends without calling stop(): immediate shutdown.
+    // Last resort when the test process ends without calling stop(): immediate shutdown, and a
+    // detached shell removes the directory once the server is gone (nothing async runs here).
     if (child && child.exitCode === null) signalPostmaster('SIGQUIT')
+    const pid = child?.pid ?? 0
+    const script = `while kill -0 ${pid} 2>/dev/null; do sleep 0.1; done; rm -rf '${dir}'`
+    spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref()
   }
 
   function signalPostmaster(signal: NodeJS.Signals): void {
