@@ -44,6 +44,8 @@ export function parseRetryAfter(header: string | null, now: number): number | un
   if (header === null) return undefined
   const value = header.trim()
   if (/^\d+$/.test(value)) return Number(value)
+  // An HTTP-date always names its month; this keeps Date.parse's leniency ('-3') out.
+  if (!/[a-z]{3}/i.test(value)) return undefined
   const date = Date.parse(value)
   if (Number.isNaN(date)) return undefined
   return Math.max(0, Math.ceil((date - now) / 1000))

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { resolveOptions, type AuthClientOptions } from '../src/options.js'
+import { createMemoryStorage } from '../src/token-storage.js'
+
+const fetch = (async () => new Response()) as typeof globalThis.fetch
+
+test('options: defaults follow simplejwt paths and name the lock and storage key after baseURL', () => {
+  const options = resolveOptions({ baseURL: 'https://api.example.com/v1/', fetch })
+  assert.equal(options.mode, 'body')
+  assert.equal(options.loginURL, 'https://api.example.com/api/auth/token/')
+  assert.equal(options.refreshURL, 'https://api.example.com/api/auth/refresh/')
+  assert.equal(options.logoutURL, 'https://api.example.com/api/auth/logout/')
+  assert.equal(options.lockName, 'baton:refresh:https://api.example.com/v1/')
+  assert.equal(options.storageKey, 'baton:tokens:https://api.example.com/v1/')
+  assert.equal(options.timeout, 10_000)
+  assert.equal(options.origin, 'https://api.example.com')
+  assert.ok(options.storage !== null)
+  assert.ok(Object.isFrozen(options))
+})
+
+test('options: paths can be changed', () => {
+  const options = resolveOptions({
+    baseURL: new URL('https://api.example.com'),
+    fetch,
+    loginPath: '/auth/jwt/create/',
+    refreshPath: 'auth/jwt/refresh/',
+    logoutPath: '/auth/jwt/blacklist/',
+  })
+  assert.equal(options.loginURL, 'https://api.example.com/auth/jwt/create/')
+  assert.equal(options.refreshURL, 'https://api.example.com/auth/jwt/refresh/')
+  assert.equal(options.logoutURL, 'https://api.example.com/auth/jwt/blacklist/')
+})
+
+test('options: cookie mode keeps no storage', () => {
+  assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie' }).storage, null)
+  assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: 'memory' }).storage, null)
+})
+
+test('options: misuse is a TypeError naming the option', () => {
+  const cases: [AuthClientOptions, RegExp][] = [
+    [{ fetch }, /baseURL.*required/],
+    [{ baseURL: 'api.example.com', fetch }, /absolute URL/],
+    [{ baseURL: 'ftp://api.example.com', fetch }, /http: or https:/],
+    [{ baseURL: 42 as never, fetch }, /baseURL/],
+    [{ baseURL: 'https://a.test', fetch, mode: 'header' as never }, /mode/],
+    [{ baseURL: 'https://a.test', fetch, storage: 'disk' as never }, /storage/],
+    [{ baseURL: 'https://a.test', fetch, storage: { get() {}, set() {} } as never }, /storage/],
+    [{ baseURL: 'https://a.test', fetch, storage: 'localStorage' }, /localStorage is not available/],
+    [{ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: createMemoryStorage() }, /cookie mode/],
+    [{ baseURL: 'https://a.test', fetch: 'fetch' as never }, /fetch/],
+    [{ baseURL: 'https://a.test', fetch, lock: {} as never }, /lock/],
+    [{ baseURL: 'https://a.test', fetch, now: 5 as never }, /now/],
+    [{ baseURL: 'https://a.test', fetch, timers: { setTimeout() {} } as never }, /timers/],
+    [{ baseURL: 'https://a.test', fetch, channel: { post() {} } as never }, /channel/],
+    [{ baseURL: 'https://a.test', fetch, timeout: 0 }, /timeout/],
+    [{ baseURL: 'https://a.test', fetch, timeout: Number.POSITIVE_INFINITY }, /timeout/],
+    [{ baseURL: 'https://a.test', fetch, storageKey: '' }, /storageKey/],
+    [{ baseURL: 'https://a.test', fetch, refreshPath: 'https://evil.test/refresh/' }, /refreshPath/],
+    [null as never, /options must be an object/],
+  ]
+  for (const [options, message] of cases) {
+    assert.throws(() => resolveOptions(options), (error: unknown) => {
+      assert.ok(error instanceof TypeError, String(error))
+      assert.match(error.message, message)
+      return true
+    })
+  }
+})
