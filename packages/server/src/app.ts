@@ -11,7 +11,7 @@ import type { Deps } from './deps.js'
 import { ERRORS } from './errors.js'
 import { registerAuthRoutes } from './http/auth-routes.js'
 import { CSRF_HEADER } from './http/cookies.js'
-import { installErrorHandler } from './http/error-handler.js'
+import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js'
 import { registerMiscRoutes } from './http/misc-routes.js'
 import { registerSessionRoutes } from './http/session-routes.js'
 import { createSessions } from './sessions.js'
@@ -26,6 +26,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -49,6 +50,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   }
 
   installErrorHandler(app)
+  // Graceful shutdown: a request in flight when close() began would otherwise answer
+  // `Connection: keep-alive`, and the idle socket would hold the process open for the whole
+  // keep-alive timeout (72 s). Closing it after its last answer lets shutdown finish at once.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close')
+  })
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequests.inc({
       route: request.routeOptions.url ?? 'unmatched',

@@ -65,6 +65,16 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new BatonError('not_found')))
 }
 
+/**
+ * Errors Fastify's router raises before a route runs (`frameworkErrors`): without this hook it
+ * answers them itself, in its own shape and echoing the URL. A path that does not decode is a
+ * 400; a path parameter longer than any id we issue names nothing of yours: 404.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const code: ErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'not_found' : 'bad_request'
+  return sendError(request, reply, new BatonError(code))
+}
+
 function badRequestDetail(error: Error): string {
   // Fastify's JSON parser messages quote part of the body: never echo input back.
   if ('code' in error && error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'Request body is empty.'

@@ -88,8 +88,15 @@ export async function loadKeys(source: KeySource): Promise<KeySet & { devKeyFile
   for (const extra of parseJWKS(source.verifyKeys)) {
     if ('d' in extra) throw new KeyError('JWT_VERIFY_KEYS must hold public keys only (a key has a "d" member).')
     const alg = (extra.alg as Algorithm | undefined) ?? algorithm
-    const kid = extra.kid ?? (await calculateJwkThumbprint(extra))
-    const key = extra.kty === 'oct' ? Buffer.from(extra.k ?? '', 'base64url') : ((await importJWK(extra, alg)) as CryptoKey)
+    let kid: string
+    let key: CryptoKey | Buffer
+    try {
+      kid = extra.kid ?? (await calculateJwkThumbprint(extra))
+      key = extra.kty === 'oct' ? Buffer.from(extra.k ?? '', 'base64url') : ((await importJWK(extra, alg)) as CryptoKey)
+    } catch {
+      // A configuration problem (exit 78 naming the variable), not a crash with jose's message.
+      throw new KeyError(`JWT_VERIFY_KEYS holds a key that is not a valid ${alg} public key (set its "alg" if it is for another algorithm).`)
+    }
     verifyKeys.set(kid, { alg, key: key instanceof Buffer ? new Uint8Array(key) : key })
     if (extra.kty !== 'oct') jwks.push({ ...extra, kid, alg, use: 'sig' })
   }

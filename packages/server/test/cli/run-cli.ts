@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+/** The repository root (tsx is resolved from there). */
+export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
+const MAIN = 'packages/server/src/cli/main.ts'
+
+/** A clean environment: nothing of the caller's (no REDIS_URL, no DATABASE_URL) leaks in. */
+export function baseEnv(extra: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...extra }
+}
+
+/** Runs `baton <args>` to completion. */
+export function runCLI(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+export interface Served {
+  child: ChildProcess
+  url: string
+  /** Everything printed so far. */
+  output(): string
+  /** Resolves once the output matches. */
+  waitFor(pattern: RegExp): Promise<void>
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>
+}
+
+/** Starts `baton serve` and resolves once it printed its URL. The caller must stop it. */
+export function startServe(env: Record<string, string>): Promise<Served> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  const waiters: { pattern: RegExp; resolve: () => void }[] = []
+  const onData = (d: string) => {
+    out += d
+    for (const w of [...waiters]) {
+      if (w.pattern.test(out)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+  }
+  child.stdout!.setEncoding('utf8').on('data', onData)
+  child.stderr!.setEncoding('utf8').on('data', onData)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const waitFor = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      if (pattern.test(out)) return resolve()
+      waiters.push({ pattern, resolve })
+      void exited.then((code) => reject(new Error(`baton exited (${String(code)}) before printing ${pattern}:\n${out}`)))
+    })
+  return waitFor(/baton is running at (http:\/\/\S+?)\/?\s/).then(() => {
+    const url = /baton is running at (http:\/\/\S+?)\/?\s/.exec(out)![1]!
+    return { child, url, output: () => out, waitFor, exited }
+  }, (err: unknown) => {
+    child.kill('SIGKILL')
+    throw err
+  })
+}

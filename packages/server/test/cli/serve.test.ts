@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import { type Served, runCLI, startServe } from './run-cli.js'
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-serve-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function serve(t: TestContext, env: Record<string, string>): Promise<Served> {
+  const served = await startServe({ PORT: '0', ...env })
+  t.after(() => {
+    if (served.child.exitCode === null && served.child.signalCode === null) served.child.kill('SIGKILL')
+  })
+  return served
+}
+
+async function stop(served: Served): Promise<number | null> {
+  served.child.kill('SIGTERM')
+  return served.exited
+}
+
+async function postJSON(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  return { status: res.status, body: (await res.json()) as Record<string, string> }
+}
+
+test('serve: with no configuration it starts, prints its URL, answers /healthz and exits 0 on SIGTERM', async (t) => {
+  const dir = tempDir(t)
+  const served = await serve(t, { BATON_DATA_DIR: dir })
+  assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const res = await fetch(`${served.url}/healthz`)
+  assert.equal(res.status, 200)
+  assert.deepEqual(await res.json(), { status: 'ok' })
+  assert.match(served.output(), /development signing key/)
+  assert.equal(await stop(served), 0)
+})
+
+test('serve: SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
+  const dir = tempDir(t)
+  const served = await serve(t, { BATON_DATA_DIR: dir })
+  const { port, hostname } = new URL(served.url)
+  const body = JSON.stringify({ username: 'nobody', password: 'some password' })
+  const answer = new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
+    const req = request({
+      host: hostname,
+      port,
+      method: 'POST',
+      path: '/api/auth/token/',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+    })
+    req.on('error', reject)
+    req.on('response', (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (d: string) => (text += d))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }))
+    })
+    // "100 Continue" means the server has parsed the headers: the request is in flight.
+    // Shutdown starts before the body is even sent.
+    req.on('continue', () => {
+      served.child.kill('SIGTERM')
+      served.waitFor(/shutting down/).then(() => req.end(body), reject)
+    })
+    req.flushHeaders()
+  })
+  const res = await answer
+  assert.equal(res.status, 401)
+  assert.equal((JSON.parse(res.body) as { code: string }).code, 'invalid_credentials')
+  // The answer closes its connection, so an idle keep-alive socket cannot hold shutdown open.
+  assert.equal(res.connection, 'close')
+  assert.equal(await served.exited, 0)
+  const out = served.output()
+  assert.ok(out.indexOf('shutting down') < out.indexOf('"login_failed"'), 'the login finished before shutdown began')
+})
+
+test('serve: an invalid variable (PORT=abc) exits 78 with a message naming PORT', async (t) => {
+  const dir = tempDir(t)
+  const { code, stderr } = await runCLI(['serve'], { PORT: 'abc', BATON_DATA_DIR: dir })
+  assert.equal(code, 78)
+  assert.match(stderr, /PORT/)
+  assert.match(stderr, /abc/)
+})
+
+test('serve: production without a key exits 78 naming JWT_PRIVATE_KEY', async (t) => {
+  const dir = tempDir(t)
+  const { code, stderr } = await runCLI(['serve'], { BATON_MODE: 'production', BATON_DATA_DIR: dir })
+  assert.equal(code, 78)
+  assert.match(stderr, /JWT_PRIVATE_KEY/)
+})
+
+test('serve: several configuration problems are all printed, and an unknown flag is a usage error', async (t) => {
+  const dir = tempDir(t)
+  const many = await runCLI(['serve'], { PORT: 'abc', LOG_LEVEL: 'loud', BATON_DATA_DIR: dir })
+  assert.equal(many.code, 78)
+  assert.match(many.stderr, /PORT/)
+  assert.match(many.stderr, /LOG_LEVEL/)
+  const flag = await runCLI(['serve', '--no-such-flag'], { BATON_DATA_DIR: dir })
+  assert.equal(flag.code, 2)
+})
+
+test('serve: --help prints the usage and exits 0', async () => {
+  const { code, stdout } = await runCLI(['serve', '--help'])
+  assert.equal(code, 0)
+  assert.match(stdout, /Usage: baton serve/)
+})
+
+test('serve: the development key is created with mode 0600 and reused; tokens and sqlite sessions survive a restart', async (t) => {
+  const dir = tempDir(t)
+  const first = await serve(t, { BATON_DATA_DIR: dir })
+  const registered = await postJSON(`${first.url}/api/auth/register/`, { username: 'alice', password: 'correct horse battery' })
+  assert.equal(registered.status, 201)
+  const login = await postJSON(`${first.url}/api/auth/token/`, { username: 'alice', password: 'correct horse battery' })
+  assert.equal(login.status, 200)
+  assert.equal(await stop(first), 0)
+  const keyFile = join(dir, 'dev-key-EdDSA.json')
+  assert.equal(statSync(keyFile).mode & 0o777, 0o600)
+  const { mtimeMs } = statSync(keyFile)
+
+  const second = await serve(t, { BATON_DATA_DIR: dir })
+  assert.equal(statSync(keyFile).mtimeMs, mtimeMs, 'the key file was rewritten')
+  const me = await fetch(`${second.url}/api/me/`, { headers: { authorization: `Bearer ${login.body.access}` } })
+  assert.equal(me.status, 200)
+  assert.equal(((await me.json()) as { username: string }).username, 'alice')
+  const refreshed = await postJSON(`${second.url}/api/auth/refresh/`, { refresh: login.body.refresh })
+  assert.equal(refreshed.status, 200)
+  assert.ok(typeof refreshed.body.refresh === 'string')
+  assert.equal(await stop(second), 0)
+})

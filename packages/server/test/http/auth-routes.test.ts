@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict'
+import { type TestContext, test } from 'node:test'
+import { generateKey } from '../../src/tokens/keys.js'
+import { type TestServer, createTestServer } from '../helpers/make-server.js'
+
+const PASSWORD = 'correct horse battery'
+
+async function setup(t: TestContext, env: Record<string, string> = {}): Promise<TestServer> {
+  const server = await createTestServer(env)
+  t.after(() => server.close())
+  await server.addUser('alice', PASSWORD)
+  return server
+}
+
+function claims(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+}
+
+for (const path of ['/api/auth/token/', '/api/auth/token', '/api/auth/login/', '/api/auth/login']) {
+  test(`login: ${path} answers 200 {access, refresh} with Cache-Control: no-store`, async (t) => {
+    const s = await setup(t)
+    const res = await s.post(path, { username: 'alice', password: PASSWORD })
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(Object.keys(res.json()).sort(), ['access', 'refresh'])
+    assert.equal(res.headers['cache-control'], 'no-store')
+    const body = res.json() as { access: string; refresh: string }
+    assert.equal(claims(body.access).token_type, 'access')
+    assert.equal(claims(body.refresh).token_type, 'refresh')
+  })
+}
+
+test('login: a wrong password and an unknown user get the same 401 invalid_credentials body', async (t) => {
+  const s = await setup(t)
+  const wrong = await s.post('/api/auth/token/', { username: 'alice', password: 'nope' })
+  const unknown = await s.post('/api/auth/token/', { username: 'mallory', password: 'nope' })
+  assert.equal(wrong.json().code, 'invalid_credentials')
+  assert.equal(wrong.statusCode, 401)
+  assert.equal(unknown.statusCode, 401)
+  assert.equal(unknown.body, wrong.body)
+  // No bearer token was presented: RFC 6750 names no error then.
+  assert.ok(!String(wrong.headers['www-authenticate'] ?? '').includes('invalid_token'))
+  assert.deepEqual(Object.keys(wrong.json()).sort(), ['code', 'detail'])
+})
+
+test('login: LOGIN_RATE_LIMIT=3/60 answers 429 with Retry-After on the 4th attempt, even with the right password', async (t) => {
+  const s = await setup(t, { LOGIN_RATE_LIMIT: '3/60' })
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await s.post('/api/auth/token/', { username: 'alice', password: 'wrong' })).statusCode, 401)
+  }
+  const limited = await s.post('/api/auth/token/', { username: 'alice', password: PASSWORD })
+  assert.equal(limited.json().code, 'rate_limited')
+  assert.equal(limited.statusCode, 429)
+  const retryAfter = Number(limited.headers['retry-after'])
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${String(limited.headers['retry-after'])}`)
+  // The window ends: the right password works again.
+  s.clock.advance(60_000)
+  assert.equal((await s.post('/api/auth/token/', { username: 'alice', password: PASSWORD })).statusCode, 200)
+})
+
+test('login: a correct login before the limit resets the per-username failure counter', async (t) => {
+  const s = await setup(t, { LOGIN_RATE_LIMIT: '3/60' })
+  const fail = () => s.post('/api/auth/token/', { username: 'alice', password: 'wrong' })
+  assert.equal((await fail()).statusCode, 401)
+  assert.equal((await fail()).statusCode, 401)
+  assert.equal((await s.post('/api/auth/token/', { username: 'alice', password: PASSWORD })).statusCode, 200)
+  assert.equal((await fail()).statusCode, 401)
+  assert.equal((await fail()).statusCode, 401)
+  // Four failures in the window, but never three in a row: not limited.
+  assert.equal((await s.post('/api/auth/token/', { username: 'alice', password: PASSWORD })).statusCode, 200)
+})
+
+test('refresh: answers 200 {access, refresh} with Cache-Control: no-store, with and without the trailing slash', async (t) => {
+  const s = await setup(t)
+  let { refresh } = await s.login('alice', PASSWORD)
+  for (const path of ['/api/auth/refresh/', '/api/auth/refresh']) {
+    const res = await s.post(path, { refresh })
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.headers['cache-control'], 'no-store')
+    refresh = (res.json() as { refresh: string }).refresh
+  }
+})
+
+for (const path of ['/api/auth/logout/', '/api/auth/token/blacklist/', '/api/auth/logout']) {
+  test(`logout: ${path} answers 200 {} idempotently; the refresh token is then token_revoked`, async (t) => {
+    const s = await setup(t)
+    const { refresh } = await s.login('alice', PASSWORD)
+    const first = await s.post(path, { refresh })
+    assert.equal(first.statusCode, 200)
+    assert.deepEqual(first.json(), {})
+    const second = await s.post(path, { refresh })
+    assert.equal(second.statusCode, 200)
+    assert.deepEqual(second.json(), {})
+    const after = await s.post('/api/auth/refresh/', { refresh })
+    assert.equal(after.json().code, 'token_revoked')
+    assert.equal(after.statusCode, 401)
+  })
+}
+
+test('logout: an access token is not a refresh token: 401 token_not_valid', async (t) => {
+  const s = await setup(t)
+  const { access } = await s.login('alice', PASSWORD)
+  const res = await s.post('/api/auth/logout/', { refresh: access })
+  assert.equal(res.json().code, 'token_not_valid')
+  assert.equal(res.statusCode, 401)
+})
+
+test('logout-all: revokes every session of the user and answers {revoked: n}', async (t) => {
+  const s = await setup(t)
+  await s.addUser('bob', PASSWORD)
+  const a = await s.login('alice', PASSWORD)
+  const b = await s.login('alice', PASSWORD)
+  const c = await s.login('alice', PASSWORD)
+  const bob = await s.login('bob', PASSWORD)
+  assert.equal((await s.post('/api/auth/logout/', { refresh: c.refresh })).statusCode, 200)
+
+  const res = await s.post('/api/auth/logout-all/', {}, { authorization: `Bearer ${a.access}` })
+  assert.equal(res.statusCode, 200)
+  assert.deepEqual(res.json(), { revoked: 2 })
+  for (const token of [a.refresh, b.refresh]) {
+    assert.equal((await s.post('/api/auth/refresh/', { refresh: token })).json().code, 'token_revoked')
+  }
+  // Another user's session is untouched.
+  assert.equal((await s.post('/api/auth/refresh/', { refresh: bob.refresh })).statusCode, 200)
+  // Without a bearer token: 401.
+  const anonymous = await s.post('/api/auth/logout-all/', {})
+  assert.equal(anonymous.json().code, 'token_not_valid')
+  assert.equal(anonymous.statusCode, 401)
+})
+
+test('register: 201 {id, username}, and the new user can log in', async (t) => {
+  const s = await setup(t)
+  const res = await s.post('/api/auth/register/', { username: 'carol', password: 'carol-password' })
+  assert.equal(res.statusCode, 201)
+  const body = res.json() as { id: string; username: string }
+  assert.deepEqual(Object.keys(body).sort(), ['id', 'username'])
+  assert.equal(body.username, 'carol')
+  const tokens = await s.login('carol', 'carol-password')
+  const me = await s.get('/api/me/', tokens.access)
+  assert.deepEqual(me.json(), { id: body.id, username: 'carol' })
+})
+
+test('register: an existing username is 409 username_taken', async (t) => {
+  const s = await setup(t)
+  const res = await s.post('/api/auth/register/', { username: 'alice', password: 'another-one' })
+  assert.equal(res.json().code, 'username_taken')
+  assert.equal(res.statusCode, 409)
+})
+
+test('register: invalid fields are 400 bad_request with a message per field', async (t) => {
+  const s = await setup(t)
+  const res = await s.post('/api/auth/register/', { username: 'has space', password: '' })
+  assert.equal(res.json().code, 'bad_request')
+  assert.equal(res.statusCode, 400)
+  const { messages } = res.json() as { messages: Record<string, string> }
+  assert.deepEqual(Object.keys(messages).sort(), ['password'])
+  const bad = await s.post('/api/auth/register/', { username: 'has space', password: 'fine-password' })
+  assert.equal(bad.statusCode, 400)
+  assert.deepEqual(Object.keys((bad.json() as { messages: object }).messages), ['username'])
+  const both = await s.post('/api/auth/register/', { username: 'x'.repeat(151), password: 'p'.repeat(1025) })
+  assert.equal(both.statusCode, 400)
+  assert.deepEqual(Object.keys((both.json() as { messages: object }).messages).sort(), ['password', 'username'])
+})
+
+test('register: off in production mode (404 not_found)', async (t) => {
+  const key = await generateKey('EdDSA')
+  const s = await setup(t, { BATON_MODE: 'production', JWT_PRIVATE_KEY: JSON.stringify(key.privateJWK) })
+  const res = await s.post('/api/auth/register/', { username: 'carol', password: 'carol-password' })
+  assert.equal(res.json().code, 'not_found')
+  assert.equal(res.statusCode, 404)
+})
