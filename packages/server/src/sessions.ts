@@ -1,6 +1,7 @@
 import type { SessionInfo } from '@baton/client'
 import type { Deps } from './deps.js'
 import { BatonError, StoreUnavailableError } from './errors.js'
+import { addressLimitKey, usernameLimitKey } from './security/limit-keys.js'
 import type { SessionRecord } from './store/types.js'
 import { type AccessClaims, type RefreshClaims, newId } from './tokens/jwt.js'
 
@@ -266,39 +267,41 @@ function createFailureLimits(deps: Deps) {
       const user = config.loginRateLimit
       const addr = config.loginRateLimitIP
       if (user !== null)
-        checks.push(store.getCounter(`login:u:${username.toLowerCase()}`, now).then((c) => {
+        checks.push(store.getCounter(`login:u:${usernameLimitKey(username)}`, now).then((c) => {
           if (c.count >= user.max) throw limited(c.resetAt)
         }))
       if (addr !== null && ip !== null)
-        checks.push(store.getCounter(`login:ip:${ip}`, now).then((c) => {
+        checks.push(store.getCounter(`login:ip:${addressLimitKey(ip)}`, now).then((c) => {
           if (c.count >= addr.max) throw limited(c.resetAt)
         }))
       await Promise.all(checks)
     },
     async loginFailed(username: string, ip: string | null): Promise<void> {
       await Promise.all([
-        bump(`login:u:${username.toLowerCase()}`, config.loginRateLimit),
-        ip === null ? null : bump(`login:ip:${ip}`, config.loginRateLimitIP),
+        bump(`login:u:${usernameLimitKey(username)}`, config.loginRateLimit),
+        ip === null ? null : bump(`login:ip:${addressLimitKey(ip)}`, config.loginRateLimitIP),
       ])
     },
     async loginSucceeded(username: string): Promise<void> {
       if (config.loginRateLimit === null) return
-      await store.resetCounter(`login:u:${username.toLowerCase()}`)
+      await store.resetCounter(`login:u:${usernameLimitKey(username)}`)
     },
     checkRefresh(ip: string | null): void {
       if (ip === null) return
-      const until = blockedRefresh.get(ip)
+      const key = addressLimitKey(ip)
+      const until = blockedRefresh.get(key)
       if (until === undefined) return
       if (clock() < until) throw limited(until)
-      blockedRefresh.delete(ip)
+      blockedRefresh.delete(key)
     },
     async refreshFailed(ip: string | null): Promise<void> {
       const limit = config.refreshRateLimit
       if (ip === null || limit === null) return
-      const c = await bump(`refresh:ip:${ip}`, limit)
+      const key = addressLimitKey(ip)
+      const c = await bump(`refresh:ip:${key}`, limit)
       if (c !== null && c.count >= limit.max && c.resetAt !== null) {
         if (blockedRefresh.size > 10_000) blockedRefresh.clear()
-        blockedRefresh.set(ip, c.resetAt)
+        blockedRefresh.set(key, c.resetAt)
       }
     },
   }
