@@ -94,7 +94,10 @@ export function toHTTPError(result: AuthCallResult, now: number): HTTPError {
   })
 }
 
-/** The {@link HTTPError} for a success answer that lacks the expected tokens (a proxy's page, a misrouted path). */
+/**
+ * The {@link HTTPError} for a success answer that lacks the expected tokens (a proxy's page,
+ * a misrouted path).
+ */
 export function toInvalidResponseError(result: AuthCallResult): HTTPError {
   return new HTTPError({
     request: result.request,

@@ -4,7 +4,12 @@
  */
 import { callAuthEndpoint, stringField, toHTTPError, toInvalidResponseError } from './auth-call.js'
 import { SessionExpiredError } from './errors.js'
-import { createEmitter, type AuthEventListener, type AuthEventName, type TokensEvent } from './events.js'
+import {
+  createEmitter,
+  type AuthEventListener,
+  type AuthEventName,
+  type TokensEvent,
+} from './events.js'
 import { createAuthFetch, createBearerScope } from './fetch.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedClientOptions } from './options.js'
 import { createSessionManager } from './refresh.js'
@@ -40,7 +45,10 @@ export interface AuthClient {
    * (`not_authenticated` when there is no session) or `RefreshUnavailableError`.
    */
   getAccessToken(): Promise<string>
-  /** Listens to `tokens`, `degraded`, `recovered`, `session-expired` or `logout`; returns the unsubscribe function. */
+  /**
+   * Listens to `tokens`, `degraded`, `recovered`, `session-expired` or `logout`; returns the
+   * unsubscribe function.
+   */
   on<E extends AuthEventName>(event: E, listener: AuthEventListener<E>): () => void
   /**
    * For HTTP adapters such as `attachAxios`: the token to attach to a request for `url`, or
@@ -49,7 +57,8 @@ export interface AuthClient {
   authorize(url: string | URL): Promise<string | null>
   /**
    * For HTTP adapters: after a 401 to a request sent with `rejectedToken`, the token to retry
-   * with. Shares the client's single-flight refresh; rejects like {@link AuthClient.getAccessToken}.
+   * with. Shares the client's single-flight refresh; rejects like
+   * {@link AuthClient.getAccessToken}.
    */
   refreshAfterUnauthorized(rejectedToken: string): Promise<string>
   /** Stops timers and cross-tab listeners; the client should not be used afterwards. */

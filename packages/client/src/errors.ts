@@ -13,13 +13,12 @@ import type { ErrorCode } from './wire.js'
  * answer without a `code` in its body).
  */
 export type ClientErrorCode =
-  | 'not_authenticated'
-  | 'network_error'
-  | 'refresh_unavailable'
-  | 'invalid_response'
-  | 'http_error'
+  'not_authenticated' | 'network_error' | 'refresh_unavailable' | 'invalid_response' | 'http_error'
 
-/** Every `code` a {@link BatonClientError} can carry: a server code, a client code, or (from a server that is not baton) any other string. */
+/**
+ * Every `code` a {@link BatonClientError} can carry: a server code, a client code, or (from a
+ * server that is not baton) any other string.
+ */
 export type BatonClientErrorCode = ErrorCode | ClientErrorCode | (string & {})
 
 /** The base of every error the client raises on purpose. */
@@ -65,10 +64,17 @@ export class HTTPError extends BatonClientError {
   /** The parsed JSON body, when there was one. */
   readonly data: unknown
 
-  constructor(init: HTTPErrorInit & { code: BatonClientErrorCode; detail?: string | undefined; retryAfter?: number | undefined }) {
+  constructor(
+    init: HTTPErrorInit & {
+      code: BatonClientErrorCode
+      detail?: string | undefined
+      retryAfter?: number | undefined
+    },
+  ) {
     const status = init.response.status
     super(
-      `Request failed with status ${status} (${init.code}): ${init.request.method} ${init.request.url}`,
+      `Request failed with status ${status} (${init.code}): ` +
+        `${init.request.method} ${init.request.url}`,
       init.code,
       init.cause === undefined ? undefined : { cause: init.cause },
     )
@@ -82,7 +88,10 @@ export class HTTPError extends BatonClientError {
   }
 }
 
-/** baton's own call got no HTTP answer: the connection failed, or it timed out. `cause` holds the platform's error. */
+/**
+ * baton's own call got no HTTP answer: the connection failed, or it timed out. `cause` holds
+ * the platform's error.
+ */
 export class NetworkError extends BatonClientError {
   /** The request, without its body. */
   readonly request: Request
@@ -122,7 +131,9 @@ export class RefreshUnavailableError extends BatonClientError {
   readonly retryAfter: number
 
   constructor(retryAfter: number, cause: unknown) {
-    super(`Token refresh unavailable; retrying in ${retryAfter} s.`, 'refresh_unavailable', { cause })
+    super(`Token refresh unavailable; retrying in ${retryAfter} s.`, 'refresh_unavailable', {
+      cause,
+    })
     this.name = 'RefreshUnavailableError'
     this.retryAfter = retryAfter
   }
@@ -140,7 +151,7 @@ function hasName(error: unknown, name: string): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name
 }
 
-/** Whether `error` is any {@link BatonClientError} (checked by class, or by `name` across realms). */
+/** Whether `error` is any {@link BatonClientError} (by class, or by `name` across realms). */
 export function isBatonClientError(error: unknown): error is BatonClientError {
   if (error instanceof BatonClientError) return true
   if (typeof error !== 'object' || error === null) return false

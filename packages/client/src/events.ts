@@ -1,7 +1,10 @@
 /** A tiny typed event emitter for the client's events (SPEC §6). */
 import type { BatonClientError } from './errors.js'
 
-/** Payload of `tokens`: fired after every login or refresh, and when tokens are adopted from another tab or from storage. */
+/**
+ * Payload of `tokens`: fired after every login or refresh, and when tokens are adopted from
+ * another tab or from storage.
+ */
 export interface TokensEvent {
   /** The new access token. */
   access: string
@@ -12,7 +15,10 @@ export interface TokensEvent {
   expiresAt: number | null
 }
 
-/** Payload of `degraded`: fired once per outage, when a refresh first fails with 503 or a network error. */
+/**
+ * Payload of `degraded`: fired once per outage, when a refresh first fails with 503 or a
+ * network error.
+ */
 export interface DegradedEvent {
   /** Seconds until the next refresh attempt. */
   retryAfter: number

@@ -136,14 +136,16 @@ function resolveBaseURL(value: string | URL | undefined): URL {
     if (isBrowser()) return new URL(window.location.origin)
     fail('`baseURL` is required outside a browser')
   }
-  if (typeof value !== 'string' && !(value instanceof URL)) fail('`baseURL` must be a string or a URL')
+  if (typeof value !== 'string' && !(value instanceof URL))
+    fail('`baseURL` must be a string or a URL')
   let url: URL
   try {
     url = isBrowser() ? new URL(value, window.location.href) : new URL(value)
   } catch {
     fail('`baseURL` must be an absolute URL such as https://api.example.com/')
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('`baseURL` must be http: or https:')
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    fail('`baseURL` must be http: or https:')
   return url
 }
 
@@ -163,12 +165,17 @@ function webStorage(name: 'localStorage' | 'sessionStorage'): TokenStorage {
     throw new TypeError(`createAuthClient: ${name} cannot be used here`, { cause: error })
   }
   if (storage === undefined || storage === null || typeof storage.getItem !== 'function') {
-    fail(`${name} is not available here; pass storage: 'memory' or an object with get, set and remove`)
+    fail(
+      `${name} is not available here; pass storage: 'memory' or an object with get, set and remove`,
+    )
   }
   return createWebStorage(storage)
 }
 
-function resolveStorage(value: StorageOption | undefined, mode: 'body' | 'cookie'): TokenStorage | null {
+function resolveStorage(
+  value: StorageOption | undefined,
+  mode: 'body' | 'cookie',
+): TokenStorage | null {
   if (mode === 'cookie') {
     // SPEC §6: in cookie mode only the access token is kept, in memory.
     if (value !== undefined && value !== 'memory') {
@@ -196,7 +203,10 @@ function resolveStorage(value: StorageOption | undefined, mode: 'body' | 'cookie
   ) {
     return value
   }
-  fail("`storage` must be 'localStorage', 'sessionStorage', 'memory' or an object with get, set and remove")
+  fail(
+    "`storage` must be 'localStorage', 'sessionStorage', 'memory' " +
+      'or an object with get, set and remove',
+  )
 }
 
 function defaultFetch(): typeof fetch {
@@ -231,7 +241,8 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
   for (const name of ['fetch', 'lock', 'now', 'random'] as const) checkFunction(name, options[name])
   if (
     options.timers !== undefined &&
-    (typeof options.timers?.setTimeout !== 'function' || typeof options.timers.clearTimeout !== 'function')
+    (typeof options.timers?.setTimeout !== 'function' ||
+      typeof options.timers.clearTimeout !== 'function')
   ) {
     fail('`timers` must have setTimeout and clearTimeout')
   }
@@ -248,7 +259,10 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
   if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
     fail('`timeout` must be a positive number of milliseconds')
   }
-  if (options.storageKey !== undefined && (typeof options.storageKey !== 'string' || options.storageKey === '')) {
+  if (
+    options.storageKey !== undefined &&
+    (typeof options.storageKey !== 'string' || options.storageKey === '')
+  ) {
     fail('`storageKey` must be a non-empty string')
   }
 

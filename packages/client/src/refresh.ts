@@ -4,12 +4,7 @@
  * adoption, proactive refresh before expiry, and the outage state (degraded, backoff,
  * recovered). Everything normative here is SPEC §6.
  */
-import {
-  callAuthEndpoint,
-  stringField,
-  toHTTPError,
-  toInvalidResponseError,
-} from './auth-call.js'
+import { callAuthEndpoint, stringField, toHTTPError, toInvalidResponseError } from './auth-call.js'
 import { backoffDelay } from './backoff.js'
 import {
   RefreshUnavailableError,
@@ -23,7 +18,7 @@ import type { ResolvedClientOptions } from './options.js'
 import type { TabMessage } from './tab-channel.js'
 import { readTokens, writeTokens, type StoredTokens } from './token-storage.js'
 
-/** The largest proactive-refresh margin: refresh when less than this much lifetime remains (SPEC §6). */
+/** Upper bound of the proactive-refresh margin, in ms (SPEC §6: at most 60 s). */
 export const MAX_REFRESH_MARGIN_MS = 60_000
 
 /** When an access token expires and when it should be refreshed, on the local clock. */
@@ -69,7 +64,10 @@ export interface SessionManager {
    * or `null` when there is no session (send the request without one).
    */
   authorize(): Promise<string | null>
-  /** After a 401 to a request sent with `rejected`: the token to retry with (refreshing once, single-flight). */
+  /**
+   * After a 401 to a request sent with `rejected`: the token to retry with (refreshing once,
+   * single-flight).
+   */
   afterUnauthorized(rejected: string): Promise<string>
   /** Starts a session with tokens a login returned. */
   begin(access: string, refresh: string | null, receivedAt: number): Promise<StoredTokens>
@@ -90,7 +88,10 @@ interface Outage {
 }
 
 /** Creates the session core. */
-export function createSessionManager(options: ResolvedClientOptions, events: Emitter): SessionManager {
+export function createSessionManager(
+  options: ResolvedClientOptions,
+  events: Emitter,
+): SessionManager {
   const { storage, storageKey, channel, now } = options
   /** What this client last knew: in body mode a cache of storage, in cookie mode the truth. */
   let held: StoredTokens | null = null
@@ -193,7 +194,10 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
    * RefreshUnavailableError; a retry is scheduled so the outage ends (and `recovered` fires)
    * even if no request comes.
    */
-  function degrade(cause: BatonClientError, retryAfter: number | undefined): RefreshUnavailableError {
+  function degrade(
+    cause: BatonClientError,
+    retryAfter: number | undefined,
+  ): RefreshUnavailableError {
     const first = outage === null
     const attempt = outage === null ? 0 : outage.attempt + 1
     const delay = backoffDelay({ attempt, retryAfter, random: options.random })
@@ -280,7 +284,8 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
       const access = stringField(data, 'access')
       if (access === undefined) throw degrade(toInvalidResponseError(result), undefined)
       // SPEC §3.3: with rotation off the answer is {access} only: keep the refresh token.
-      const refreshToken = options.mode === 'body' ? (stringField(data, 'refresh') ?? presented) : null
+      const refreshToken =
+        options.mode === 'body' ? (stringField(data, 'refresh') ?? presented) : null
       const next: StoredTokens = {
         access,
         refresh: refreshToken,
@@ -301,7 +306,11 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
       await save(next)
       cookieMayHoldSession = true
       announce(next)
-      post(options.mode === 'cookie' ? { type: 'tokens', access, skew: next.skew } : { type: 'tokens' })
+      post(
+        options.mode === 'cookie'
+          ? { type: 'tokens', access, skew: next.skew }
+          : { type: 'tokens' },
+      )
       recover(true)
       return next
     }
@@ -354,20 +363,29 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
   async function afterUnauthorized(rejected: string): Promise<string> {
     const current = await load()
     // Replaced since the request left (a refresh here or in another tab): just retry.
-    if (current !== null && current.access !== rejected && !isExpired(current)) return current.access
+    if (current !== null && current.access !== rejected && !isExpired(current))
+      return current.access
     if (current === null && !cookieMayHoldSession) throw ended()
     const blocked = unavailable()
     if (blocked !== null) throw blocked
     return (await refresh(current?.access ?? null)).access
   }
 
-  async function begin(access: string, refresh: string | null, receivedAt: number): Promise<StoredTokens> {
+  async function begin(
+    access: string,
+    refresh: string | null,
+    receivedAt: number,
+  ): Promise<StoredTokens> {
     epoch += 1
     cookieMayHoldSession = options.mode === 'cookie'
     const tokens: StoredTokens = { access, refresh, skew: estimateSkew(access, receivedAt) }
     await save(tokens)
     announce(tokens)
-    post(options.mode === 'cookie' ? { type: 'tokens', access, skew: tokens.skew } : { type: 'tokens' })
+    post(
+      options.mode === 'cookie'
+        ? { type: 'tokens', access, skew: tokens.skew }
+        : { type: 'tokens' },
+    )
     // A login that succeeds proves the store answers again.
     recover(true)
     return tokens
@@ -385,7 +403,9 @@ export function createSessionManager(options: ResolvedClientOptions, events: Emi
   }
 
   /** Another tab logged out or saw its session end. */
-  async function endedElsewhere(event: { type: 'logout' } | { type: 'session-expired'; code: string }): Promise<void> {
+  async function endedElsewhere(
+    event: { type: 'logout' } | { type: 'session-expired'; code: string },
+  ): Promise<void> {
     if (storage !== null) {
       // Body mode: the storage says whether the session was shared with that tab
       // (localStorage) or is this tab's own (sessionStorage, memory).

@@ -82,7 +82,10 @@ function createListenerSet(): {
   }
 }
 
-/** A channel over `BroadcastChannel(name)`. In Node it is `unref`ed so it never keeps the process alive. */
+/**
+ * A channel over `BroadcastChannel(name)`. In Node it is `unref`ed so it never keeps the
+ * process alive.
+ */
 export function createBroadcastChannel(name: string): TabChannel {
   const channel = new BroadcastChannel(name)
   const listeners = createListenerSet()
@@ -146,7 +149,8 @@ export function createStorageEventChannel(
   return {
     post(message) {
       messageCounter += 1
-      const nonce = `${Date.now().toString(36)}.${messageCounter}.${Math.random().toString(36).slice(2)}`
+      const random = Math.random().toString(36).slice(2)
+      const nonce = `${Date.now().toString(36)}.${messageCounter}.${random}`
       storage.setItem(key, JSON.stringify({ nonce, message }))
       storage.removeItem(key)
     },

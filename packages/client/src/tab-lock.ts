@@ -44,7 +44,10 @@ export function createWebLock(
 
 const processLock = createInProcessLock()
 
-/** The default: Web Locks when present, else one in-process lock shared by every client of this realm. */
+/**
+ * The default: Web Locks when present, else one in-process lock shared by every client of this
+ * realm.
+ */
 export function defaultLock(): Lock {
   return createWebLock() ?? processLock
 }

@@ -50,7 +50,12 @@ test('login: a 503 rejects with HTTPError store_unavailable carrying retryAfter'
       status: 503,
       headers: { 'retry-after': '3' },
     })
-  await assert.rejects(client.login(ADA), { name: 'HTTPError', status: 503, code: 'store_unavailable', retryAfter: 3 })
+  await assert.rejects(client.login(ADA), {
+    name: 'HTTPError',
+    status: 503,
+    code: 'store_unavailable',
+    retryAfter: 3,
+  })
 })
 
 test('login: a network failure rejects with NetworkError', async (t) => {
@@ -70,7 +75,8 @@ test('login: a 200 without tokens rejects with invalid_response', async (t) => {
   const world = createWorld()
   t.after(world.close)
   const client = world.tab()
-  ;(world.server as { handle: typeof world.server.handle }).handle = async () => new Response('<html>')
+  ;(world.server as { handle: typeof world.server.handle }).handle = async () =>
+    new Response('<html>')
   await assert.rejects(client.login(ADA), { name: 'HTTPError', code: 'invalid_response' })
 })
 
@@ -86,7 +92,10 @@ test('getAccessToken: without a session rejects with SessionExpiredError not_aut
   const world = createWorld()
   t.after(world.close)
   const client = world.tab()
-  await assert.rejects(client.getAccessToken(), { name: 'SessionExpiredError', code: 'not_authenticated' })
+  await assert.rejects(client.getAccessToken(), {
+    name: 'SessionExpiredError',
+    code: 'not_authenticated',
+  })
   assert.equal(world.server.calls.refresh, 0)
 })
 
@@ -240,7 +249,10 @@ test('cookie mode: tabs share the access token over the channel and refresh once
   const bEvents = recordEvents(b)
   await a.logout()
   await settle()
-  assert.deepEqual(bEvents.map((event) => event.name), ['logout'])
+  assert.deepEqual(
+    bEvents.map((event) => event.name),
+    ['logout'],
+  )
   await assert.rejects(b.getAccessToken(), { name: 'SessionExpiredError' })
   assert.equal(world.server.calls.refresh, 1, 'after a logout, b does not probe the cookie')
 })

@@ -29,7 +29,7 @@ test('fetch: never sends the token to another origin', async (t) => {
   )
 })
 
-test('fetch: leaves a caller\'s own Authorization header alone', async (t) => {
+test("fetch: leaves a caller's own Authorization header alone", async (t) => {
   const world = createWorld()
   t.after(world.close)
   const client = world.tab()
@@ -58,11 +58,16 @@ test('fetch: N concurrent 401s cause exactly one refresh and every request is re
   const n = 8
   const pending = Array.from({ length: n }, () => client.fetch('/api/me/'))
   // Every request has had its 401 while the one refresh is held: they all wait on it.
-  await world.server.until(() => world.server.calls.unauthorized === n && world.server.calls.refresh >= 1)
+  await world.server.until(
+    () => world.server.calls.unauthorized === n && world.server.calls.refresh >= 1,
+  )
   assert.equal(world.server.calls.refresh, 1)
   release()
   const responses = await Promise.all(pending)
-  assert.deepEqual(responses.map((response) => response.status), Array(n).fill(200))
+  assert.deepEqual(
+    responses.map((response) => response.status),
+    Array(n).fill(200),
+  )
   assert.equal(world.server.calls.refresh, 1)
   assert.equal(world.server.calls.api, 2 * n)
 })
@@ -74,10 +79,12 @@ test('fetch: a retried request answered 401 again is returned as is, with no sec
   await client.login({ username: 'ada', password: 'lovelace' })
   world.server.invalidateAccessTokens()
   const original = world.server.handle
-  // Every access token is refused, even the refreshed one.
+  // Every access token is refused, even the refreshed one (for the first few refreshes, so a
+  // client that loops fails this test instead of hanging it).
   const handle: typeof original = async (request) => {
     const response = await original(request)
-    if (new URL(request.url).pathname === '/api/auth/refresh/') world.server.invalidateAccessTokens()
+    if (new URL(request.url).pathname === '/api/auth/refresh/' && world.server.calls.refresh < 5)
+      world.server.invalidateAccessTokens()
     return response
   }
   ;(world.server as { handle: typeof original }).handle = handle
@@ -150,4 +157,23 @@ test('fetch: when the refresh is answered 401 the caller gets SessionExpiredErro
     assert.equal(error.code, 'token_revoked')
     return true
   })
+})
+
+test('fetch: concurrent 401s share one refresh even with a lock that serialises nothing', async (t) => {
+  const world = createWorld()
+  t.after(world.close)
+  const client = world.tab({ lock: (_name, fn) => fn() })
+  await client.login({ username: 'ada', password: 'lovelace' })
+  world.server.invalidateAccessTokens()
+  const release = world.server.holdRefresh()
+  const pending = Array.from({ length: 4 }, () => client.fetch('/api/me/'))
+  await world.server.until(
+    () => world.server.calls.unauthorized === 4 && world.server.calls.refresh >= 1,
+  )
+  release()
+  assert.deepEqual(
+    (await Promise.all(pending)).map((response) => response.status),
+    [200, 200, 200, 200],
+  )
+  assert.equal(world.server.calls.refresh, 1)
 })

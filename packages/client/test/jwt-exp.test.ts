@@ -10,20 +10,35 @@ test('readClaims: reads exp, iat and jti from a JWT payload (base64url, UTF-8)',
 })
 
 test('readClaims: anything that is not a JWT with a JSON object payload is null', () => {
-  for (const token of ['', 'opaque-token', 'a.b', 'a.!!!.c', `x.${btoa('[1,2]')}.y`, `x.${btoa('"s"')}.y`, 'a.b.c.d']) {
+  for (const token of [
+    '',
+    'opaque-token',
+    'a.b',
+    'a.!!!.c',
+    `x.${btoa('[1,2]')}.y`,
+    `x.${btoa('"s"')}.y`,
+    'a.b.c.d',
+  ]) {
     assert.equal(readClaims(token), null, token)
   }
 })
 
 test('readClaims: non-numeric claims are undefined', () => {
-  assert.deepEqual(readClaims(makeToken({ exp: '300', iat: null })), { exp: undefined, iat: undefined, jti: undefined })
+  assert.deepEqual(readClaims(makeToken({ exp: '300', iat: null })), {
+    exp: undefined,
+    iat: undefined,
+    jti: undefined,
+  })
 })
 
 test('timeToken: margin is a quarter of the lifetime, at most 60 s; exp moved by the skew', () => {
   const fiveMinutes = makeToken({ iat: 1000, exp: 1300 })
   assert.deepEqual(timeToken(fiveMinutes, 0), { expiresAt: 1_300_000, margin: 60_000 })
   assert.deepEqual(timeToken(fiveMinutes, 10_000), { expiresAt: 1_290_000, margin: 60_000 })
-  assert.deepEqual(timeToken(makeToken({ iat: 1000, exp: 1040 }), 0), { expiresAt: 1_040_000, margin: 10_000 })
+  assert.deepEqual(timeToken(makeToken({ iat: 1000, exp: 1040 }), 0), {
+    expiresAt: 1_040_000,
+    margin: 10_000,
+  })
   // No iat: lifetime unknown, no proactive margin.
   assert.deepEqual(timeToken(makeToken({ exp: 1040 }), 0), { expiresAt: 1_040_000, margin: 0 })
   assert.deepEqual(timeToken('opaque', 0), { expiresAt: null, margin: 0 })

@@ -34,7 +34,10 @@ test('options: paths can be changed', () => {
 
 test('options: cookie mode keeps no storage', () => {
   assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie' }).storage, null)
-  assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: 'memory' }).storage, null)
+  assert.equal(
+    resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: 'memory' }).storage,
+    null,
+  )
 })
 
 test('options: misuse is a TypeError naming the option', () => {
@@ -46,8 +49,14 @@ test('options: misuse is a TypeError naming the option', () => {
     [{ baseURL: 'https://a.test', fetch, mode: 'header' as never }, /mode/],
     [{ baseURL: 'https://a.test', fetch, storage: 'disk' as never }, /storage/],
     [{ baseURL: 'https://a.test', fetch, storage: { get() {}, set() {} } as never }, /storage/],
-    [{ baseURL: 'https://a.test', fetch, storage: 'localStorage' }, /localStorage is not available/],
-    [{ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: createMemoryStorage() }, /cookie mode/],
+    [
+      { baseURL: 'https://a.test', fetch, storage: 'localStorage' },
+      /localStorage is not available/,
+    ],
+    [
+      { baseURL: 'https://a.test', fetch, mode: 'cookie', storage: createMemoryStorage() },
+      /cookie mode/,
+    ],
     [{ baseURL: 'https://a.test', fetch: 'fetch' as never }, /fetch/],
     [{ baseURL: 'https://a.test', fetch, lock: {} as never }, /lock/],
     [{ baseURL: 'https://a.test', fetch, now: 5 as never }, /now/],
@@ -56,14 +65,20 @@ test('options: misuse is a TypeError naming the option', () => {
     [{ baseURL: 'https://a.test', fetch, timeout: 0 }, /timeout/],
     [{ baseURL: 'https://a.test', fetch, timeout: Number.POSITIVE_INFINITY }, /timeout/],
     [{ baseURL: 'https://a.test', fetch, storageKey: '' }, /storageKey/],
-    [{ baseURL: 'https://a.test', fetch, refreshPath: 'https://evil.test/refresh/' }, /refreshPath/],
+    [
+      { baseURL: 'https://a.test', fetch, refreshPath: 'https://evil.test/refresh/' },
+      /refreshPath/,
+    ],
     [null as never, /options must be an object/],
   ]
   for (const [options, message] of cases) {
-    assert.throws(() => resolveOptions(options), (error: unknown) => {
-      assert.ok(error instanceof TypeError, String(error))
-      assert.match(error.message, message)
-      return true
-    })
+    assert.throws(
+      () => resolveOptions(options),
+      (error: unknown) => {
+        assert.ok(error instanceof TypeError, String(error))
+        assert.match(error.message, message)
+        return true
+      },
+    )
   }
 })

@@ -104,7 +104,10 @@ test('refresh: 401 on refresh clears tokens, fires session-expired with the code
   assert.deepEqual(events, [{ name: 'session-expired', payload: { code: 'token_revoked' } }])
   assert.equal(await readTokens(world.storage, client.options.storageKey), null)
   assert.deepEqual(world.hub.posted.at(-1), { type: 'session-expired', code: 'token_revoked' })
-  await assert.rejects(client.getAccessToken(), { name: 'SessionExpiredError', code: 'not_authenticated' })
+  await assert.rejects(client.getAccessToken(), {
+    name: 'SessionExpiredError',
+    code: 'not_authenticated',
+  })
   // Afterwards requests go out anonymously; the client does not try to refresh again.
   assert.equal((await client.fetch('/api/me/')).status, 401)
   assert.equal(world.server.calls.refresh, 1)
@@ -259,7 +262,9 @@ test('refresh: when the shared refresh fails, every queued request is rejected (
   world.server.refreshFailure = { status: 503, retryAfter: 1 }
   const release = world.server.holdRefresh()
   const pending = Array.from({ length: 5 }, () => client.fetch('/api/me/'))
-  await world.server.until(() => world.server.calls.unauthorized === 5 && world.server.calls.refresh >= 1)
+  await world.server.until(
+    () => world.server.calls.unauthorized === 5 && world.server.calls.refresh >= 1,
+  )
   release()
   const results = await Promise.allSettled(pending)
   for (const result of results) {
@@ -302,7 +307,7 @@ test('refresh: a new tab with the same storage uses the stored session without l
   assert.equal(world.server.calls.refresh, 0)
 })
 
-test('refresh: a tab hears another tab\'s refresh on the channel and fires tokens', async (t) => {
+test("refresh: a tab hears another tab's refresh on the channel and fires tokens", async (t) => {
   const world = createWorld()
   t.after(world.close)
   const a = world.tab()
@@ -315,7 +320,7 @@ test('refresh: a tab hears another tab\'s refresh on the channel and fires token
   assert.equal((await heard).access, fresh)
 })
 
-test('refresh: a refresh that succeeds in another tab ends this tab\'s outage', async (t) => {
+test("refresh: a refresh that succeeds in another tab ends this tab's outage", async (t) => {
   const world = createWorld()
   t.after(world.close)
   // Separate storages: two sessions, one server, one channel.
@@ -374,7 +379,10 @@ test('refresh: logout in one tab logs out the other tabs sharing its storage', a
   await a.logout()
   await settle()
   assert.deepEqual(names(bEvents), ['logout'])
-  await assert.rejects(b.getAccessToken(), { name: 'SessionExpiredError', code: 'not_authenticated' })
+  await assert.rejects(b.getAccessToken(), {
+    name: 'SessionExpiredError',
+    code: 'not_authenticated',
+  })
 })
 
 test('refresh: session-expired in one tab reaches the other tabs', async (t) => {
@@ -392,7 +400,7 @@ test('refresh: session-expired in one tab reaches the other tabs', async (t) => 
   assert.deepEqual(bEvents, [{ name: 'session-expired', payload: { code: 'token_revoked' } }])
 })
 
-test('refresh: a logout in a tab with its own storage does not end another tab\'s session', async (t) => {
+test("refresh: a logout in a tab with its own storage does not end another tab's session", async (t) => {
   const world = createWorld()
   t.after(world.close)
   const a = world.tab({ storage: 'memory' })
@@ -427,7 +435,7 @@ test('refresh: tokens a refresh returns after a logout in the same tab are dropp
   assert.equal(await readTokens(world.storage, client.options.storageKey), null)
 })
 
-test('refresh: a recovered message from another tab ends this tab\'s outage once', async (t) => {
+test("refresh: a recovered message from another tab ends this tab's outage once", async (t) => {
   const world = createWorld()
   t.after(world.close)
   const client = world.tab()

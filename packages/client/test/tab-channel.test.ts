@@ -64,8 +64,10 @@ function fakeOrigin() {
       }
     }
     const source: StorageEventSource = {
-      addEventListener: (type, listener) => target.addEventListener(type, listener as unknown as EventListener),
-      removeEventListener: (type, listener) => target.removeEventListener(type, listener as unknown as EventListener),
+      addEventListener: (type, listener) =>
+        target.addEventListener(type, listener as unknown as EventListener),
+      removeEventListener: (type, listener) =>
+        target.removeEventListener(type, listener as unknown as EventListener),
     }
     const storage = {
       setItem(key: string, value: string) {
@@ -124,7 +126,13 @@ test('tab-channel: the storage-event fallback ignores other keys and unreadable 
 test('tab-channel: parseTabMessage accepts the four messages and refuses anything else', () => {
   assert.deepEqual(parseTabMessage({ type: 'tokens' }), { type: 'tokens' })
   assert.deepEqual(parseTabMessage({ type: 'recovered', extra: 1 }), { type: 'recovered' })
-  for (const junk of [null, 'logout', { type: 'nope' }, { type: 'session-expired' }, { type: 'tokens', skew: 'x' }]) {
+  for (const junk of [
+    null,
+    'logout',
+    { type: 'nope' },
+    { type: 'session-expired' },
+    { type: 'tokens', skew: 'x' },
+  ]) {
     assert.equal(parseTabMessage(junk), null)
   }
 })

@@ -50,7 +50,14 @@ test('token-storage: a record round-trips; junk reads as no session', async () =
   const storage = createMemoryStorage()
   await writeTokens(storage, 'k', TOKENS)
   assert.deepEqual(await readTokens(storage, 'k'), TOKENS)
-  for (const junk of ['not json', '[]', '{"refresh":"r"}', '{"access":""}', '{"access":"a","refresh":5}', 'null']) {
+  for (const junk of [
+    'not json',
+    '[]',
+    '{"refresh":"r"}',
+    '{"access":""}',
+    '{"access":"a","refresh":5}',
+    'null',
+  ]) {
     await storage.set('k', junk)
     assert.equal(await readTokens(storage, 'k'), null, junk)
   }
@@ -101,7 +108,12 @@ test('token-storage: an async custom storage works', async (t) => {
 test('token-storage: outside a browser the default storage is memory, private to the client', async (t) => {
   const world = createWorld()
   t.after(world.close)
-  const shared = { baseURL: BASE_URL, fetch: world.browser.fetch, now: world.time.now, timers: world.time.timers }
+  const shared = {
+    baseURL: BASE_URL,
+    fetch: world.browser.fetch,
+    now: world.time.now,
+    timers: world.time.timers,
+  }
   const a = createAuthClient(shared)
   const b = createAuthClient(shared)
   t.after(() => {
@@ -109,5 +121,8 @@ test('token-storage: outside a browser the default storage is memory, private to
     b.close()
   })
   await a.login({ username: 'ada', password: 'lovelace' })
-  await assert.rejects(b.getAccessToken(), { name: 'SessionExpiredError', code: 'not_authenticated' })
+  await assert.rejects(b.getAccessToken(), {
+    name: 'SessionExpiredError',
+    code: 'not_authenticated',
+  })
 })

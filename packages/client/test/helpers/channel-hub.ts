@@ -1,6 +1,6 @@
 import type { TabChannel, TabMessage } from '../../src/tab-channel.js'
 
-/** In-process stand-in for BroadcastChannel: channels of one hub hear each other, never themselves. */
+/** In-process stand-in for BroadcastChannel: channels of one hub hear each other, not themselves. */
 export interface ChannelHub {
   channel(): TabChannel
   /** Every message posted through the hub, in order. */

@@ -60,13 +60,15 @@ export function createFakeBrowser(server: FakeServer, origin = ORIGIN): FakeBrow
       try {
         response = await abortable(server.handle(request), request.signal)
       } catch (error) {
-        if (error instanceof ConnectionDropped) throw new TypeError('fetch failed', { cause: error })
+        if (error instanceof ConnectionDropped)
+          throw new TypeError('fetch failed', { cause: error })
         throw error
       }
       for (const line of response.headers.getSetCookie()) {
         const [pair = '', ...attributes] = line.split(';')
         const [name = '', ...value] = pair.trim().split('=')
-        if (attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute))) cookies.delete(name)
+        if (attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute)))
+          cookies.delete(name)
         else cookies.set(name, value.join('='))
       }
       return response

@@ -8,7 +8,8 @@ import { CSRF_HEADER } from '../../src/wire.js'
 import { claimsOf, makeToken } from './jwt.js'
 
 /** How refresh misbehaves while set: an HTTP error, a dropped connection, or no answer at all. */
-export type RefreshFailure = { status: number; code?: string; retryAfter?: number } | 'network' | 'hang'
+export type RefreshFailure =
+  { status: number; code?: string; retryAfter?: number } | 'network' | 'hang'
 
 /** Thrown by `handle` when the connection should fail without an HTTP answer. */
 export class ConnectionDropped extends Error {
@@ -47,7 +48,13 @@ export interface FakeServer {
   readonly options: Required<FakeServerOptions>
   handle(request: Request): Promise<Response>
   /** Requests by kind; `unauthorized` counts 401s answered on protected routes. */
-  readonly calls: { login: number; refresh: number; logout: number; api: number; unauthorized: number }
+  readonly calls: {
+    login: number
+    refresh: number
+    logout: number
+    api: number
+    unauthorized: number
+  }
   readonly log: LoggedRequest[]
   /** While set, refresh requests fail this way (after being counted). */
   refreshFailure: RefreshFailure | null
@@ -129,7 +136,14 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       exp: iat + options.accessLifetime,
     })
     const refresh = makeToken(
-      { token_type: 'refresh', sub: session.username, sid: session.sid, jti, iat, exp: iat + 86_400 },
+      {
+        token_type: 'refresh',
+        sub: session.username,
+        sid: session.sid,
+        jti,
+        iat,
+        exp: iat + 86_400,
+      },
       'refresh+jwt',
     )
     session.current = { access, refresh }
@@ -171,9 +185,13 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
 
   function tokenAnswer(pair: Pair, withRefresh: boolean): Response {
     if (options.mode === 'cookie') {
-      return json(200, { access: pair.access }, {
-        'set-cookie': `baton_refresh=${pair.refresh}; HttpOnly; Secure; SameSite=Strict; Path=/api/auth/`,
-      })
+      return json(
+        200,
+        { access: pair.access },
+        {
+          'set-cookie': `baton_refresh=${pair.refresh}; HttpOnly; Secure; SameSite=Strict; Path=/api/auth/`,
+        },
+      )
     }
     return json(200, withRefresh ? pair : { access: pair.access })
   }
@@ -214,7 +232,11 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       return error(403, 'csrf_failed')
     }
     const token = presentedRefresh(request, body)
-    if (token === undefined) return error(options.mode === 'cookie' ? 401 : 400, options.mode === 'cookie' ? 'token_not_valid' : 'bad_request')
+    if (token === undefined)
+      return error(
+        options.mode === 'cookie' ? 401 : 400,
+        options.mode === 'cookie' ? 'token_not_valid' : 'bad_request',
+      )
     let claims: Record<string, unknown>
     try {
       claims = claimsOf(token)
@@ -222,7 +244,8 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       return error(401, 'token_not_valid')
     }
     const session = sessions.get(String(claims['sid']))
-    if (session === undefined || Number(claims['exp']) <= seconds()) return error(401, 'token_not_valid')
+    if (session === undefined || Number(claims['exp']) <= seconds())
+      return error(401, 'token_not_valid')
     if (session.revoked) return error(401, 'token_revoked')
     if (claims['jti'] === session.currentJti) {
       if (!options.rotate) {
@@ -233,12 +256,20 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
         return tokenAnswer(session.current, false)
       }
       const successor = pairFor(session)
-      session.previous = { jti: String(claims['jti']), graceUntil: options.now() + options.graceSeconds * 1000, successor }
+      session.previous = {
+        jti: String(claims['jti']),
+        graceUntil: options.now() + options.graceSeconds * 1000,
+        successor,
+      }
       return tokenAnswer(successor, true)
     }
     // SPEC §3.2: the previous token within grace answers the same successor.
     const previous = session.previous
-    if (previous !== null && previous.jti === claims['jti'] && options.now() <= previous.graceUntil) {
+    if (
+      previous !== null &&
+      previous.jti === claims['jti'] &&
+      options.now() <= previous.graceUntil
+    ) {
       return tokenAnswer(previous.successor, true)
     }
     session.revoked = true
@@ -268,13 +299,20 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     if (request.method === 'POST' && url.pathname === PATHS.refresh) return refresh(request, body)
     if (request.method === 'POST' && url.pathname === PATHS.logout) {
       calls.logout += 1
-      if (options.mode === 'cookie' && request.headers.get(CSRF_HEADER) !== '1') return error(403, 'csrf_failed')
+      if (options.mode === 'cookie' && request.headers.get(CSRF_HEADER) !== '1')
+        return error(403, 'csrf_failed')
       const token = presentedRefresh(request, body)
       if (token !== undefined) {
         const session = sessions.get(String(claimsOf(token)['sid']))
         if (session !== undefined) session.revoked = true
       }
-      return json(200, {}, options.mode === 'cookie' ? { 'set-cookie': 'baton_refresh=; Max-Age=0; Path=/api/auth/' } : {})
+      return json(
+        200,
+        {},
+        options.mode === 'cookie'
+          ? { 'set-cookie': 'baton_refresh=; Max-Age=0; Path=/api/auth/' }
+          : {},
+      )
     }
     if (url.pathname.startsWith('/api/') && !url.pathname.startsWith('/api/auth/')) {
       calls.api += 1
@@ -290,7 +328,8 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
         calls.unauthorized += 1
         return error(401, 'token_not_valid', { 'www-authenticate': 'Bearer error="invalid_token"' })
       }
-      if (url.pathname === '/api/me/') return json(200, { id: claims['sub'], username: claims['sub'] })
+      if (url.pathname === '/api/me/')
+        return json(200, { id: claims['sub'], username: claims['sub'] })
       if (url.pathname === '/api/echo/') return json(200, { method: request.method, body })
     }
     return error(404, 'not_found')

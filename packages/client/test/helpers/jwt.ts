@@ -6,7 +6,8 @@ function base64URL(value: string): string {
 
 /** Builds `header.payload.signature` with the given claims. */
 export function makeToken(claims: Record<string, unknown>, typ = 'at+jwt'): string {
-  return `${base64URL(JSON.stringify({ alg: 'EdDSA', typ }))}.${base64URL(JSON.stringify(claims))}.fake-signature`
+  const header = base64URL(JSON.stringify({ alg: 'EdDSA', typ }))
+  return `${header}.${base64URL(JSON.stringify(claims))}.fake-signature`
 }
 
 /** Reads the claims back (tests only). */
