@@ -1,9 +1,18 @@
-import { randomBytes } from 'node:crypto'
-import { type JWTHeaderParameters, type JWTPayload, SignJWT, errors as joseErrors, jwtVerify } from 'jose'
+import {
+  KeyObject,
+  createHmac,
+  createSecretKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto'
+import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
 import { jwsShapeProblem } from '../security/jws-shape.js'
-import type { KeySet } from './keys.js'
+import type { KeySet, VerifyKey } from './keys.js'
+import { createVerifiedCache } from './verified-cache.js'
 
 /** RFC 9068 §2.1: access tokens are typed `at+jwt`, so a refresh token can never pass as one. */
 export const ACCESS_TYP = 'at+jwt'
@@ -70,21 +79,37 @@ export const MAX_TOKEN_LENGTH = 8192
  */
 export const MAX_TOKEN_LIFETIME = 400 * 86_400
 
-export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCodec {
-  const header = { alg: keys.algorithm, kid: keys.kid }
+export interface TokenCodecOptions {
+  /**
+   * Verified access tokens remembered (keyed by the token itself), so a client that sends the
+   * same bearer token many times pays one signature check. Expiry is checked on every hit.
+   * 0 turns the cache off. @default 10000
+   */
+  accessCacheSize?: number
+}
 
-  function sign(payload: JWTPayload, typ: string): Promise<string> {
-    return new SignJWT(payload).setProtectedHeader({ ...header, typ }).sign(keys.signingKey)
-  }
+/**
+ * Signs and verifies with `node:crypto` (keys are converted once to KeyObjects). jose's
+ * `jwtVerify`/`SignJWT` go through WebCrypto, whose every call is a thread-pool job: on the
+ * 2-core bench box that made one refresh's cryptography cost ~3x more CPU than the same
+ * signatures done synchronously (bench/README.md). The checks are jose's (alg allow-list, `crit`,
+ * `typ` normalisation, iss/aud/exp/nbf with leeway, required claims) plus baton's own below.
+ * A verification key of an algorithm baton does not sign with (possible in JWT_VERIFY_KEYS)
+ * is still checked by jose.
+ */
+export function createTokenCodec(keys: KeySet, settings: TokenSettings, options: TokenCodecOptions = {}): TokenCodec {
+  const signer = signerFor(keys.algorithm, toKeyObject(keys.signingKey))
+  const encodedHeaders = new Map(
+    [ACCESS_TYP, REFRESH_TYP].map((typ) => [typ, b64json({ alg: keys.algorithm, kid: keys.kid, typ })]),
+  )
+  const verifiers = new Map<string, Verifier>()
+  for (const [kid, key] of keys.verifyKeys) verifiers.set(kid, verifierFor(key))
+  const accessCache = createVerifiedCache<AccessClaims>(options.accessCacheSize ?? 10_000)
 
-  // The key is chosen by our own kid only: `jku`, `x5u` and an embedded `jwk` are never
-  // followed, and `alg` must be the configured one (no `none`, no key confusion).
-  function resolveKey(h: JWTHeaderParameters) {
-    if (h.jku !== undefined || h.x5u !== undefined || h.jwk !== undefined || h.x5c !== undefined)
-      throw new BatonError('token_not_valid')
-    const found = typeof h.kid === 'string' ? keys.verifyKeys.get(h.kid) : undefined
-    if (found === undefined || found.alg !== h.alg) throw new BatonError('token_not_valid')
-    return found.key
+  async function sign(payload: JWTPayload, typ: string): Promise<string> {
+    const input = `${encodedHeaders.get(typ)!}.${b64json(payload)}`
+    const signature = await signer(Buffer.from(input, 'latin1'))
+    return `${input}.${signature.toString('base64url')}`
   }
 
   async function verify(token: string, typ: string | null): Promise<JWTPayload & { token_type?: unknown }> {
@@ -93,30 +118,62 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCo
     // Before any cryptography: one spelling per token (canonical base64url, so no padding,
     // whitespace or spare bits) and no duplicate JSON members (issue 6; see security/jws-shape.ts).
     if (jwsShapeProblem(token) !== null) throw new BatonError('token_not_valid')
+    const dot1 = token.indexOf('.')
+    const dot2 = token.indexOf('.', dot1 + 1)
+    const header = JSON.parse(Buffer.from(token.slice(0, dot1), 'base64url').toString('utf8')) as Record<string, unknown>
+    // The key is chosen by our own kid only: `jku`, `x5u` and an embedded `jwk` are never
+    // followed, and `alg` must be the key's (no `none`, no key confusion). No `crit` extension
+    // is understood, so any is refused (as jose refuses those it does not know, and `b64`).
+    if (header.jku !== undefined || header.x5u !== undefined || header.jwk !== undefined || header.x5c !== undefined || header.crit !== undefined)
+      throw new BatonError('token_not_valid')
+    const verifier = typeof header.kid === 'string' ? verifiers.get(header.kid) : undefined
+    if (verifier === undefined || typeof header.alg !== 'string' || verifier.alg !== header.alg) throw new BatonError('token_not_valid')
+    if (typ !== null ? typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ) : header.typ !== ACCESS_TYP && header.typ !== REFRESH_TYP)
+      throw new BatonError('token_not_valid')
+
+    let payload: JWTPayload & { token_type?: unknown }
+    if (verifier.verify === null) {
+      payload = await verifyWithJose(token, verifier, typ)
+    } else {
+      const signature = Buffer.from(token.slice(dot2 + 1), 'base64url')
+      if (!verifier.verify(Buffer.from(token.slice(0, dot2), 'latin1'), signature)) throw new BatonError('token_not_valid')
+      payload = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString('utf8')) as JWTPayload
+    }
+    checkClaims(payload)
+    // verifyAny: the header's `typ` and the claims' `token_type` must name the same type.
+    if (typ === null && (header.typ === REFRESH_TYP) !== (payload.token_type === 'refresh'))
+      throw new BatonError('token_not_valid')
+    return payload
+  }
+
+  /** jose's claim rules (required claims, iss, aud, nbf and exp with leeway), then baton's own. */
+  function checkClaims(payload: JWTPayload): void {
+    for (const claim of REQUIRED_CLAIMS) if (!Object.hasOwn(payload, claim)) throw new BatonError('token_not_valid')
+    const now = Math.floor(settings.clock() / 1000)
+    const { leeway } = settings
+    if (payload.iss !== settings.issuer) throw new BatonError('token_not_valid')
+    const aud = payload.aud
+    if (typeof aud === 'string' ? aud !== settings.audience : !Array.isArray(aud) || !aud.includes(settings.audience))
+      throw new BatonError('token_not_valid')
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + leeway)) throw new BatonError('token_not_valid')
+    if (typeof payload.exp !== 'number' || payload.exp <= now - leeway) throw new BatonError('token_not_valid')
+    // `iat` far in the future means a forged or broken clock: refuse beyond the leeway.
+    if (typeof payload.iat !== 'number' || payload.iat > settings.clock() / 1000 + leeway) throw new BatonError('token_not_valid')
+    // Times are whole seconds and a token's life is bounded: `exp: 1e300` is never "valid".
+    if (!Number.isSafeInteger(payload.iat) || !Number.isSafeInteger(payload.exp) || payload.exp - payload.iat > MAX_TOKEN_LIFETIME)
+      throw new BatonError('token_not_valid')
+  }
+
+  async function verifyWithJose(token: string, verifier: Verifier, typ: string | null): Promise<JWTPayload> {
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, resolveKey, {
-        algorithms: [...new Set([...keys.verifyKeys.values()].map((k) => k.alg))],
-        issuer: settings.issuer,
-        audience: settings.audience,
-        clockTolerance: settings.leeway,
+      const { payload } = await jwtVerify(token, verifier.key.key, {
+        algorithms: [verifier.alg],
         currentDate: new Date(settings.clock()),
-        requiredClaims: ['exp', 'iat', 'sub', 'jti', 'sid'],
+        clockTolerance: settings.leeway,
         ...(typ === null ? {} : { typ }),
       })
-      if (typ === null && protectedHeader.typ !== ACCESS_TYP && protectedHeader.typ !== REFRESH_TYP)
-        throw new BatonError('token_not_valid')
-      // `iat` far in the future means a forged or broken clock: refuse beyond the leeway.
-      if (typeof payload.iat !== 'number' || payload.iat > settings.clock() / 1000 + settings.leeway)
-        throw new BatonError('token_not_valid')
-      // Times are whole seconds and a token's life is bounded: `exp: 1e300` is never "valid".
-      if (!Number.isSafeInteger(payload.iat) || !Number.isSafeInteger(payload.exp) || payload.exp! - payload.iat > MAX_TOKEN_LIFETIME)
-        throw new BatonError('token_not_valid')
-      // verifyAny: the header's `typ` and the claims' `token_type` must name the same type.
-      if (typ === null && (protectedHeader.typ === REFRESH_TYP) !== (payload.token_type === 'refresh'))
-        throw new BatonError('token_not_valid')
       return payload
     } catch (err) {
-      if (err instanceof BatonError) throw err
       if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
         // The cause is kept for debugging; its message names a claim, never the token.
         throw new BatonError('token_not_valid', { cause: err })
@@ -150,11 +207,97 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings): TokenCo
       sign({ iss: settings.issuer, aud: settings.audience, ...claims, token_type: 'access' }, ACCESS_TYP),
     signRefresh: (claims) =>
       sign({ iss: settings.issuer, aud: settings.audience, ...claims, token_type: 'refresh' }, REFRESH_TYP),
-    verifyAccess: async (token) => asAccess(await verify(token, ACCESS_TYP)),
+    verifyAccess: async (token) => {
+      // Only expiry can turn a verified token invalid later (the key set is fixed for the
+      // process); revocation is checked by the caller, after this, on every request.
+      const hit = accessCache.get(token)
+      if (hit !== undefined && hit.exp > Math.floor(settings.clock() / 1000) - settings.leeway) return hit
+      const claims = asAccess(await verify(token, ACCESS_TYP))
+      accessCache.set(token, Object.freeze(claims))
+      return claims
+    },
     verifyRefresh: async (token) => asRefresh(await verify(token, REFRESH_TYP)),
     verifyAny: async (token) => {
       const p = await verify(token, null)
       return p.token_type === 'refresh' ? asRefresh(p) : asAccess(p)
     },
   }
+}
+
+const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'jti', 'sid'] as const
+
+/** jose's `typ` comparison: case-insensitive, with or without the `application/` prefix. */
+function normalizeTyp(value: string): string {
+  const lower = value.toLowerCase()
+  return value.includes('/') ? lower : `application/${lower}`
+}
+
+function b64json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+function toKeyObject(key: VerifyKey['key']): KeyObject {
+  return key instanceof Uint8Array ? createSecretKey(key) : KeyObject.from(key)
+}
+
+type Signer = (data: Buffer) => Buffer | Promise<Buffer>
+
+interface Verifier {
+  alg: string
+  key: VerifyKey
+  /** Checks a signature synchronously; `null` for an algorithm left to jose. */
+  verify: ((data: Buffer, signature: Buffer) => boolean) | null
+}
+
+function signerFor(alg: KeySet['algorithm'], key: KeyObject): Signer {
+  switch (alg) {
+    case 'EdDSA':
+      return (data) => cryptoSign(null, data, key)
+    case 'ES256':
+      return (data) => cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+    case 'RS256':
+      // ~1 ms of CPU per RSA-2048 signature: run it on the thread pool, not the event loop.
+      return (data) =>
+        new Promise((resolve, reject) => cryptoSign('sha256', data, key, (err, sig) => (err ? reject(err) : resolve(sig))))
+    case 'HS256':
+      return (data) => createHmac('sha256', key).update(data).digest()
+  }
+}
+
+function verifierFor(entry: VerifyKey): Verifier {
+  const key = toKeyObject(entry.key)
+  const safe = (check: (data: Buffer, signature: Buffer) => boolean) => (data: Buffer, signature: Buffer) => {
+    try {
+      return check(data, signature)
+    } catch {
+      return false
+    }
+  }
+  switch (entry.alg) {
+    case 'EdDSA':
+      if (key.asymmetricKeyType !== 'ed25519') break
+      return { alg: entry.alg, key: entry, verify: safe((d, s) => s.length === 64 && cryptoVerify(null, d, key, s)) }
+    case 'ES256':
+      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') break
+      return { alg: entry.alg, key: entry, verify: safe((d, s) => s.length === 64 && cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s)) }
+    case 'RS256':
+      // jose refuses RSA keys under 2048 bits; so does this.
+      if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) break
+      return { alg: entry.alg, key: entry, verify: safe((d, s) => cryptoVerify('sha256', d, key, s)) }
+    case 'HS256': {
+      if (key.type !== 'secret') break
+      return {
+        alg: entry.alg,
+        key: entry,
+        verify: safe((d, s) => {
+          const mac = createHmac('sha256', key).update(d).digest()
+          return s.length === mac.length && timingSafeEqual(s, mac)
+        }),
+      }
+    }
+    default:
+      return { alg: entry.alg, key: entry, verify: null }
+  }
+  // A key that does not fit its algorithm verifies nothing.
+  return { alg: entry.alg, key: entry, verify: () => false }
 }
