@@ -1,0 +1,585 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import {
+  CREATE_SESSION_LUA,
+  INCREMENT_COUNTER_LUA,
+  INDEX_ADD_LUA,
+  REVOKE_LUA,
+  ROTATE_LUA,
+  TOUCH_LUA,
+} from './redis-scripts.js'
+import type {
+  Counter,
+  NewSession,
+  RotateInput,
+  RotateOutcome,
+  SessionRecord,
+  SessionStore,
+  TouchInput,
+  TouchOutcome,
+} from './types.js'
+
+/** Options of {@link createRedisStore}. Each default is in {@link DEFAULT_REDIS_STORE_OPTIONS}. */
+export interface RedisStoreOptions {
+  /**
+   * A `redis://` or `rediss://` URL, already linted (`REDIS_URL`). Standalone: the server.
+   * Cluster: one seed node. Sentinel: only the data nodes' username, password, db and TLS
+   * (`rediss://`); its host and port are not used.
+   */
+  url: string
+  /** Redis Cluster (`REDIS_CLUSTER=1`): `url` is a seed; `nodes` are more seeds, `host:port`. @default undefined */
+  cluster?: { nodes: string[] }
+  /**
+   * Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`):
+   * the client asks the sentinels for the primary named `name` and follows failovers.
+   * @default undefined
+   */
+  sentinel?: { sentinels: { host: string; port: number }[]; name: string; password?: string }
+  /** PEM text of the CA that signed the server's certificate (`REDIS_TLS_CA_FILE`). @default the system CAs */
+  tlsCA?: string
+  /**
+   * Per-command deadline in ms (`STORE_TIMEOUT_MS`). The guard enforces the same deadline;
+   * this one also lets the client notice a connection that stopped answering.
+   * @default 500
+   */
+  timeoutMs?: number
+  /** Connection state changes ("redis down" / "redis recovered") go here, once each. @default silent */
+  log?: Logger
+}
+
+export const DEFAULT_REDIS_STORE_OPTIONS = {
+  timeoutMs: 500,
+} as const satisfies Partial<RedisStoreOptions>
+
+/** Keys live this long past the expiry they carry: room for clock skew between app servers. */
+const TTL_MARGIN_MS = 10_000
+/** Reconnect backoff cap: a Redis that comes back is used again within about a second (SPEC §4). */
+const MAX_RECONNECT_DELAY_MS = 1_000
+/** A hash value above 64 bytes (Redis's default `hash-max-listpack-value`) makes the hash ~2x larger. */
+const UA_PIECE_BYTES = 64
+/** User agents are attacker-chosen: 8 pieces (512 bytes) bound a session's size. */
+const UA_MAX_PIECES = 8
+
+const sessionKey = (id: string): string => `baton:{${id}}:session`
+const userKey = (userId: string): string => `baton:user:{${userId}}:sessions`
+const counterKey = (key: string): string => `baton:rl:{${key}}`
+
+interface Scripts {
+  batonCreateSession(key: string, ...args: string[]): Promise<number>
+  batonRotate(key: string, ...args: string[]): Promise<[string, string[]?]>
+  batonTouch(key: string, ...args: string[]): Promise<[string, string[]?]>
+  batonRevoke(key: string, now: string): Promise<number>
+  batonIndexAdd(key: string, ...args: string[]): Promise<number>
+  batonIncrementCounter(key: string, ...args: string[]): Promise<[number, number]>
+}
+
+type Client = (Redis | Cluster) & Scripts
+
+/**
+ * A Redis-backed session store (standalone, TLS, Sentinel or Cluster).
+ *
+ * Posture (SPEC §4): construction never throws and never waits (the server starts with Redis
+ * absent); a command while disconnected fails at once (no offline queue, no resend of
+ * unanswered commands); each command has a deadline; the client reconnects by itself with a
+ * capped backoff, and on `READONLY` (a failover demoted our primary). Errors are thrown as they
+ * come, with passwords masked, for `store/guard.ts` to turn into 503s.
+ *
+ * @example
+ * ```ts
+ * const store = createRedisStore({ url: 'rediss://default:secret@cache.example:6380', log })
+ * await store.ready(2_000).catch(() => log.warn('redis not reachable yet'))
+ * ```
+ */
+export class RedisStore implements SessionStore {
+  readonly kind = 'redis'
+  /** The store's address for logs, password masked: `rediss://default:****@host:6380`. */
+  readonly address: string
+  readonly #client: Client
+  readonly #secrets: string[]
+  readonly #log: Logger | undefined
+  readonly #timeoutMs: number
+  #state: 'starting' | 'up' | 'down' = 'starting'
+  #closed = false
+  #lastReplyAt = 0
+  #readyTimer: NodeJS.Timeout | null = null
+
+  constructor(options: RedisStoreOptions) {
+    const target = parseRedisURL(options.url)
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_STORE_OPTIONS.timeoutMs
+    this.#log = options.log
+    this.#secrets = [options.url, target.password, options.sentinel?.password ?? ''].filter(
+      (s) => s.length >= 3,
+    )
+    const tls = target.tls ? (options.tlsCA === undefined ? {} : { ca: options.tlsCA }) : undefined
+    const common: RedisOptions = {
+      ...(target.username === '' ? {} : { username: target.username }),
+      ...(target.password === '' ? {} : { password: target.password }),
+      ...(tls === undefined ? {} : { tls }),
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: this.#timeoutMs,
+      connectTimeout: Math.max(1_000, 4 * this.#timeoutMs),
+      retryStrategy: reconnectDelay,
+      // A failover turned our primary into a replica: reconnect (Sentinel asks for the new
+      // primary; a DNS endpoint resolves again). The failed command is not resent: the caller
+      // gets the error now, and a retry from the client is safe (grace answers it).
+      reconnectOnError: (err) => (err.message.includes('READONLY') ? 1 : false),
+    }
+
+    if (options.cluster !== undefined) {
+      const seeds = [
+        { host: target.host, port: target.port },
+        ...options.cluster.nodes.map(parseHostPort),
+      ]
+      const clusterOptions: ClusterOptions = {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        scaleReads: 'master',
+        clusterRetryStrategy: reconnectDelay,
+        slotsRefreshTimeout: Math.max(1_000, 2 * this.#timeoutMs),
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        redisOptions: common,
+      }
+      this.#client = new Cluster(seeds, clusterOptions) as Client
+      this.address = `${maskedURL(target)} (cluster)`
+    } else if (options.sentinel !== undefined) {
+      const { sentinels, name, password } = options.sentinel
+      this.#client = new Redis({
+        ...common,
+        sentinels,
+        name,
+        role: 'master',
+        db: target.db,
+        ...(password === undefined ? {} : { sentinelPassword: password }),
+        enableTLSForSentinelMode: target.tls,
+        sentinelCommandTimeout: this.#timeoutMs,
+        sentinelRetryStrategy: reconnectDelay,
+        // Hear `+switch-master` from the sentinels and move at once, not at the next error.
+        failoverDetector: true,
+      }) as Client
+      const at = sentinels.map((s) => `${s.host}:${s.port}`).join(',')
+      this.address = `sentinel ${name}@${at} (${maskedURL({ ...target, host: name, port: 0 })})`
+    } else {
+      this.#client = new Redis({ ...common, host: target.host, port: target.port, db: target.db }) as Client
+      this.address = maskedURL(target)
+    }
+
+    const client = this.#client
+    client.defineCommand('batonCreateSession', { numberOfKeys: 1, lua: CREATE_SESSION_LUA })
+    client.defineCommand('batonRotate', { numberOfKeys: 1, lua: ROTATE_LUA })
+    client.defineCommand('batonTouch', { numberOfKeys: 1, lua: TOUCH_LUA })
+    client.defineCommand('batonRevoke', { numberOfKeys: 1, lua: REVOKE_LUA })
+    client.defineCommand('batonIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
+    client.defineCommand('batonIncrementCounter', { numberOfKeys: 1, lua: INCREMENT_COUNTER_LUA })
+
+    // Without an 'error' listener ioredis errors would be unhandled; log state changes only.
+    client.on('error', (err: unknown) => this.#markDown(err))
+    client.on('node error', (err: unknown) => this.#markDown(err))
+    client.on('close', () => this.#markDown(null))
+    client.on('ready', () => this.#markUp())
+    if (client instanceof Redis) {
+      // The socket is open but the ready check has no answer (a hung server, a black hole, a
+      // TLS port spoken to in plain text): ioredis would wait forever; start over instead.
+      client.on('connect', () => {
+        this.#clearReadyTimer()
+        this.#readyTimer = setTimeout(() => {
+          if (client.status === 'connect') client.disconnect(true)
+        }, Math.max(1_000, 4 * this.#timeoutMs))
+        this.#readyTimer.unref()
+      })
+      client.on('ready', () => this.#clearReadyTimer())
+    }
+    // lazyConnect keeps connecting out of the constructor; start now, without waiting.
+    client.connect().catch(() => undefined)
+  }
+
+  /** Resolves once connected and ready; rejects (masked) after `timeoutMs` without waiting further. */
+  async ready(timeoutMs: number): Promise<void> {
+    const client = this.#client
+    if (client.status === 'ready') return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady)
+        reject(new Error(`redis not ready within ${timeoutMs} ms (${this.address})`))
+      }, timeoutMs)
+      const onReady = (): void => {
+        clearTimeout(timer)
+        resolve()
+      }
+      client.once('ready', onReady)
+    })
+  }
+
+  async createSession(input: NewSession): Promise<SessionRecord> {
+    const expiresAt = Math.min(input.expiresAt, input.absoluteExpiresAt)
+    const userAgent = input.userAgent === null ? null : boundUserAgent(input.userAgent)
+    const fields = [
+      'u', input.userId,
+      'c', input.jti,
+      'g', '1',
+      'ci', String(input.now),
+      'ca', String(input.now),
+      'lu', String(input.now),
+      'e', String(expiresAt),
+      'ae', String(input.absoluteExpiresAt),
+    ]
+    if (input.ip !== null) fields.push('ip', input.ip)
+    if (userAgent !== null) splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
+    const ttl = String(expiresAt - input.now + TTL_MARGIN_MS)
+    // Two keys in two slots, so two commands (in parallel). Index first matters not: a session
+    // whose creation failed was never handed out, and a dangling index entry is skipped.
+    await this.#run(() =>
+      Promise.all([
+        this.#client.batonIndexAdd(
+          userKey(input.userId),
+          input.id,
+          String(input.absoluteExpiresAt),
+          String(input.now),
+          String(TTL_MARGIN_MS),
+        ),
+        this.#client.batonCreateSession(sessionKey(input.id), ttl, ...fields),
+      ]),
+    )
+    return {
+      id: input.id,
+      userId: input.userId,
+      currentJti: input.jti,
+      generation: 1,
+      currentIssuedAt: input.now,
+      previousJti: null,
+      graceUntil: null,
+      createdAt: input.now,
+      lastUsedAt: input.now,
+      expiresAt,
+      absoluteExpiresAt: input.absoluteExpiresAt,
+      revokedAt: null,
+      userAgent,
+      ip: input.ip,
+    }
+  }
+
+  async rotate(input: RotateInput): Promise<RotateOutcome> {
+    const [kind, fields] = await this.#run(() =>
+      this.#client.batonRotate(
+        sessionKey(input.id),
+        input.jti,
+        input.newJti,
+        String(input.now),
+        String(input.graceMs),
+        String(input.refreshLifetimeMs),
+        String(TTL_MARGIN_MS),
+      ),
+    )
+    if (kind === 'revoked' || kind === 'not_found') return { kind }
+    const session = fields === undefined ? null : toRecord(input.id, pairs(fields))
+    if (session === null) return { kind: 'not_found' }
+    if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
+    throw new Error(`redis rotate script answered an unknown outcome: ${kind}`)
+  }
+
+  async touch(input: TouchInput): Promise<TouchOutcome> {
+    const [kind, fields] = await this.#run(() =>
+      this.#client.batonTouch(sessionKey(input.id), input.jti, String(input.now)),
+    )
+    if (kind === 'revoked' || kind === 'not_found') return { kind }
+    const session = fields === undefined ? null : toRecord(input.id, pairs(fields))
+    if (session === null || kind !== 'touched') return { kind: 'not_found' }
+    return { kind, session }
+  }
+
+  async getSession(id: string, now: number): Promise<SessionRecord | null> {
+    const hash = await this.#run(() => this.#client.hgetall(sessionKey(id)))
+    const record = toRecord(id, hash)
+    return record === null || now >= record.expiresAt ? null : record
+  }
+
+  async revokeSession(id: string, now: number): Promise<boolean> {
+    const changed = await this.#run(() => this.#client.batonRevoke(sessionKey(id), String(now)))
+    return changed === 1
+  }
+
+  async revokeUserSessions(userId: string, now: number): Promise<number> {
+    const ids = await this.#userSessionIds(userId, now)
+    // One command per session: in a Cluster they live in different slots.
+    const changed = await this.#run(() =>
+      Promise.all(ids.map((id) => this.#client.batonRevoke(sessionKey(id), String(now)))),
+    )
+    return changed.filter((c) => c === 1).length
+  }
+
+  async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    const ids = await this.#userSessionIds(userId, now)
+    const hashes = await this.#run(() =>
+      Promise.all(ids.map((id) => this.#client.hgetall(sessionKey(id)))),
+    )
+    const live: SessionRecord[] = []
+    const gone: string[] = []
+    hashes.forEach((hash, i) => {
+      const id = ids[i] as string
+      const record = toRecord(id, hash)
+      if (record === null) gone.push(id)
+      else if (record.revokedAt === null && now < record.expiresAt) live.push(record)
+    })
+    // Records that expired or were evicted leave their index entry behind: drop those here.
+    if (gone.length > 0) await this.#run(() => this.#client.zrem(userKey(userId), ...gone))
+    return live.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+  }
+
+  async incrementCounter(key: string, windowMs: number, now: number): Promise<Counter> {
+    const [count, resetAt] = await this.#run(() =>
+      this.#client.batonIncrementCounter(
+        counterKey(key),
+        String(now),
+        String(windowMs),
+        String(TTL_MARGIN_MS),
+      ),
+    )
+    return { count, resetAt }
+  }
+
+  async getCounter(key: string, now: number): Promise<Counter> {
+    const [n, r] = await this.#run(() => this.#client.hmget(counterKey(key), 'n', 'r'))
+    if (n === null || r === null || now >= Number(r)) return { count: 0, resetAt: null }
+    return { count: Number(n), resetAt: Number(r) }
+  }
+
+  async resetCounter(key: string): Promise<void> {
+    await this.#run(() => this.#client.del(counterKey(key)))
+  }
+
+  async ping(): Promise<number> {
+    const start = performance.now()
+    await this.#run(() => this.#client.ping())
+    return performance.now() - start
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#clearReadyTimer()
+    const client = this.#client
+    if (client.status === 'ready') {
+      const quit = client.quit().catch(() => undefined)
+      const timer = setTimeout(() => client.disconnect(), this.#timeoutMs)
+      await quit
+      clearTimeout(timer)
+    }
+    client.disconnect()
+  }
+
+  async #userSessionIds(userId: string, now: number): Promise<string[]> {
+    // Scored by absolute expiry: anything at or below `now` is over for good.
+    return this.#run(() => this.#client.zrangebyscore(userKey(userId), `(${now}`, '+inf'))
+  }
+
+  /** Runs commands, masks their errors, and tells a dead connection from a slow one. */
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      const result = await command()
+      this.#lastReplyAt = performance.now()
+      if (this.#state !== 'up') this.#markUp()
+      return result
+    } catch (err) {
+      const client = this.#client
+      // A connection that answers nothing for a while (a frozen server, a lost route with no
+      // RST) would keep every command waiting out its timeout: drop it and reconnect.
+      if (
+        client instanceof Redis &&
+        client.status === 'ready' &&
+        err instanceof Error &&
+        err.message === 'Command timed out' &&
+        performance.now() - this.#lastReplyAt > Math.max(1_000, 2 * this.#timeoutMs)
+      ) {
+        client.disconnect(true)
+      }
+      throw scrubError(err, this.#secrets)
+    }
+  }
+
+  #markUp(): void {
+    if (this.#closed || this.#state === 'up') return
+    this.#lastReplyAt = performance.now()
+    if (this.#state === 'down') this.#log?.info({ store: this.address }, 'redis recovered')
+    else this.#log?.info({ store: this.address }, 'redis connected')
+    this.#state = 'up'
+  }
+
+  #markDown(err: unknown): void {
+    if (this.#closed || this.#state === 'down') return
+    if (err === null && this.#state === 'starting') return
+    this.#state = 'down'
+    const cause = err === null ? 'connection closed' : describeError(scrubError(err, this.#secrets))
+    this.#log?.warn({ store: this.address, cause }, 'redis down')
+  }
+
+  #clearReadyTimer(): void {
+    if (this.#readyTimer !== null) clearTimeout(this.#readyTimer)
+    this.#readyTimer = null
+  }
+}
+
+/** Creates a {@link RedisStore}; it starts connecting in the background and never throws for an absent Redis. */
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options)
+}
+
+function reconnectDelay(attempt: number): number {
+  // 100, 200, 400, 800, then 1000 ms, jittered down so app servers do not reconnect in step.
+  const base = Math.min(100 * 2 ** Math.min(attempt - 1, 10), MAX_RECONNECT_DELAY_MS)
+  return Math.round(base * (0.75 + Math.random() * 0.25))
+}
+
+interface RedisTarget {
+  tls: boolean
+  host: string
+  port: number
+  username: string
+  password: string
+  db: number
+}
+
+/**
+ * Reads a linted `redis://`/`rediss://` URL. Errors never carry the URL: `new URL()`'s own
+ * TypeError does (in `input`), so it is replaced.
+ */
+export function parseRedisURL(url: string): RedisTarget {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new TypeError('redis store: the Redis URL is not a valid URL')
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new TypeError('redis store: the Redis URL must start with redis:// or rediss://')
+  }
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0
+  if (!Number.isInteger(db) || db < 0) throw new TypeError('redis store: the Redis URL has a bad db')
+  return {
+    tls: parsed.protocol === 'rediss:',
+    // WHATWG keeps IPv6 brackets; sockets want the bare address.
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: parsed.port === '' ? 6379 : Number(parsed.port),
+    username: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    db,
+  }
+}
+
+function maskedURL(t: RedisTarget): string {
+  const auth = t.password === '' ? (t.username === '' ? '' : `${t.username}@`) : `${t.username || 'default'}:****@`
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host
+  return `${t.tls ? 'rediss' : 'redis'}://${auth}${host}${t.port === 0 ? '' : `:${t.port}`}${t.db === 0 ? '' : `/${t.db}`}`
+}
+
+function parseHostPort(hostPort: string): { host: string; port: number } {
+  const at = hostPort.lastIndexOf(':')
+  if (at <= 0) return { host: hostPort, port: 6379 }
+  return { host: hostPort.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(hostPort.slice(at + 1)) }
+}
+
+/**
+ * Masks secrets in an error (and its causes) in place: the message, the stack, and ioredis's
+ * `command.args` (which hold AUTH's password, and our ids). Non-errors become errors.
+ */
+export function scrubError(err: unknown, secrets: readonly string[], depth = 0): Error {
+  const error = err instanceof Error ? err : new Error(maskSecrets(String(err), secrets))
+  error.message = maskSecrets(error.message, secrets)
+  if (error.stack !== undefined) error.stack = maskSecrets(error.stack, secrets)
+  const extra = error as Error & { command?: unknown; lastNodeError?: unknown; previousErrors?: unknown }
+  if (typeof extra.command === 'object' && extra.command !== null && 'name' in extra.command) {
+    extra.command = { name: extra.command.name }
+  }
+  if (depth < 3) {
+    if (extra.cause !== undefined) extra.cause = scrubError(extra.cause, secrets, depth + 1)
+    if (extra.lastNodeError !== undefined) extra.lastNodeError = scrubError(extra.lastNodeError, secrets, depth + 1)
+    if (Array.isArray(extra.previousErrors)) {
+      extra.previousErrors = extra.previousErrors.map((e: unknown) => scrubError(e, secrets, depth + 1))
+    }
+  }
+  return error
+}
+
+/** `//user:pass@` → `//user:****@`, and every known secret (raw or percent-encoded) → `****`. */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let out = text
+  for (const secret of secrets) {
+    if (secret === '') continue
+    out = out.split(secret).join('****')
+    const encoded = encodeURIComponent(secret)
+    if (encoded !== secret) out = out.split(encoded).join('****')
+  }
+  return out.replace(/\/\/([^:/@\s]*):([^@\s]+)@/g, '//$1:****@')
+}
+
+function describeError(err: Error): string {
+  const code = (err as Error & { code?: unknown }).code
+  return `${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}`
+}
+
+function boundUserAgent(ua: string): string {
+  return splitUserAgent(ua).join('')
+}
+
+/** Splits at code point boundaries into pieces of at most 64 UTF-8 bytes, at most 8 pieces. */
+function splitUserAgent(ua: string): string[] {
+  if (ua === '') return ['']
+  const pieces: string[] = []
+  let piece = ''
+  let bytes = 0
+  for (const ch of ua) {
+    const size = Buffer.byteLength(ch)
+    if (bytes + size > UA_PIECE_BYTES) {
+      pieces.push(piece)
+      if (pieces.length === UA_MAX_PIECES) return pieces
+      piece = ''
+      bytes = 0
+    }
+    piece += ch
+    bytes += size
+  }
+  pieces.push(piece)
+  return pieces
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string
+  return out
+}
+
+/** The hash as a record; `null` when it is missing or malformed (both mean "not valid"). */
+function toRecord(id: string, h: Record<string, string>): SessionRecord | null {
+  const { u, c, g, ci, ca, lu, e, ae } = h
+  if (
+    u === undefined || c === undefined || g === undefined || ci === undefined ||
+    ca === undefined || lu === undefined || e === undefined || ae === undefined
+  ) {
+    return null
+  }
+  let userAgent: string | null = null
+  for (let i = 0; i < UA_MAX_PIECES; i++) {
+    const piece = h[`a${i}`]
+    if (piece === undefined) break
+    userAgent = (userAgent ?? '') + piece
+  }
+  return {
+    id,
+    userId: u,
+    currentJti: c,
+    generation: Number(g),
+    currentIssuedAt: Number(ci),
+    previousJti: h.p ?? null,
+    graceUntil: h.pu === undefined ? null : Number(h.pu),
+    createdAt: Number(ca),
+    lastUsedAt: Number(lu),
+    expiresAt: Number(e),
+    absoluteExpiresAt: Number(ae),
+    revokedAt: h.r === undefined ? null : Number(h.r),
+    userAgent,
+    ip: h.ip ?? null,
+  }
+}
