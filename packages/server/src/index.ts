@@ -14,7 +14,7 @@ import { createTokenCodec } from './tokens/jwt.js'
 import { loadKeys } from './tokens/keys.js'
 import { createCredentialChecker } from './users/checker.js'
 import { openUserStore } from './users/open.js'
-import { hashPassword } from './users/password.js'
+import { DEFAULT_SCRYPT_PARAMS, type ScryptParams, hashPassword } from './users/password.js'
 import type { CredentialChecker, UserStore } from './users/types.js'
 
 export type { Config } from './config.js'
@@ -38,6 +38,8 @@ export interface ServerOptions {
   credentials?: CredentialChecker
   /** Password hashing for registration; tests pass a cheap one. */
   hashPassword?: (password: string) => Promise<string>
+  /** scrypt cost for new hashes and for the unknown-user stand-in hash. @default OWASP's */
+  passwordParams?: ScryptParams
   clock?: Clock
   log?: Logger
   metrics?: Metrics
@@ -83,14 +85,15 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
   let users: UserStore | null = options.users ?? null
   if (users === null && options.credentials === undefined)
     users = await openUserStore({ DATABASE_URL: config.databaseURL ?? undefined, BATON_DATA_DIR: config.dataDir })
-  const credentials = options.credentials ?? createCredentialChecker(users!)
+  const params = options.passwordParams ?? DEFAULT_SCRYPT_PARAMS
+  const credentials = options.credentials ?? createCredentialChecker(users!, { params })
 
   const deps: Deps = {
     config,
     store,
     users,
     credentials,
-    hashPassword: options.hashPassword ?? ((p) => hashPassword(p)),
+    hashPassword: options.hashPassword ?? ((p) => hashPassword(p, params)),
     keys,
     tokens: createTokenCodec(keys, { issuer: config.issuer, audience: config.audience, leeway: config.leeway, clock }),
     clock,
@@ -127,7 +130,7 @@ export async function openSessionStore(config: Config, log: Logger): Promise<Ses
       const redis = config.redis!
       for (const f of redis.findings) log.warn({ finding: f.code }, `REDIS_URL: ${f.message}`)
       const { createRedisStore } = await import('./store/redis.js')
-      return createRedisStore({
+      const store = createRedisStore({
         url: redis.url,
         timeoutMs: config.storeTimeoutMs,
         log,
@@ -135,6 +138,12 @@ export async function openSessionStore(config: Config, log: Logger): Promise<Ses
         ...(redis.cluster !== null ? { cluster: redis.cluster } : {}),
         ...(redis.sentinel !== null ? { sentinel: redis.sentinel } : {}),
       })
+      // Give the first connection a moment so the first requests do not meet a half-open
+      // client; an absent Redis is not fatal: the service starts and answers 503 (SPEC §4).
+      await store.ready(2_000).catch((err: unknown) => {
+        log.error({ event: 'store_unreachable_at_start', address: store.address, err }, 'Redis is not reachable at start; answering 503 until it is')
+      })
+      return store
     }
   }
 }

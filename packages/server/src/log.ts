@@ -43,8 +43,16 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
       err: (err: unknown) => {
-        const s = pino.stdSerializers.err(err as Error)
-        return { ...s, message: maskSecrets(s.message ?? ''), stack: maskSecrets(s.stack ?? '') }
+        const { command: _command, ...s } = pino.stdSerializers.err(err as Error) as pino.SerializedError & { command?: unknown }
+        // ioredis puts the failed command on its errors (`{name, args}`): for AUTH the args are
+        // the password, so the command is dropped and only its name kept.
+        const name = typeof _command === 'object' && _command !== null && 'name' in _command ? String(_command.name) : undefined
+        return {
+          ...s,
+          message: maskSecrets(s.message ?? ''),
+          stack: maskSecrets(s.stack ?? ''),
+          ...(name !== undefined ? { command: name } : {}),
+        }
       },
     },
     hooks: {

@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js'
 import { BatonError } from '../errors.js'
 import type { ClientInfo, IssuedTokens, Sessions } from '../sessions.js'
 import { MAX_TOKEN_LENGTH } from '../tokens/jwt.js'
-import { MAX_PASSWORD_LENGTH, validatePassword, validateUsername } from '../users/password.js'
+import { MAX_PASSWORD_LENGTH, normalizeUsername, validatePassword, validateUsername } from '../users/password.js'
 import { readFields } from './body.js'
 import { authenticate } from './bearer.js'
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
@@ -38,7 +38,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
   async function login(request: FastifyRequest, reply: FastifyReply) {
     const { username, password } = readFields(request.body, {
       username: { max: USERNAME_MAX },
-      password: { max: MAX_PASSWORD_LENGTH },
+      password: { max: MAX_PASSWORD_LENGTH * 2 },
     })
     return sendTokens(reply, await sessions.login(username, password, client(request)))
   }
@@ -77,10 +77,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
     app.post('/api/auth/register/', async (request, reply) => {
       const users = deps.users
       if (users === null) throw new BatonError('not_found')
-      const { username, password } = readFields(request.body, {
+      const fields = readFields(request.body, {
         username: { max: USERNAME_MAX },
-        password: { max: MAX_PASSWORD_LENGTH },
+        // UTF-16 units here; the validator below counts characters.
+        password: { max: MAX_PASSWORD_LENGTH * 2 },
       })
+      const username = normalizeUsername(fields.username)
+      const password = fields.password
       const messages: Record<string, string> = {}
       const badName = validateUsername(username)
       const badPassword = validatePassword(password)

@@ -47,9 +47,11 @@ export async function createTestServer(
   const users = options.users ?? createMemoryUserStore()
   const server = await createServer({
     config: needsDevKey(config) ? { ...config, privateKey: await testKey(config.algorithm) } : config,
-    store: options.store ?? createMemoryStore(),
+    // A configured store (BATON_STORE=redis/sqlite) is opened by createServer as in production.
+    ...(options.store !== undefined ? { store: options.store } : config.store === 'memory' ? { store: createMemoryStore() } : {}),
     users,
     hashPassword: options.hashPassword ?? ((p) => hashPassword(p, TEST_SCRYPT)),
+    passwordParams: TEST_SCRYPT,
     clock: clock.now,
     log,
     metrics: options.metrics ?? createMetrics(),
