@@ -44,7 +44,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await app.register(fastifyCors, {
       origin: [...config.corsOrigins],
       credentials: true,
+      // DELETE: revoking a session (DELETE /api/auth/sessions/:id/) from the other origin.
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
       allowedHeaders: ['content-type', 'authorization', CSRF_HEADER],
+      // A cross-origin script reads only CORS-safelisted headers; the client needs Retry-After
+      // to back off as the server asks during an outage.
+      exposedHeaders: ['retry-after'],
       maxAge: 600,
     })
   }
@@ -86,6 +91,9 @@ async function registerDemo(app: FastifyInstance, deps: Deps): Promise<void> {
   // The demo page imports the client's own ES modules, straight from its package folder.
   await app.register(fastifyStatic, { root: clientDir, prefix: '/client/', decorateReply: false })
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', decorateReply: false })
+  // The page must create its client in the server's token transport (body or cookie).
+  const demoConfig = { tokenTransport: deps.config.tokenTransport }
+  app.get('/demo/config.json', async (_request, reply) => reply.header('cache-control', 'no-store').send(demoConfig))
 }
 
 /**
