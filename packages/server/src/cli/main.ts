@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { EXIT_CONFIG } from '../errors.js'
+import { IOREDIS_DEBUG_WARNING, silenceIoredisDebug } from '../security/ioredis-debug.js'
 
 const HELP = `baton: JWT access/refresh token service
 
@@ -19,6 +20,8 @@ environment variables (see README, "Configuration").
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   const io = { out: process.stdout, err: process.stderr }
+  // Before any command opens a Redis connection: ioredis's debug output prints AUTH's password.
+  if (silenceIoredisDebug()) io.err.write(IOREDIS_DEBUG_WARNING)
   switch (command) {
     case 'serve': {
       const { runServeCommand } = await import('./serve.js')
