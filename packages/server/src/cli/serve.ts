@@ -71,6 +71,11 @@ async function runWorker(config: Config, io: IO): Promise<number> {
   }
   const address = await server.app.listen({ port: config.port, host: config.host })
   const url = address.replace('[::1]', 'localhost')
+  const firstWorker = cluster.isPrimary || cluster.worker?.id === 1
+  if (firstWorker) {
+    const { runStartupChecks } = await import('../startup-checks.js')
+    void runStartupChecks(config, server.deps.store, server.deps.keys, server.deps.log)
+  }
   if (cluster.isPrimary) {
     server.deps.log.info({ url, store: config.store, mode: config.mode }, `baton listening on ${url}`)
     io.out.write(`\nbaton is running at ${url}/${config.demo ? '  (demo page; API under /api/)' : ''}\n\n`)

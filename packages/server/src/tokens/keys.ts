@@ -28,6 +28,8 @@ export interface KeySet {
   verifyKeys: ReadonlyMap<string, VerifyKey>
   /** Public keys for `/.well-known/jwks.json` (empty for HS256: a shared secret is never published). */
   jwks: { keys: JWK[] }
+  /** The development key's file when no key was configured, else `null`. */
+  devKeyFile: string | null
 }
 
 export interface KeySource {
@@ -47,7 +49,7 @@ export class KeyError extends Error {
 }
 
 /** Loads the configured key, or makes and keeps a development key in `devKeyDir`. */
-export async function loadKeys(source: KeySource): Promise<KeySet & { devKeyFile: string | null }> {
+export async function loadKeys(source: KeySource): Promise<KeySet> {
   const { algorithm } = source
   let devKeyFile: string | null = null
   let signing: { key: CryptoKey | Uint8Array; publicJWK: JWK | null; kid: string }
