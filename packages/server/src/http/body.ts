@@ -6,6 +6,9 @@ export interface FieldRule {
   optional?: boolean
 }
 
+/** Unknown field names echoed back in `messages`; anything else is reported as `non_field_errors`. */
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+
 /**
  * Checks a JSON body against string fields, DRF-style: every problem is reported per field
  * (`messages`), unknown fields are refused, and values are never echoed back.
@@ -17,7 +20,9 @@ export function readFields<K extends string>(body: unknown, rules: Record<K, Fie
   const out = {} as Record<K, string>
   const input = body as Record<string, unknown>
   for (const key of Object.keys(input)) {
-    if (!Object.hasOwn(rules, key)) messages[key.slice(0, 64)] = 'Unknown field.'
+    // A field name is echoed only when it looks like one: a token or password sent as a name
+    // (a client bug, or a probe) never comes back in an error body.
+    if (!Object.hasOwn(rules, key)) messages[FIELD_NAME.test(key) ? key : 'non_field_errors'] = 'Unknown field.'
   }
   for (const [key, rule] of Object.entries(rules) as [K, FieldRule][]) {
     const value = input[key]
