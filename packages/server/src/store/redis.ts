@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
+import { silenceIoredisDebug } from '../security/ioredis-debug.js'
 import {
   CREATE_SESSION_LUA,
   INCREMENT_COUNTER_LUA,
@@ -107,6 +108,10 @@ export class RedisStore implements SessionStore {
     const target = parseRedisURL(options.url)
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_STORE_OPTIONS.timeoutMs
     this.#log = options.log
+    // DEBUG=ioredis:* would print AUTH's password in clear (issue 6): for applications that
+    // embed baton without its CLI, the store keeps ioredis's debug output off itself.
+    if (silenceIoredisDebug())
+      this.#log?.warn('DEBUG turns on ioredis debug output, which prints the Redis password; ioredis:* is left off')
     this.#secrets = [options.url, target.password, options.sentinel?.password ?? ''].filter(
       (s) => s.length >= 3,
     )
