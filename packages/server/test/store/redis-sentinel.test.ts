@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import { createRedisStore, type RedisStore } from '../../src/store/redis.js'
+import type { NewSession } from '../../src/store/types.js'
+import { startRedisSentinel, type RedisSentinelSetup } from '../helpers/redis-server.js'
+import { describeStoreContract } from './contract.js'
+
+const DAY = 24 * 60 * 60_000
+const T0 = Date.UTC(2026, 0, 1)
+/** Generous: the store's deadline is 500 ms; this only catches a hang. */
+const FAIL_FAST_MS = 3_000
+
+let setup: RedisSentinelSetup
+
+before(async () => {
+  setup = await startRedisSentinel()
+})
+after(async () => {
+  await setup.stop()
+})
+
+const newId = (): string => randomBytes(16).toString('base64url')
+
+async function openSentinelStore(): Promise<RedisStore> {
+  const store = createRedisStore({
+    // Only credentials, db and TLS of the data nodes come from the URL in Sentinel mode.
+    url: 'redis://unused:6379',
+    sentinel: { sentinels: [{ host: '127.0.0.1', port: setup.sentinel.port }], name: setup.name },
+  })
+  await store.ready(5_000)
+  return store
+}
+
+function session(): NewSession {
+  return {
+    id: newId(),
+    userId: newId(),
+    jti: newId(),
+    now: T0,
+    expiresAt: T0 + DAY,
+    absoluteExpiresAt: T0 + 30 * DAY,
+    userAgent: null,
+    ip: null,
+  }
+}
+
+describeStoreContract('redis sentinel', openSentinelStore)
+
+describe('redis sentinel', () => {
+  test('sentinel: rotations go on against the new primary after SENTINEL FAILOVER; no call hangs', async (t) => {
+    const store = await openSentinelStore()
+    t.after(() => store.close())
+    const sentinel = setup.sentinel.client()
+    t.after(() => sentinel.disconnect())
+    const newPrimary = setup.replica.client()
+    t.after(() => newPrimary.disconnect())
+
+    let s = session()
+    await store.createSession(s)
+    let jti = s.jti
+    let now = T0
+    const counts: Record<string, number> = {}
+    let slowest = 0
+    let failedOver = false
+    let onNewPrimary = 0
+    const deadline = Date.now() + 20_000
+
+    assert.equal(await sentinel.call('SENTINEL', 'FAILOVER', setup.name), 'OK')
+    while (onNewPrimary < 20) {
+      assert.ok(Date.now() < deadline, `no recovery: ${JSON.stringify(counts)}`)
+      now += 1
+      const start = performance.now()
+      try {
+        const out = await store.rotate({ id: s.id, jti, newJti: newId(), now, graceMs: 15_000, refreshLifetimeMs: DAY })
+        counts[out.kind] = (counts[out.kind] ?? 0) + 1
+        if (out.kind === 'rotated' || out.kind === 'grace') {
+          jti = out.session.currentJti
+          // Counted only when the new primary (the former replica) holds what we just wrote.
+          if (failedOver && (await newPrimary.hget(`baton:{${s.id}}:session`, 'c')) === jti) onNewPrimary++
+        } else {
+          // Replication is asynchronous: a rotation the old primary acknowledged just before
+          // the switch can be missing on the new one, so the chain's next token looks reused.
+          // That logs the user out (fails closed); start a new chain.
+          s = session()
+          await store.createSession(s).catch(() => undefined)
+          jti = s.jti
+        }
+      } catch {
+        counts.error = (counts.error ?? 0) + 1
+        await new Promise((r) => setTimeout(r, 20)) // pace retries while the switch happens
+      }
+      slowest = Math.max(slowest, performance.now() - start)
+      assert.ok(performance.now() - start < FAIL_FAST_MS, `a rotate took ${performance.now() - start} ms`)
+      if (!failedOver) {
+        const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', setup.name)) as string[]
+        failedOver = Number(port) === setup.replica.port
+      }
+    }
+    t.diagnostic(`outcomes during failover: ${JSON.stringify(counts)}; slowest call ${slowest.toFixed(0)} ms`)
+
+    // A new session lands on the new primary (the former replica) and rotates.
+    const fresh = session()
+    await store.createSession(fresh)
+    const out = await store.rotate({ id: fresh.id, jti: fresh.jti, newJti: newId(), now: T0 + 1, graceMs: 15_000, refreshLifetimeMs: DAY })
+    assert.equal(out.kind, 'rotated')
+    assert.equal(await newPrimary.exists(`baton:{${fresh.id}}:session`), 1)
+    assert.match(String(await newPrimary.role()), /^master/)
+  })
+})
