@@ -248,6 +248,28 @@ describe('properties: tokens and bodies against the real handlers', () => {
     )
   })
 
+  test('properties: random session ids and URL paths are 400 or 404 (another user\'s session is never revoked), never 500', async () => {
+    await server.addUser('bob', 'bob-password-1')
+    const bobs = await server.login('bob', 'bob-password-1')
+    const bobSid = (JSON.parse(Buffer.from(bobs.refresh.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid
+    const id = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 300 }).map(encodeURIComponent),
+      fc.stringMatching(/^[%A-Za-z0-9._~\-/]{1,80}$/),
+      fc.constantFrom(bobSid, `${bobSid}x`, '__proto__', 'constructor', '..%2f..%2f', '%00', '%'),
+    )
+    await fc.assert(
+      fc.asyncProperty(id, async (sid) => {
+        const res = await server.app.inject({ method: 'DELETE', url: `/api/auth/sessions/${sid}/`, headers: { authorization: `Bearer ${pair.access}` } })
+        assert.ok([400, 404].includes(res.statusCode), `${sid}: ${res.statusCode} ${res.body}`)
+        const path = await server.app.inject({ method: 'GET', url: `/api/${sid}`, headers: { authorization: `Bearer ${pair.access}` } })
+        assert.ok(path.statusCode < 500, `${sid}: ${path.statusCode}`)
+      }),
+      { numRuns: RUNS },
+    )
+    // Bob's session survived every attempt by Alice.
+    assert.equal((await send('verify', bobs.refresh)).status, 200)
+  })
+
   test('properties: random raw bodies and content types are 400, 413 or 415, never 500', async () => {
     const raw = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 300 }),
