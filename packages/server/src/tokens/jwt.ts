@@ -53,9 +53,20 @@ export interface TokenSettings {
   clock: Clock
 }
 
-/** A random id for `jti` and `sid`: 128 bits, URL-safe. */
+const ID_BYTES = 16
+/** Random bytes drawn 256 ids at a time: one CSPRNG call per id cost ~2% of a refresh (issue 5). */
+let idPool = Buffer.alloc(0)
+let idOffset = 0
+
+/** A random id for `jti` and `sid`: 128 bits, URL-safe. Each pooled byte is used once. */
 export function newId(prefix = ''): string {
-  return prefix + randomBytes(16).toString('base64url')
+  if (idOffset + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256)
+    idOffset = 0
+  }
+  const id = idPool.toString('base64url', idOffset, idOffset + ID_BYTES)
+  idOffset += ID_BYTES
+  return prefix + id
 }
 
 /** Signs and verifies baton's two token types with one key set. */
