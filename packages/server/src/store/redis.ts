@@ -28,7 +28,10 @@ export interface RedisStoreOptions {
    * (`rediss://`); its host and port are not used.
    */
   url: string
-  /** Redis Cluster (`REDIS_CLUSTER=1`): `url` is a seed; `nodes` are more seeds, `host:port`. @default undefined */
+  /**
+   * Redis Cluster (`REDIS_CLUSTER=1`): `url` is a seed; `nodes` are more seeds, `host:port`.
+   * @default undefined
+   */
   cluster?: { nodes: string[] }
   /**
    * Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`):
@@ -36,7 +39,10 @@ export interface RedisStoreOptions {
    * @default undefined
    */
   sentinel?: { sentinels: { host: string; port: number }[]; name: string; password?: string }
-  /** PEM text of the CA that signed the server's certificate (`REDIS_TLS_CA_FILE`). @default the system CAs */
+  /**
+   * PEM text of the CA that signed the server's certificate (`REDIS_TLS_CA_FILE`).
+   * @default the system CAs
+   */
   tlsCA?: string
   /**
    * Per-command deadline in ms (`STORE_TIMEOUT_MS`). The guard enforces the same deadline;
@@ -44,7 +50,10 @@ export interface RedisStoreOptions {
    * @default 500
    */
   timeoutMs?: number
-  /** Connection state changes ("redis down" / "redis recovered") go here, once each. @default silent */
+  /**
+   * Connection state changes ("redis down" / "redis recovered") go here, once each.
+   * @default silent
+   */
   log?: Logger
 }
 
@@ -56,10 +65,13 @@ export const DEFAULT_REDIS_STORE_OPTIONS = {
 const TTL_MARGIN_MS = 10_000
 /** Reconnect backoff cap: a Redis that comes back is used again within about a second (SPEC §4). */
 const MAX_RECONNECT_DELAY_MS = 1_000
-/** A hash value above 64 bytes (Redis's default `hash-max-listpack-value`) makes the hash ~2x larger. */
+/** A hash value over 64 bytes (default `hash-max-listpack-value`) makes the hash ~2x larger. */
 const UA_PIECE_BYTES = 64
 /** User agents are attacker-chosen: 8 pieces (512 bytes) bound a session's size. */
 const UA_MAX_PIECES = 8
+
+/** Deleted (never written) by `ping()` to check a node accepts writes again. */
+const PROBE_KEY = 'baton:probe'
 
 const sessionKey = (id: string): string => `baton:{${id}}:session`
 const userKey = (userId: string): string => `baton:user:{${userId}}:sessions`
@@ -103,6 +115,9 @@ export class RedisStore implements SessionStore {
   #closed = false
   #lastReplyAt = 0
   #readyTimer: NodeJS.Timeout | null = null
+  /** Set by a READONLY answer; cleared once a write succeeds (ping then probes with a write). */
+  #readOnly = false
+  #readOnlyReconnectAt = -Infinity
 
   constructor(options: RedisStoreOptions) {
     const target = parseRedisURL(options.url)
@@ -111,7 +126,9 @@ export class RedisStore implements SessionStore {
     // DEBUG=ioredis:* would print AUTH's password in clear (issue 6): for applications that
     // embed baton without its CLI, the store keeps ioredis's debug output off itself.
     if (silenceIoredisDebug())
-      this.#log?.warn('DEBUG turns on ioredis debug output, which prints the Redis password; ioredis:* is left off')
+      this.#log?.warn(
+        'DEBUG turns on ioredis debug output, which prints the Redis password; ioredis:* is left off',
+      )
     this.#secrets = [options.url, target.password, options.sentinel?.password ?? ''].filter(
       (s) => s.length >= 3,
     )
@@ -130,7 +147,13 @@ export class RedisStore implements SessionStore {
       // A failover turned our primary into a replica: reconnect (Sentinel asks for the new
       // primary; a DNS endpoint resolves again). The failed command is not resent: the caller
       // gets the error now, and a retry from the client is safe (grace answers it).
-      reconnectOnError: (err) => (err.message.includes('READONLY') ? 1 : false),
+      // At most once a second, so a node that stays read-only is not reconnected per request.
+      reconnectOnError: (err) => {
+        if (!err.message.includes('READONLY')) return false
+        if (performance.now() - this.#readOnlyReconnectAt < 1_000) return false
+        this.#readOnlyReconnectAt = performance.now()
+        return 1
+      },
     }
 
     if (options.cluster !== undefined) {
@@ -169,7 +192,12 @@ export class RedisStore implements SessionStore {
       const at = sentinels.map((s) => `${s.host}:${s.port}`).join(',')
       this.address = `sentinel ${name}@${at} (${maskedURL({ ...target, host: name, port: 0 })})`
     } else {
-      this.#client = new Redis({ ...common, host: target.host, port: target.port, db: target.db }) as Client
+      this.#client = new Redis({
+        ...common,
+        host: target.host,
+        port: target.port,
+        db: target.db,
+      }) as Client
       this.address = maskedURL(target)
     }
 
@@ -185,15 +213,21 @@ export class RedisStore implements SessionStore {
     client.on('error', (err: unknown) => this.#markDown(err))
     client.on('node error', (err: unknown) => this.#markDown(err))
     client.on('close', () => this.#markDown(null))
-    client.on('ready', () => this.#markUp())
+    client.on('ready', () => {
+      // Connected again, but to a node that refused writes: not "recovered" until one works.
+      if (!this.#readOnly) this.#markUp()
+    })
     if (client instanceof Redis) {
       // The socket is open but the ready check has no answer (a hung server, a black hole, a
       // TLS port spoken to in plain text): ioredis would wait forever; start over instead.
       client.on('connect', () => {
         this.#clearReadyTimer()
-        this.#readyTimer = setTimeout(() => {
-          if (client.status === 'connect') client.disconnect(true)
-        }, Math.max(1_000, 4 * this.#timeoutMs))
+        this.#readyTimer = setTimeout(
+          () => {
+            if (client.status === 'connect') client.disconnect(true)
+          },
+          Math.max(1_000, 4 * this.#timeoutMs),
+        )
         this.#readyTimer.unref()
       })
       client.on('ready', () => this.#clearReadyTimer())
@@ -202,7 +236,7 @@ export class RedisStore implements SessionStore {
     client.connect().catch(() => undefined)
   }
 
-  /** Resolves once connected and ready; rejects (masked) after `timeoutMs` without waiting further. */
+  /** Resolves once connected and ready; rejects (address masked) after `timeoutMs`. */
   async ready(timeoutMs: number): Promise<void> {
     const client = this.#client
     if (client.status === 'ready') return
@@ -222,6 +256,7 @@ export class RedisStore implements SessionStore {
   async createSession(input: NewSession): Promise<SessionRecord> {
     const expiresAt = Math.min(input.expiresAt, input.absoluteExpiresAt)
     const userAgent = input.userAgent === null ? null : boundUserAgent(input.userAgent)
+    // prettier-ignore
     const fields = [
       'u', input.userId,
       'c', input.jti,
@@ -233,21 +268,24 @@ export class RedisStore implements SessionStore {
       'ae', String(input.absoluteExpiresAt),
     ]
     if (input.ip !== null) fields.push('ip', input.ip)
-    if (userAgent !== null) splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
+    if (userAgent !== null)
+      splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
     const ttl = String(expiresAt - input.now + TTL_MARGIN_MS)
-    // Two keys in two slots, so two commands (in parallel). Index first matters not: a session
-    // whose creation failed was never handed out, and a dangling index entry is skipped.
-    await this.#run(() =>
-      Promise.all([
-        this.#client.batonIndexAdd(
-          userKey(input.userId),
-          input.id,
-          String(input.absoluteExpiresAt),
-          String(input.now),
-          String(TTL_MARGIN_MS),
-        ),
-        this.#client.batonCreateSession(sessionKey(input.id), ttl, ...fields),
-      ]),
+    // Two keys in two slots, so two commands, sent together. If either fails the login fails:
+    // a session never handed out is harmless, and a dangling index entry is skipped when read.
+    await this.#run(
+      () =>
+        Promise.all([
+          this.#client.batonIndexAdd(
+            userKey(input.userId),
+            input.id,
+            String(input.absoluteExpiresAt),
+            String(input.now),
+            String(TTL_MARGIN_MS),
+          ),
+          this.#client.batonCreateSession(sessionKey(input.id), ttl, ...fields),
+        ]),
+      () => true,
     )
     return {
       id: input.id,
@@ -268,16 +306,18 @@ export class RedisStore implements SessionStore {
   }
 
   async rotate(input: RotateInput): Promise<RotateOutcome> {
-    const [kind, fields] = await this.#run(() =>
-      this.#client.batonRotate(
-        sessionKey(input.id),
-        input.jti,
-        input.newJti,
-        String(input.now),
-        String(input.graceMs),
-        String(input.refreshLifetimeMs),
-        String(TTL_MARGIN_MS),
-      ),
+    const [kind, fields] = await this.#run(
+      () =>
+        this.#client.batonRotate(
+          sessionKey(input.id),
+          input.jti,
+          input.newJti,
+          String(input.now),
+          String(input.graceMs),
+          String(input.refreshLifetimeMs),
+          String(TTL_MARGIN_MS),
+        ),
+      ([kind]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
     )
     if (kind === 'revoked' || kind === 'not_found') return { kind }
     const session = fields === undefined ? null : toRecord(input.id, pairs(fields))
@@ -287,8 +327,9 @@ export class RedisStore implements SessionStore {
   }
 
   async touch(input: TouchInput): Promise<TouchOutcome> {
-    const [kind, fields] = await this.#run(() =>
-      this.#client.batonTouch(sessionKey(input.id), input.jti, String(input.now)),
+    const [kind, fields] = await this.#run(
+      () => this.#client.batonTouch(sessionKey(input.id), input.jti, String(input.now)),
+      ([kind]) => kind === 'touched',
     )
     if (kind === 'revoked' || kind === 'not_found') return { kind }
     const session = fields === undefined ? null : toRecord(input.id, pairs(fields))
@@ -303,15 +344,19 @@ export class RedisStore implements SessionStore {
   }
 
   async revokeSession(id: string, now: number): Promise<boolean> {
-    const changed = await this.#run(() => this.#client.batonRevoke(sessionKey(id), String(now)))
+    const changed = await this.#run(
+      () => this.#client.batonRevoke(sessionKey(id), String(now)),
+      (c) => c === 1,
+    )
     return changed === 1
   }
 
   async revokeUserSessions(userId: string, now: number): Promise<number> {
     const ids = await this.#userSessionIds(userId, now)
     // One command per session: in a Cluster they live in different slots.
-    const changed = await this.#run(() =>
-      Promise.all(ids.map((id) => this.#client.batonRevoke(sessionKey(id), String(now)))),
+    const changed = await this.#run(
+      () => Promise.all(ids.map((id) => this.#client.batonRevoke(sessionKey(id), String(now)))),
+      (cs) => cs.includes(1),
     )
     return changed.filter((c) => c === 1).length
   }
@@ -330,18 +375,25 @@ export class RedisStore implements SessionStore {
       else if (record.revokedAt === null && now < record.expiresAt) live.push(record)
     })
     // Records that expired or were evicted leave their index entry behind: drop those here.
-    if (gone.length > 0) await this.#run(() => this.#client.zrem(userKey(userId), ...gone))
+    if (gone.length > 0) {
+      await this.#run(
+        () => this.#client.zrem(userKey(userId), ...gone),
+        () => true,
+      )
+    }
     return live.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
   }
 
   async incrementCounter(key: string, windowMs: number, now: number): Promise<Counter> {
-    const [count, resetAt] = await this.#run(() =>
-      this.#client.batonIncrementCounter(
-        counterKey(key),
-        String(now),
-        String(windowMs),
-        String(TTL_MARGIN_MS),
-      ),
+    const [count, resetAt] = await this.#run(
+      () =>
+        this.#client.batonIncrementCounter(
+          counterKey(key),
+          String(now),
+          String(windowMs),
+          String(TTL_MARGIN_MS),
+        ),
+      () => true,
     )
     return { count, resetAt }
   }
@@ -353,12 +405,26 @@ export class RedisStore implements SessionStore {
   }
 
   async resetCounter(key: string): Promise<void> {
-    await this.#run(() => this.#client.del(counterKey(key)))
+    await this.#run(
+      () => this.#client.del(counterKey(key)),
+      () => true,
+    )
   }
 
+  /**
+   * PING's round trip. After a READONLY answer it probes with a write instead (DEL of a key that
+   * never exists), so a store stuck on a replica does not look healthy to the guard's probe.
+   */
   async ping(): Promise<number> {
     const start = performance.now()
-    await this.#run(() => this.#client.ping())
+    if (this.#readOnly) {
+      await this.#run(
+        () => this.#client.del(PROBE_KEY),
+        () => true,
+      )
+    } else {
+      await this.#run(() => this.#client.ping())
+    }
     return performance.now() - start
   }
 
@@ -381,12 +447,16 @@ export class RedisStore implements SessionStore {
     return this.#run(() => this.#client.zrangebyscore(userKey(userId), `(${now}`, '+inf'))
   }
 
-  /** Runs commands, masks their errors, and tells a dead connection from a slow one. */
-  async #run<T>(command: () => Promise<T>): Promise<T> {
+  /**
+   * Runs commands, masks their errors, and tells a dead connection from a slow one. `wrote`
+   * says whether a result proves the node took a write (which ends a read-only spell).
+   */
+  async #run<T>(command: () => Promise<T>, wrote?: (result: T) => boolean): Promise<T> {
     try {
       const result = await command()
       this.#lastReplyAt = performance.now()
-      if (this.#state !== 'up') this.#markUp()
+      if (this.#readOnly && wrote?.(result) === true) this.#readOnly = false
+      if (!this.#readOnly) this.#markUp()
       return result
     } catch (err) {
       const client = this.#client
@@ -401,7 +471,12 @@ export class RedisStore implements SessionStore {
       ) {
         client.disconnect(true)
       }
-      throw scrubError(err, this.#secrets)
+      const scrubbed = scrubError(err, this.#secrets)
+      if (scrubbed.message.includes('READONLY')) {
+        this.#readOnly = true
+        this.#markDown(scrubbed)
+      }
+      throw scrubbed
     }
   }
 
@@ -427,7 +502,10 @@ export class RedisStore implements SessionStore {
   }
 }
 
-/** Creates a {@link RedisStore}; it starts connecting in the background and never throws for an absent Redis. */
+/**
+ * Creates a {@link RedisStore}. It starts connecting in the background and never throws for an
+ * absent Redis; only a malformed URL throws (a TypeError that does not echo the URL).
+ */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   return new RedisStore(options)
 }
@@ -462,7 +540,8 @@ export function parseRedisURL(url: string): RedisTarget {
     throw new TypeError('redis store: the Redis URL must start with redis:// or rediss://')
   }
   const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0
-  if (!Number.isInteger(db) || db < 0) throw new TypeError('redis store: the Redis URL has a bad db')
+  if (!Number.isInteger(db) || db < 0)
+    throw new TypeError('redis store: the Redis URL has a bad db')
   return {
     tls: parsed.protocol === 'rediss:',
     // WHATWG keeps IPv6 brackets; sockets want the bare address.
@@ -475,15 +554,25 @@ export function parseRedisURL(url: string): RedisTarget {
 }
 
 function maskedURL(t: RedisTarget): string {
-  const auth = t.password === '' ? (t.username === '' ? '' : `${t.username}@`) : `${t.username || 'default'}:****@`
+  const auth =
+    t.password === ''
+      ? t.username === ''
+        ? ''
+        : `${t.username}@`
+      : `${t.username || 'default'}:****@`
   const host = t.host.includes(':') ? `[${t.host}]` : t.host
-  return `${t.tls ? 'rediss' : 'redis'}://${auth}${host}${t.port === 0 ? '' : `:${t.port}`}${t.db === 0 ? '' : `/${t.db}`}`
+  const port = t.port === 0 ? '' : `:${t.port}`
+  const db = t.db === 0 ? '' : `/${t.db}`
+  return `${t.tls ? 'rediss' : 'redis'}://${auth}${host}${port}${db}`
 }
 
 function parseHostPort(hostPort: string): { host: string; port: number } {
   const at = hostPort.lastIndexOf(':')
   if (at <= 0) return { host: hostPort, port: 6379 }
-  return { host: hostPort.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(hostPort.slice(at + 1)) }
+  return {
+    host: hostPort.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(hostPort.slice(at + 1)),
+  }
 }
 
 /**
@@ -494,15 +583,22 @@ export function scrubError(err: unknown, secrets: readonly string[], depth = 0):
   const error = err instanceof Error ? err : new Error(maskSecrets(String(err), secrets))
   error.message = maskSecrets(error.message, secrets)
   if (error.stack !== undefined) error.stack = maskSecrets(error.stack, secrets)
-  const extra = error as Error & { command?: unknown; lastNodeError?: unknown; previousErrors?: unknown }
+  const extra = error as Error & {
+    command?: unknown
+    lastNodeError?: unknown
+    previousErrors?: unknown
+  }
   if (typeof extra.command === 'object' && extra.command !== null && 'name' in extra.command) {
     extra.command = { name: extra.command.name }
   }
   if (depth < 3) {
     if (extra.cause !== undefined) extra.cause = scrubError(extra.cause, secrets, depth + 1)
-    if (extra.lastNodeError !== undefined) extra.lastNodeError = scrubError(extra.lastNodeError, secrets, depth + 1)
+    if (extra.lastNodeError !== undefined)
+      extra.lastNodeError = scrubError(extra.lastNodeError, secrets, depth + 1)
     if (Array.isArray(extra.previousErrors)) {
-      extra.previousErrors = extra.previousErrors.map((e: unknown) => scrubError(e, secrets, depth + 1))
+      extra.previousErrors = extra.previousErrors.map((e: unknown) =>
+        scrubError(e, secrets, depth + 1),
+      )
     }
   }
   return error
@@ -560,8 +656,14 @@ function pairs(flat: string[]): Record<string, string> {
 function toRecord(id: string, h: Record<string, string>): SessionRecord | null {
   const { u, c, g, ci, ca, lu, e, ae } = h
   if (
-    u === undefined || c === undefined || g === undefined || ci === undefined ||
-    ca === undefined || lu === undefined || e === undefined || ae === undefined
+    u === undefined ||
+    c === undefined ||
+    g === undefined ||
+    ci === undefined ||
+    ca === undefined ||
+    lu === undefined ||
+    e === undefined ||
+    ae === undefined
   ) {
     return null
   }

@@ -108,13 +108,38 @@ export async function makeTestTLS(dir: string): Promise<TestTLS> {
   const ext = join(dir, 'server.ext')
   const ec = ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']
   await run('openssl', ['genpkey', ...ec, '-out', caKey])
-  await run('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=baton test CA', '-days', '2', '-out', caFile])
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-subj',
+    '/CN=baton test CA',
+    '-days',
+    '2',
+    '-out',
+    caFile,
+  ])
   await run('openssl', ['genpkey', ...ec, '-out', keyFile])
   await run('openssl', ['req', '-new', '-key', keyFile, '-subj', '/CN=localhost', '-out', csr])
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
   await run('openssl', [
-    'x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial',
-    '-days', '2', '-extfile', ext, '-out', certFile,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    certFile,
   ])
   return { ca: readFileSync(caFile, 'utf8'), caFile, certFile, keyFile }
 }
@@ -152,9 +177,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (options.cluster) lines.push('tls-cluster yes', 'tls-replication yes')
     }
     if (options.password !== undefined) lines.push(`requirepass ${options.password}`)
-    for (const u of options.users ?? []) lines.push(`user ${u.name} on >${u.password} ${u.rules ?? '~* &* +@all'}`)
+    for (const u of options.users ?? [])
+      lines.push(`user ${u.name} on >${u.password} ${u.rules ?? '~* &* +@all'}`)
     if (options.cluster) {
-      lines.push('cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000')
+      lines.push(
+        'cluster-enabled yes',
+        'cluster-config-file nodes.conf',
+        'cluster-node-timeout 2000',
+      )
     }
     if (options.replicaOf) {
       lines.push(`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`)
@@ -184,7 +214,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   }
 
-  const url = `${tls ? 'rediss' : 'redis'}://${options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`}127.0.0.1:${port}`
+  const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`
+  const url = `${tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`
   const clientOptions = (): RedisOptions => ({
     host: '127.0.0.1',
     port,
@@ -242,8 +273,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   return server
 }
 
-/** Spawns a process and resolves once its output matches `ready`; rejects with its output if it exits first. */
-async function spawnUntil(command: string, args: string[], ready: RegExp, timeoutMs = 10_000): Promise<ChildProcess> {
+/** Spawns a process, resolves once its output matches `ready`, rejects with the output on exit. */
+async function spawnUntil(
+  command: string,
+  args: string[],
+  ready: RegExp,
+  timeoutMs = 10_000,
+): Promise<ChildProcess> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   child.once('exit', () => live.delete(child))
@@ -282,10 +318,19 @@ async function killChild(child: ChildProcess | undefined, signal: NodeJS.Signals
 }
 
 /** Polls `check` until it returns true (no fixed sleeps in the tests that use it). */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (await Promise.resolve().then(check).catch(() => false)) return
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -299,7 +344,9 @@ export interface RedisCluster {
 }
 
 /** Three (or `size`) cluster nodes, joined by `redis-cli --cluster create`, slots all served. */
-export async function startRedisCluster(options: { size?: number; password?: string } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  options: { size?: number; password?: string } = {},
+): Promise<RedisCluster> {
   const size = options.size ?? 3
   const nodes: RedisServer[] = []
   const stop = async (): Promise<void> => {
@@ -307,11 +354,24 @@ export async function startRedisCluster(options: { size?: number; password?: str
   }
   try {
     for (let i = 0; i < size; i++) {
-      nodes.push(await startRedisServer({ cluster: true, ...(options.password === undefined ? {} : { password: options.password }) }))
+      nodes.push(
+        await startRedisServer({
+          cluster: true,
+          ...(options.password === undefined ? {} : { password: options.password }),
+        }),
+      )
     }
     const seeds = nodes.map((n) => `127.0.0.1:${n.port}`)
     const auth = options.password === undefined ? [] : ['-a', options.password, '--no-auth-warning']
-    await run('redis-cli', [...auth, '--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'])
+    await run('redis-cli', [
+      ...auth,
+      '--cluster',
+      'create',
+      ...seeds,
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ])
     await waitFor(
       async () => {
         const states = await Promise.all(nodes.map((n) => n.command('CLUSTER', 'INFO')))
@@ -341,7 +401,9 @@ export interface RedisSentinelSetup {
  * A primary, one replica in sync with it, and one sentinel (quorum 1, 1 s down-after) that
  * already knows the replica, so `SENTINEL FAILOVER` works as soon as this resolves.
  */
-export async function startRedisSentinel(options: { name?: string } = {}): Promise<RedisSentinelSetup> {
+export async function startRedisSentinel(
+  options: { name?: string } = {},
+): Promise<RedisSentinelSetup> {
   const name = options.name ?? 'mymaster'
   const parts: { stop(): Promise<void> }[] = []
   const stopAll = async (): Promise<void> => {
@@ -353,7 +415,8 @@ export async function startRedisSentinel(options: { name?: string } = {}): Promi
     const replica = await startRedisServer({ replicaOf: { host: '127.0.0.1', port: primary.port } })
     parts.push(replica)
     await waitFor(
-      async () => String(await replica.command('INFO', 'replication')).includes('master_link_status:up'),
+      async () =>
+        String(await replica.command('INFO', 'replication')).includes('master_link_status:up'),
       10_000,
       'replica in sync',
     )

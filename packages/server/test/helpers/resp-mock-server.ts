@@ -44,7 +44,10 @@ export const REDIS_ERRORS = {
 export type RespHandler = (command: string[], connection: number) => RespReply | undefined
 
 /** A script: command name (upper case) → fixed reply or a handler. */
-export type RespScript = Record<string, RespReply | ((args: string[], connection: number) => RespReply)>
+export type RespScript = Record<
+  string,
+  RespReply | ((args: string[], connection: number) => RespReply)
+>
 
 export interface RespMockServer {
   readonly host: '127.0.0.1'
@@ -108,7 +111,9 @@ export async function startRespMockServer(initial: RespScript = {}): Promise<Res
         if (hung) continue
         const scripted = current[command[0] as string]
         const answer =
-          typeof scripted === 'function' ? scripted(args, connection) : (scripted ?? builtIn(command))
+          typeof scripted === 'function'
+            ? scripted(args, connection)
+            : (scripted ?? builtIn(command))
         if (answer.type === 'hang') {
           hung = true
           continue
@@ -161,7 +166,9 @@ function builtIn(command: string[]): RespReply {
     case 'QUIT':
       return reply.ok()
     case 'INFO':
-      return reply.bulk('# Server\r\nredis_version:7.0.15\r\n# Persistence\r\nloading:0\r\n# Replication\r\nrole:master\r\n')
+      return reply.bulk(
+        '# Server\r\nredis_version:7.0.15\r\n# Persistence\r\nloading:0\r\n# Replication\r\nrole:master\r\n',
+      )
     default:
       return reply.error(`ERR unknown command '${command[0]}'`)
   }

@@ -79,7 +79,10 @@ describe('redis cluster', () => {
     const outs = await Promise.all(sessions.map((s) => store.rotate(rotation(s, s.jti, T0 + 1))))
     assert.ok(outs.every((o) => o.kind === 'rotated'))
     const sizes = await Promise.all(cluster.nodes.map((n) => n.command('DBSIZE')))
-    assert.ok(sizes.every((n) => Number(n) > 50), `keys per node: ${sizes.join(', ')}`)
+    assert.ok(
+      sizes.every((n) => Number(n) > 50),
+      `keys per node: ${sizes.join(', ')}`,
+    )
     assert.equal((await store.listUserSessions(userId, T0 + 2)).length, 300)
     assert.equal(await store.revokeUserSessions(userId, T0 + 3), 300)
     const after = await Promise.all(sessions.map((s) => store.rotate(rotation(s, s.jti, T0 + 4))))

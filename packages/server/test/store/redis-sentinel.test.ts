@@ -72,12 +72,20 @@ describe('redis sentinel', () => {
       now += 1
       const start = performance.now()
       try {
-        const out = await store.rotate({ id: s.id, jti, newJti: newId(), now, graceMs: 15_000, refreshLifetimeMs: DAY })
+        const out = await store.rotate({
+          id: s.id,
+          jti,
+          newJti: newId(),
+          now,
+          graceMs: 15_000,
+          refreshLifetimeMs: DAY,
+        })
         counts[out.kind] = (counts[out.kind] ?? 0) + 1
         if (out.kind === 'rotated' || out.kind === 'grace') {
           jti = out.session.currentJti
           // Counted only when the new primary (the former replica) holds what we just wrote.
-          if (failedOver && (await newPrimary.hget(`baton:{${s.id}}:session`, 'c')) === jti) onNewPrimary++
+          if (failedOver && (await newPrimary.hget(`baton:{${s.id}}:session`, 'c')) === jti)
+            onNewPrimary++
         } else {
           // Replication is asynchronous: a rotation the old primary acknowledged just before
           // the switch can be missing on the new one, so the chain's next token looks reused.
@@ -91,18 +99,34 @@ describe('redis sentinel', () => {
         await new Promise((r) => setTimeout(r, 20)) // pace retries while the switch happens
       }
       slowest = Math.max(slowest, performance.now() - start)
-      assert.ok(performance.now() - start < FAIL_FAST_MS, `a rotate took ${performance.now() - start} ms`)
+      assert.ok(
+        performance.now() - start < FAIL_FAST_MS,
+        `a rotate took ${performance.now() - start} ms`,
+      )
       if (!failedOver) {
-        const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', setup.name)) as string[]
+        const [, port] = (await sentinel.call(
+          'SENTINEL',
+          'GET-MASTER-ADDR-BY-NAME',
+          setup.name,
+        )) as string[]
         failedOver = Number(port) === setup.replica.port
       }
     }
-    t.diagnostic(`outcomes during failover: ${JSON.stringify(counts)}; slowest call ${slowest.toFixed(0)} ms`)
+    t.diagnostic(
+      `outcomes during failover: ${JSON.stringify(counts)}; slowest call ${slowest.toFixed(0)} ms`,
+    )
 
     // A new session lands on the new primary (the former replica) and rotates.
     const fresh = session()
     await store.createSession(fresh)
-    const out = await store.rotate({ id: fresh.id, jti: fresh.jti, newJti: newId(), now: T0 + 1, graceMs: 15_000, refreshLifetimeMs: DAY })
+    const out = await store.rotate({
+      id: fresh.id,
+      jti: fresh.jti,
+      newJti: newId(),
+      now: T0 + 1,
+      graceMs: 15_000,
+      refreshLifetimeMs: DAY,
+    })
     assert.equal(out.kind, 'rotated')
     assert.equal(await newPrimary.exists(`baton:{${fresh.id}}:session`), 1)
     assert.match(String(await newPrimary.role()), /^master/)

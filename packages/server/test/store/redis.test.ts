@@ -3,11 +3,22 @@ import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import pino from 'pino'
-import { createRedisStore, maskSecrets, scrubError, type RedisStore, type RedisStoreOptions } from '../../src/store/redis.js'
+import {
+  createRedisStore,
+  maskSecrets,
+  scrubError,
+  type RedisStore,
+  type RedisStoreOptions,
+} from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { startRedisServer, waitFor, type RedisServer } from '../helpers/redis-server.js'
-import { parseCommands, REDIS_ERRORS, reply, startRespMockServer } from '../helpers/resp-mock-server.js'
+import {
+  parseCommands,
+  REDIS_ERRORS,
+  reply,
+  startRespMockServer,
+} from '../helpers/resp-mock-server.js'
 import { describeStoreContract } from './contract.js'
 
 const MINUTE = 60_000
@@ -71,7 +82,11 @@ async function timed(run: () => Promise<unknown>): Promise<{ ms: number; error: 
   }
 }
 
-function logCapture(): { log: pino.Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+function logCapture(): {
+  log: pino.Logger
+  lines: () => Record<string, unknown>[]
+  text: () => string
+} {
   let text = ''
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -81,7 +96,11 @@ function logCapture(): { log: pino.Logger; lines: () => Record<string, unknown>[
   })
   return {
     log: pino({ level: 'debug' }, stream),
-    lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     text: () => text,
   }
 }
@@ -138,7 +157,9 @@ describe('redis store', () => {
       assert.ok(out.kind === 'rotated')
     }
     const names = sent.map((c) => String(c[0]).toUpperCase())
-    t.diagnostic(`commands sent for ${N} rotations: ${names.length} (${[...new Set(names)].join(', ')})`)
+    t.diagnostic(
+      `commands sent for ${N} rotations: ${names.length} (${[...new Set(names)].join(', ')})`,
+    )
     assert.equal(names.length, N)
     assert.ok(names.every((n) => n === 'EVALSHA'))
     const stats = parseCommandStats(String(await admin.info('commandstats')))
@@ -173,7 +194,9 @@ describe('redis store', () => {
     }
     const withUA = await measure(CHROME_UA)
     const withoutUA = await measure(null)
-    t.diagnostic(`MEMORY USAGE per session: ${withUA} bytes with a ${CHROME_UA.length}-char user agent, ${withoutUA} without`)
+    t.diagnostic(
+      `MEMORY USAGE per session: ${withUA} bytes with a ${CHROME_UA.length}-char user agent, ${withoutUA} without`,
+    )
     assert.ok(withUA < 450, `${withUA} bytes`)
     assert.ok(withoutUA < 320, `${withoutUA} bytes`)
   })
@@ -244,7 +267,10 @@ describe('redis store', () => {
     assert.equal(ua, CHROME_UA)
     for (const v of values) {
       assert.ok(allowed.has(v) || /^\d+$/.test(v) || CHROME_UA.includes(v), `unexpected value ${v}`)
-      assert.ok(!v.includes(token) && !v.includes('.c2ln') && !v.startsWith('eyJ'), `token-like value ${v}`)
+      assert.ok(
+        !v.includes(token) && !v.includes('.c2ln') && !v.startsWith('eyJ'),
+        `token-like value ${v}`,
+      )
     }
   })
 
@@ -262,7 +288,8 @@ describe('redis store', () => {
       jti = out.session.currentJti
     }
     times.sort((a, b) => a - b)
-    const p = (q: number): string => (times[Math.floor(q * (times.length - 1))] as number).toFixed(3)
+    const p = (q: number): string =>
+      (times[Math.floor(q * (times.length - 1))] as number).toFixed(3)
     t.diagnostic(`rotate latency ms: p50 ${p(0.5)} p90 ${p(0.9)} p99 ${p(0.99)}`)
     assert.ok(Number(p(0.5)) < 5)
   })
@@ -299,7 +326,9 @@ describe('redis store outages', () => {
     const first = await store.rotate(rotation(s, s.jti, T0 + 1))
     assert.ok(first.kind === 'rotated')
     await server.kill()
-    const { ms, error } = await timed(() => store.rotate(rotation(s, first.session.currentJti, T0 + 2)))
+    const { ms, error } = await timed(() =>
+      store.rotate(rotation(s, first.session.currentJti, T0 + 2)),
+    )
     assert.ok(error instanceof Error)
     assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
     await server.restart()
@@ -372,27 +401,35 @@ describe('redis store outages', () => {
     assert.ok(!text().includes('not-a-real-secret'))
   })
 
-  test('readonly: after REPLICAOF a dead primary, rotate throws READONLY (no hang) and works after REPLICAOF NO ONE', async (t) => {
+  test('readonly: after REPLICAOF a dead primary, rotate throws READONLY (no hang), ping fails, and all works after REPLICAOF NO ONE', async (t) => {
     const server = await startRedisServer()
     t.after(() => server.stop())
-    const store = await openStore(t, server.url)
+    const { log, lines } = logCapture()
+    const store = await openStore(t, server.url, { log })
     const s = session()
     await store.createSession(s)
     const dead = await startRedisServer()
     await dead.stop()
     await server.command('REPLICAOF', '127.0.0.1', dead.port)
-    for (let i = 0; i < 3; i++) {
+    const first = await timed(() => store.rotate(rotation(s, s.jti, T0 + 1)))
+    assert.ok(first.error instanceof Error, 'rotate must fail on a replica')
+    assert.match(first.error.message, /^READONLY/)
+    for (let i = 0; i < 5; i++) {
+      // Later calls meet READONLY again, or the reconnect it caused: both fail fast.
       const { ms, error } = await timed(() => store.rotate(rotation(s, s.jti, T0 + 1)))
       assert.ok(error instanceof Error, 'rotate must fail on a replica')
-      assert.match(error.message, /READONLY|Stream isn't writeable/)
       assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
+      // A replica answers PING; the store's ping probes with a write and so fails too.
+      await assert.rejects(store.ping())
     }
     await server.command('REPLICAOF', 'NO', 'ONE')
-    await waitFor(
-      () => store.rotate(rotation(s, s.jti, T0 + 2)).then((o) => o.kind === 'rotated'),
-      5_000,
-      'rotation on the primary again',
-    )
+    await waitFor(() => store.ping().then(() => true), 5_000, 'ping to pass on the primary again')
+    assert.equal((await store.rotate(rotation(s, s.jti, T0 + 2))).kind, 'rotated')
+    const messages = lines()
+      .map((l) => l.msg)
+      .filter((m) => m !== 'redis connected')
+    assert.deepEqual(messages, ['redis down', 'redis recovered'])
+    assert.match(String(lines().find((l) => l.msg === 'redis down')?.cause), /READONLY/)
   })
 })
 
@@ -401,9 +438,18 @@ describe('redis store errors', () => {
     const mock = await startRespMockServer()
     t.after(() => mock.close())
     const store = await openStore(t, mock.url)
-    for (const message of [REDIS_ERRORS.readonly, REDIS_ERRORS.oom, REDIS_ERRORS.noperm, REDIS_ERRORS.noauth]) {
-      mock.script({ EVAL: reply.error(message), EVALSHA: reply.error(message) })
-      // READONLY makes the store reconnect: wait until it answers again.
+    for (const message of [
+      REDIS_ERRORS.readonly,
+      REDIS_ERRORS.oom,
+      REDIS_ERRORS.noperm,
+      REDIS_ERRORS.noauth,
+    ]) {
+      mock.script({
+        EVAL: reply.error(message),
+        EVALSHA: reply.error(message),
+        DEL: reply.integer(0),
+      })
+      // READONLY makes the store reconnect, then ping with a write (DEL): wait for an answer.
       await waitFor(() => store.ping().then(() => true), 5_000, 'store to reconnect')
       const { ms, error } = await timed(() => store.rotate(rotation(session(), 'j', T0)))
       assert.ok(error instanceof Error)
@@ -434,7 +480,12 @@ describe('redis store errors', () => {
     t.after(() => server.stop())
     const { log, text } = logCapture()
     const secret = 'wrong-pass-0451'
-    const store = await openStore(t, `redis://default:${secret}@127.0.0.1:${server.port}`, { log }, false)
+    const store = await openStore(
+      t,
+      `redis://default:${secret}@127.0.0.1:${server.port}`,
+      { log },
+      false,
+    )
     await waitFor(() => text().includes('redis down'), 5_000, 'the down log line')
     const { error } = await timed(() => store.ping())
     assert.ok(error instanceof Error)
@@ -448,16 +499,24 @@ describe('redis store errors', () => {
     assert.throws(
       () => createRedisStore({ url: 'redis://:pass-1234@host:99999' }),
       (err: Error) =>
-        err instanceof TypeError && !`${err.message}${err.stack}${JSON.stringify(err)}`.includes('pass-1234'),
+        err instanceof TypeError &&
+        !`${err.message}${err.stack}${JSON.stringify(err)}`.includes('pass-1234'),
     )
   })
 
   test('errors: scrubError masks URLs, known secrets and ioredis command arguments', () => {
-    const err = Object.assign(new Error('connect to redis://bob:hunter22@10.0.0.1:6379 failed (hunter22)'), {
-      command: { name: 'auth', args: ['bob', 'hunter22'] },
-    })
+    const err = Object.assign(
+      new Error('connect to redis://bob:hunter22@10.0.0.1:6379 failed (hunter22)'),
+      {
+        command: { name: 'auth', args: ['bob', 'hunter22'] },
+      },
+    )
     const scrubbed = scrubError(err, ['hunter22'])
-    assert.ok(!JSON.stringify({ ...scrubbed, message: scrubbed.message, stack: scrubbed.stack }).includes('hunter22'))
+    assert.ok(
+      !JSON.stringify({ ...scrubbed, message: scrubbed.message, stack: scrubbed.stack }).includes(
+        'hunter22',
+      ),
+    )
     assert.deepEqual((scrubbed as Error & { command: unknown }).command, { name: 'auth' })
     assert.equal(maskSecrets('rediss://u:p%40ss@h:1', []), 'rediss://u:****@h:1')
   })
