@@ -71,9 +71,24 @@ export interface RedisServer {
 }
 
 const live = new Set<ChildProcess>()
+const dirs = new Set<string>()
+// A test process that ends without stop() (a crash, a forgotten after()) leaves nothing behind.
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL')
+  for (const dir of dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 2 })
+    } catch {
+      // a killed server may still be writing there; tmpdir is cleaned by the OS eventually
+    }
+  }
 })
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  dirs.add(dir)
+  return dir
+}
 
 /** A port that is free now (and, for a cluster node, whose bus port `port + 10000` is too). */
 export async function freePort(options: { withBusPort?: boolean } = {}): Promise<number> {
@@ -146,7 +161,7 @@ export async function makeTestTLS(dir: string): Promise<TestTLS> {
 
 /** Starts a `redis-server` and resolves once it accepts connections. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-redis-'))
+  const dir = tempDir('baton-redis-')
   const tls = options.tls ? await makeTestTLS(dir) : null
   let port = 0
   let child: ChildProcess | undefined
@@ -421,7 +436,7 @@ export async function startRedisSentinel(
       'replica in sync',
     )
 
-    const dir = mkdtempSync(join(tmpdir(), 'baton-sentinel-'))
+    const dir = tempDir('baton-sentinel-')
     let child: ChildProcess | undefined
     let port = 0
     for (let attempt = 0; ; attempt++) {
