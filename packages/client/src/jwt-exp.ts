@@ -11,6 +11,8 @@ export interface TokenClaims {
   iat: number | undefined
   /** Token id; identifies a refresh token without revealing it. */
   jti: string | undefined
+  /** Session id (baton's `sid`): the same across every rotation of one session. */
+  sid: string | undefined
 }
 
 /**
@@ -27,11 +29,12 @@ export function readClaims(token: string): TokenClaims | null {
     return null
   }
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null
-  const { exp, iat, jti } = payload as Record<string, unknown>
+  const { exp, iat, jti, sid } = payload as Record<string, unknown>
   return {
     exp: finiteNumber(exp),
     iat: finiteNumber(iat),
     jti: typeof jti === 'string' ? jti : undefined,
+    sid: typeof sid === 'string' ? sid : undefined,
   }
 }
 

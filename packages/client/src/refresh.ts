@@ -135,6 +135,9 @@ export function createSessionManager(
   async function load(): Promise<StoredTokens | null> {
     if (storage === null) return held
     const stored = await readTokens(storage, storageKey)
+    // A browser may show this tab the shared storage a moment late: never step back to an
+    // earlier pair of the session this tab already holds a later pair of.
+    if (stored !== null && held !== null && isLater(held, stored)) return held
     const changed = (stored?.access ?? null) !== (held?.access ?? null)
     held = stored
     if (changed && stored !== null) adopt(stored)
@@ -179,9 +182,9 @@ export function createSessionManager(
   }
 
   /** SPEC §6: refresh answered 401 → tokens cleared, `session-expired`, in every tab. */
-  async function expire(code: string): Promise<void> {
+  async function expire(code: string, ended: StoredTokens): Promise<void> {
     await forget()
-    post({ type: 'session-expired', code })
+    post({ type: 'session-expired', code, ...aboutSession(ended) })
     if (announced) {
       announced = false
       events.emit('session-expired', { code })
@@ -235,6 +238,43 @@ export function createSessionManager(
     return new RefreshUnavailableError(Math.max(1, Math.ceil(wait / 1000)), outage.cause)
   }
 
+  /**
+   * Whether `a` is a later pair of the same session than `b`: same `sid`, later `iat`. Only
+   * baton's tokens carry `sid`; for others this is always false and the storage decides.
+   */
+  function isLater(a: StoredTokens, b: StoredTokens): boolean {
+    const later = readClaims(a.access)
+    const earlier = readClaims(b.access)
+    return (
+      later?.sid !== undefined &&
+      later.sid === earlier?.sid &&
+      later.iat !== undefined &&
+      earlier.iat !== undefined &&
+      later.iat > earlier.iat
+    )
+  }
+
+  /** The `tokens` message for the other tabs (cookie mode has no refresh token to share). */
+  function tokensMessage(tokens: StoredTokens): TabMessage {
+    return {
+      type: 'tokens',
+      access: tokens.access,
+      skew: tokens.skew,
+      ...(tokens.refresh === null ? {} : { refresh: tokens.refresh }),
+    }
+  }
+
+  /** The session id (`sid`) of a token pair, when its access token carries one. */
+  function sessionOf(tokens: StoredTokens | null): string | undefined {
+    return tokens === null ? undefined : readClaims(tokens.access)?.sid
+  }
+
+  /** The `session` field of logout and session-expired messages. */
+  function aboutSession(tokens: StoredTokens | null): { session?: string } {
+    const sid = sessionOf(tokens)
+    return sid === undefined ? {} : { session: sid }
+  }
+
   function ended(): SessionExpiredError {
     return new SessionExpiredError('not_authenticated')
   }
@@ -256,6 +296,9 @@ export function createSessionManager(
   }
 
   async function refreshHoldingLock(stale: string | null): Promise<StoredTokens> {
+    // Let the tab messages that already arrived be handled first: the tab that held the lock
+    // before announced its new pair before releasing it.
+    await messages
     const startEpoch = epoch
     const current = await load()
     if (epoch !== startEpoch) throw ended()
@@ -293,24 +336,25 @@ export function createSessionManager(
       }
       if (epoch !== startEpoch) throw ended()
       if (storage !== null) {
-        // A logout in another tab while the request was in flight wins over its answer.
         const stored = await readTokens(storage, storageKey)
-        if (stored === null || stored.refresh !== presented) {
-          const replaced = await load()
-          if (replaced === null) throw ended()
-          // Another tab refreshed without the lock (no Web Locks): keep the stored pair, so
-          // all tabs converge on one (the server's grace window made both answers valid).
-          return replaced
+        // A logout in another tab while the request was in flight wins over its answer.
+        if (stored === null) {
+          held = null
+          throw ended()
+        }
+        // The storage changed meanwhile, and not merely shows this tab an earlier pair late:
+        // another tab refreshed without the lock (no Web Locks), or logged in anew. Keep the
+        // stored pair so all tabs converge on one (the server's grace window made both valid).
+        if (stored.refresh !== presented && !isLater(next, stored)) {
+          held = stored
+          adopt(stored)
+          return stored
         }
       }
       await save(next)
       cookieMayHoldSession = true
       announce(next)
-      post(
-        options.mode === 'cookie'
-          ? { type: 'tokens', access, skew: next.skew }
-          : { type: 'tokens' },
-      )
+      post(tokensMessage(next))
       recover(true)
       return next
     }
@@ -322,7 +366,7 @@ export function createSessionManager(
         cookieMayHoldSession = false
         throw new SessionExpiredError(code)
       }
-      await expire(code)
+      await expire(code, current)
       throw new SessionExpiredError(code)
     }
 
@@ -381,11 +425,7 @@ export function createSessionManager(
     const tokens: StoredTokens = { access, refresh, skew: estimateSkew(access, receivedAt) }
     await save(tokens)
     announce(tokens)
-    post(
-      options.mode === 'cookie'
-        ? { type: 'tokens', access, skew: tokens.skew }
-        : { type: 'tokens' },
-    )
+    post(tokensMessage(tokens))
     // A login that succeeds proves the store answers again.
     recover(true)
     return tokens
@@ -394,7 +434,7 @@ export function createSessionManager(
   async function end(): Promise<StoredTokens | null> {
     const current = await load()
     await forget()
-    post({ type: 'logout' })
+    post({ type: 'logout', ...aboutSession(current) })
     if (announced) {
       announced = false
       events.emit('logout', {})
@@ -404,18 +444,28 @@ export function createSessionManager(
 
   /** Another tab logged out or saw its session end. */
   async function endedElsewhere(
-    event: { type: 'logout' } | { type: 'session-expired'; code: string },
+    event: Extract<TabMessage, { type: 'logout' | 'session-expired' }>,
   ): Promise<void> {
-    if (storage !== null) {
-      // Body mode: the storage says whether the session was shared with that tab
-      // (localStorage) or is this tab's own (sessionStorage, memory).
+    if (storage === null) {
+      // Cookie mode: every tab of the origin shares the cookie, hence the session.
+      await forget()
+    } else if (event.session === undefined || event.session !== sessionOf(held)) {
+      // Not known to be this tab's session: the storage says whether it was shared with that
+      // tab (localStorage) or is this tab's own (sessionStorage, memory).
       if ((await load()) !== null) return
       epoch += 1
       outage = null
       cancelRetry()
     } else {
-      // Cookie mode: every tab of the origin shares the cookie, hence the session.
-      await forget()
+      // This tab's session, by its id. A browser may show this tab the shared storage a moment
+      // late, so the id is trusted over a read; the stored record is removed only if it is
+      // that session's (a tab duplicated with its sessionStorage), never a newer one.
+      epoch += 1
+      outage = null
+      cancelRetry()
+      held = null
+      const stored = await readTokens(storage, storageKey)
+      if (stored !== null && sessionOf(stored) === event.session) await storage.remove(storageKey)
     }
     if (!announced) return
     announced = false
@@ -430,7 +480,18 @@ export function createSessionManager(
         // Another tab's login or refresh succeeded: the server answers again (SPEC §6:
         // `recovered` when a refresh succeeds in any tab), even if its session is not ours.
         if (storage !== null) {
-          await load()
+          const sent =
+            message.access !== undefined && message.refresh !== undefined
+              ? { access: message.access, refresh: message.refresh, skew: message.skew ?? 0 }
+              : null
+          // A later pair of this tab's own session: take it now, even if the storage still
+          // shows this tab the earlier one. Anything else is judged by the storage.
+          if (sent !== null && held !== null && isLater(sent, held)) {
+            held = sent
+            adopt(sent)
+          } else {
+            await load()
+          }
         } else if (message.access !== undefined && message.access !== held?.access) {
           // Cookie mode: the tabs share the cookie, so the access token is ours too.
           held = { access: message.access, refresh: null, skew: message.skew ?? 0 }

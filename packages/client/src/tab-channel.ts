@@ -7,15 +7,19 @@
 /** What one tab tells the others. */
 export type TabMessage =
   /**
-   * New tokens were stored. In body mode the tokens live in the shared storage and the
-   * message carries none; in cookie mode each tab keeps the access token in memory, so the
-   * message carries it, with the clock skew estimated when it was received.
+   * New tokens, with the clock skew estimated when they were received. Cookie mode has no
+   * refresh token to share (it is the HttpOnly cookie). In body mode the pair is in the shared
+   * storage too, but a browser may show another tab that storage a moment late (Chromium
+   * caches localStorage per renderer process), so the message carries it as well.
    */
-  | { type: 'tokens'; access?: string; skew?: number }
-  /** The user logged out. */
-  | { type: 'logout' }
-  /** A refresh was answered 401: the session is over. */
-  | { type: 'session-expired'; code: string }
+  | { type: 'tokens'; access?: string; refresh?: string; skew?: number }
+  /**
+   * The user logged out. `session` is the session's id (the tokens' `sid`) when known, so every
+   * tab holding that session ends it without relying on reading the storage.
+   */
+  | { type: 'logout'; session?: string }
+  /** A refresh was answered 401: the session is over. `session` as for `logout`. */
+  | { type: 'session-expired'; code: string; session?: string }
   /** A refresh succeeded after an outage. */
   | { type: 'recovered' }
 
@@ -36,21 +40,26 @@ export function parseTabMessage(data: unknown): TabMessage | null {
   switch (message['type']) {
     case 'tokens': {
       const access = message['access']
+      const refresh = message['refresh']
       const skew = message['skew']
       if (access !== undefined && typeof access !== 'string') return null
+      if (refresh !== undefined && typeof refresh !== 'string') return null
       if (skew !== undefined && (typeof skew !== 'number' || !Number.isFinite(skew))) return null
       return {
         type: 'tokens',
         ...(access === undefined ? {} : { access }),
+        ...(refresh === undefined ? {} : { refresh }),
         ...(skew === undefined ? {} : { skew }),
       }
     }
     case 'logout':
-      return { type: 'logout' }
-    case 'session-expired':
-      return typeof message['code'] === 'string'
-        ? { type: 'session-expired', code: message['code'] }
-        : null
+    case 'session-expired': {
+      const { code, session } = message
+      if (session !== undefined && typeof session !== 'string') return null
+      const about = session === undefined ? {} : { session }
+      if (message['type'] === 'logout') return { type: 'logout', ...about }
+      return typeof code === 'string' ? { type: 'session-expired', code, ...about } : null
+    }
     case 'recovered':
       return { type: 'recovered' }
     default:

@@ -4,9 +4,9 @@ import { readClaims } from '../src/jwt-exp.js'
 import { estimateSkew, timeToken } from '../src/refresh.js'
 import { makeToken } from './helpers/jwt.js'
 
-test('readClaims: reads exp, iat and jti from a JWT payload (base64url, UTF-8)', () => {
-  const token = makeToken({ exp: 1_700_000_300, iat: 1_700_000_000, jti: 'r1', name: 'Zoë ✓' })
-  assert.deepEqual(readClaims(token), { exp: 1_700_000_300, iat: 1_700_000_000, jti: 'r1' })
+test('readClaims: reads exp, iat, jti and sid from a JWT payload (base64url, UTF-8)', () => {
+  const token = makeToken({ exp: 1_700_000_300, iat: 1_700_000_000, jti: 'r1', sid: 's1', name: 'Zoë ✓' })
+  assert.deepEqual(readClaims(token), { exp: 1_700_000_300, iat: 1_700_000_000, jti: 'r1', sid: 's1' })
 })
 
 test('readClaims: anything that is not a JWT with a JSON object payload is null', () => {
@@ -23,11 +23,12 @@ test('readClaims: anything that is not a JWT with a JSON object payload is null'
   }
 })
 
-test('readClaims: non-numeric claims are undefined', () => {
-  assert.deepEqual(readClaims(makeToken({ exp: '300', iat: null })), {
+test('readClaims: claims of the wrong type are undefined', () => {
+  assert.deepEqual(readClaims(makeToken({ exp: '300', iat: null, sid: 7 })), {
     exp: undefined,
     iat: undefined,
     jti: undefined,
+    sid: undefined,
   })
 })
 

@@ -7,7 +7,8 @@ import {
   isSessionExpiredError,
 } from '../src/errors.js'
 import { readTokens } from '../src/token-storage.js'
-import { createWorld, nextEvent, recordEvents, settle } from './helpers/tabs.js'
+import { claimsOf } from './helpers/jwt.js'
+import { createLaggingView, createWorld, nextEvent, recordEvents, settle } from './helpers/tabs.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
@@ -103,7 +104,11 @@ test('refresh: 401 on refresh clears tokens, fires session-expired with the code
   })
   assert.deepEqual(events, [{ name: 'session-expired', payload: { code: 'token_revoked' } }])
   assert.equal(await readTokens(world.storage, client.options.storageKey), null)
-  assert.deepEqual(world.hub.posted.at(-1), { type: 'session-expired', code: 'token_revoked' })
+  assert.deepEqual(world.hub.posted.at(-1), {
+    type: 'session-expired',
+    code: 'token_revoked',
+    session: claimsOf(access)['sid'],
+  })
   await assert.rejects(client.getAccessToken(), {
     name: 'SessionExpiredError',
     code: 'not_authenticated',
@@ -450,4 +455,43 @@ test("refresh: a recovered message from another tab ends this tab's outage once"
   await settle()
   assert.deepEqual(names(events), ['degraded', 'recovered'])
   assert.equal(world.time.pending(), 0, 'the backoff retry is cancelled')
+})
+
+test('refresh: a tab that sees the shared storage late takes the new pair from the channel, no second refresh', async (t) => {
+  const world = createWorld()
+  t.after(world.close)
+  const view = createLaggingView(world.storage)
+  const a = world.tab()
+  const b = world.tab({ storage: view.storage })
+  await a.login(ADA)
+  const loginAccess = await b.getAccessToken()
+  await view.freeze(b.options.storageKey)
+  world.time.advance(301_000)
+  const [ra, rb] = await Promise.all([a.fetch('/api/me/'), b.fetch('/api/me/')])
+  assert.equal(ra.status, 200)
+  assert.equal(rb.status, 200)
+  assert.equal(world.server.calls.refresh, 1)
+  const fresh = await a.getAccessToken()
+  assert.notEqual(fresh, loginAccess)
+  // b's storage view still shows the login pair; b never steps back to it.
+  assert.equal(await b.getAccessToken(), fresh)
+  view.catchUp()
+  assert.equal(await b.getAccessToken(), fresh)
+})
+
+test('refresh: a logout reaches a tab that still sees the old storage', async (t) => {
+  const world = createWorld()
+  t.after(world.close)
+  const view = createLaggingView(world.storage)
+  const a = world.tab()
+  const b = world.tab({ storage: view.storage })
+  await a.login(ADA)
+  await b.getAccessToken()
+  await view.freeze(b.options.storageKey)
+  const bEvents = recordEvents(b)
+  await a.logout()
+  await settle()
+  assert.deepEqual(names(bEvents), ['logout'])
+  view.catchUp()
+  await assert.rejects(b.getAccessToken(), { name: 'SessionExpiredError' })
 })

@@ -91,3 +91,26 @@ export function nextEvent<E extends AuthEventName>(
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
+
+/**
+ * A tab's view of a shared storage that can fall behind, as Chromium's per-process cache of
+ * localStorage does for a moment after another tab writes: while frozen, reads return the
+ * value seen at `freeze()`; writes go through.
+ */
+export function createLaggingView(shared: TokenStorage) {
+  let frozen: Map<string, string | null | undefined> | null = null
+  const storage: TokenStorage = {
+    get: async (key) => (frozen?.has(key) === true ? frozen.get(key) : shared.get(key)),
+    set: (key, value) => shared.set(key, value),
+    remove: (key) => shared.remove(key),
+  }
+  return {
+    storage,
+    async freeze(key: string): Promise<void> {
+      frozen = new Map([[key, await shared.get(key)]])
+    },
+    catchUp(): void {
+      frozen = null
+    },
+  }
+}
