@@ -3,12 +3,14 @@ import type { Deps } from '../deps.js'
 import { BatonError } from '../errors.js'
 import type { Sessions } from '../sessions.js'
 import { authenticate } from './bearer.js'
+import { createUserCache } from './user-cache.js'
 
 /** `/api/me/`, JWKS, health, readiness and metrics. */
 export function registerMiscRoutes(app: FastifyInstance, deps: Deps, sessions: Sessions): void {
+  const findUser = createUserCache((id) => deps.credentials.findById(id), deps.clock)
   app.get('/api/me/', async (request) => {
     const claims = await authenticate(sessions, request)
-    const user = await deps.credentials.findById(claims.sub)
+    const user = await findUser(claims.sub)
     if (user === null) throw new BatonError('token_not_valid', { detail: 'User not found.' })
     return { id: user.id, username: user.username }
   })
