@@ -151,7 +151,8 @@ function parseJWKS(text: string | null): JWK[] {
 
 function readOrCreate<T>(file: string, create: () => string, parse: (s: string) => T): T {
   if (!existsSync(file)) {
-    mkdirSync(join(file, '..'), { recursive: true })
+    // The data folder also holds the user database: only its owner may list or read it.
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 })
     const content = create()
     if (content !== '') {
       writeFileSync(file, content, { mode: 0o600 })

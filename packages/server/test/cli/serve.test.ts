@@ -93,6 +93,15 @@ test('serve: production without a key exits 78 naming JWT_PRIVATE_KEY', async (t
   assert.match(stderr, /JWT_PRIVATE_KEY/)
 })
 
+test('serve: an unusable key in JWT_VERIFY_KEYS exits 78 naming it', async (t) => {
+  const dir = tempDir(t)
+  // An Ed25519 public key without "alg" while the server signs ES256.
+  const okp = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }
+  const { code, stderr } = await runCLI(['serve'], { BATON_DATA_DIR: dir, JWT_ALGORITHM: 'ES256', JWT_VERIFY_KEYS: JSON.stringify({ keys: [okp] }) })
+  assert.equal(code, 78)
+  assert.match(stderr, /JWT_VERIFY_KEYS/)
+})
+
 test('serve: several configuration problems are all printed, and an unknown flag is a usage error', async (t) => {
   const dir = tempDir(t)
   const many = await runCLI(['serve'], { PORT: 'abc', LOG_LEVEL: 'loud', BATON_DATA_DIR: dir })

@@ -21,6 +21,7 @@ for (const algorithm of ['EdDSA', 'ES256', 'RS256', 'HS256'] as const) {
     const first = await loadKeys({ algorithm, ...none, devKeyDir: dir })
     assert.ok(first.devKeyFile !== null)
     assert.equal(statSync(first.devKeyFile).mode & 0o777, 0o600)
+    assert.equal(statSync(dir).mode & 0o777, 0o700, 'the data folder others can read')
     const second = await loadKeys({ algorithm, ...none, devKeyDir: dir })
     assert.equal(second.devKeyFile, first.devKeyFile)
     assert.equal(second.kid, first.kid)
