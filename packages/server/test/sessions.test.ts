@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import { createMemoryStore } from '../src/store/memory.js'
+import type { SessionStore } from '../src/store/types.js'
 import { type TestServer, createTestServer } from './helpers/make-server.js'
 
 /** The payload of a JWT, unverified (the server verifies; tests only read claims). */
@@ -217,4 +219,44 @@ test('audit: login, rotated, grace_hit, reused (with presented_gen) and revoked 
     assert.ok(!text.includes(token.split('.')[2]!), 'a token signature is in the log')
   }
   assert.ok(!text.includes(PASSWORD), 'the password is in the log')
+})
+
+test('revocation check: with BATON_REVOCATION_CHECK on, an access token of a logged-out session is token_revoked within a second', async (t) => {
+  const s = await setup(t, { BATON_REVOCATION_CHECK: 'true' })
+  const { access, refresh: token } = await s.login('alice', PASSWORD)
+  assert.equal((await s.get('/api/me/', access)).statusCode, 200)
+  assert.equal((await s.post('/api/auth/logout/', { refresh: token })).statusCode, 200)
+  s.clock.advance(1_000)
+  const res = await s.get('/api/me/', access)
+  assert.equal(res.json().code, 'token_revoked')
+  assert.equal(res.statusCode, 401)
+  const verified = await s.post('/api/auth/verify/', { token: access })
+  assert.equal(verified.json().code, 'token_revoked')
+})
+
+test('revocation check: off by default, an access token lives out its lifetime after logout', async (t) => {
+  const s = await setup(t)
+  const { access, refresh: token } = await s.login('alice', PASSWORD)
+  assert.equal((await s.post('/api/auth/logout/', { refresh: token })).statusCode, 200)
+  s.clock.advance(2_000)
+  assert.equal((await s.get('/api/me/', access)).statusCode, 200)
+})
+
+test('revocation check: protected routes fail closed (503 store_unavailable) while the store is down', async (t) => {
+  const inner = createMemoryStore()
+  let down = false
+  const store: SessionStore = {
+    ...inner,
+    getSession: (id, now) => (down ? Promise.reject(new Error('connection refused')) : inner.getSession(id, now)),
+  }
+  const s = await createTestServer({ BATON_REVOCATION_CHECK: 'true' }, { store })
+  t.after(() => s.close())
+  await s.addUser('alice', PASSWORD)
+  const { access } = await s.login('alice', PASSWORD)
+  down = true
+  s.clock.advance(1_000)
+  const res = await s.get('/api/me/', access)
+  assert.equal(res.json().code, 'store_unavailable')
+  assert.equal(res.statusCode, 503)
+  assert.ok(res.headers['retry-after'] !== undefined)
 })

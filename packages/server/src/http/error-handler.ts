@@ -1,6 +1,7 @@
 import type { ErrorBody, ErrorCode } from '@baton/client'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BatonError, ERRORS, StoreUnavailableError } from '../errors.js'
+import { UserStoreUnavailableError } from '../users/errors.js'
 
 /** Fastify's own errors for bad input, mapped to SPEC §1 codes. Anything else is a bug. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -44,6 +45,15 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: Bat
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | BatonError | Error, request, reply) => {
+    if (error instanceof UserStoreUnavailableError) {
+      // The session store guard logs its own failures; the user database has no guard, so its
+      // one line with the cause (address masked, cause sanitized by the store) is written here.
+      request.log.warn(
+        { event: 'user_store_error', operation: error.operation, address: error.address, err: error.cause },
+        `user database ${error.operation} failed`,
+      )
+      return sendError(request, reply, error)
+    }
     if (error instanceof StoreUnavailableError) return sendError(request, reply, error)
     if (error instanceof BatonError) return sendError(request, reply, error)
 

@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { createMemoryStore } from '../../src/store/memory.js'
 import type { SessionStore } from '../../src/store/types.js'
+import { UserStoreUnavailableError } from '../../src/users/errors.js'
 import type { CredentialChecker } from '../../src/users/types.js'
 import { type TestServer, createTestServer } from '../helpers/make-server.js'
 
@@ -87,6 +88,27 @@ test('errors: a store that hangs is 503 store_unavailable within STORE_TIMEOUT_M
   assert.equal(res.statusCode, 503)
   const cause = s.logs.find((l) => l.event === 'store_error')
   assert.equal(cause?.operation, 'rotate')
+})
+
+test('errors: the user database unavailable at login is 503 store_unavailable, with one log line carrying the cause', async (t) => {
+  const credentials: CredentialChecker = {
+    async check() {
+      throw new UserStoreUnavailableError({ operation: 'findByUsername', address: 'postgres://baton:****@127.0.0.1:5433/baton', cause: new Error('ECONNREFUSED 127.0.0.1:5433') })
+    },
+    async findById() {
+      return null
+    },
+  }
+  const s = await createTestServer({}, { credentials })
+  t.after(() => s.close())
+  const res = await s.post('/api/auth/token/', { username: 'alice', password: PASSWORD })
+  assert.equal(res.json().code, 'store_unavailable')
+  assert.equal(res.statusCode, 503)
+  assert.ok(res.headers['retry-after'] !== undefined)
+  assert.ok(!res.body.includes('5433'))
+  const lines = s.logs.filter((l) => l.operation === 'users.findByUsername')
+  assert.equal(lines.length, 1, 'one log line names the failed user-database operation')
+  assert.match(JSON.stringify(lines[0]), /ECONNREFUSED/)
 })
 
 test('errors: a bug (a TypeError) is 500 internal_error with a request_id that is in the log line with the stack', async (t) => {
