@@ -6,7 +6,7 @@
  */
 import cluster from 'node:cluster'
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify'
-import { createLogger } from '../packages/server/src/log.js'
+import { type Logger, createLogger, lazyChildLogger } from '../packages/server/src/log.js'
 
 const workers = Number(process.env.WORKERS ?? '1')
 
@@ -21,6 +21,7 @@ if (workers > 1 && cluster.isPrimary) {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger as Logger, bindings, options) as FastifyBaseLogger,
     bodyLimit: 16_384,
     trustProxy: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },

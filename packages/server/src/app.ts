@@ -14,6 +14,7 @@ import { CSRF_HEADER } from './http/cookies.js'
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js'
 import { registerMiscRoutes } from './http/misc-routes.js'
 import { registerSessionRoutes } from './http/session-routes.js'
+import { type Logger, lazyChildLogger } from './log.js'
 import { createSessions } from './sessions.js'
 
 /** Where the demo page's built files are (`npm run build` puts them there). */
@@ -25,6 +26,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // The per-request child logger is made only if the request logs (see log.ts).
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger as Logger, bindings, options) as FastifyBaseLogger,
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
     bodyLimit: config.bodyLimit,
