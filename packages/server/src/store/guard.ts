@@ -133,11 +133,20 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Timeout(ms)), ms)
+  // One promise and one timer per store call (Promise.race + finally + catch made five promises
+  // on every store call; issue 5). A late answer from a call we gave up on settles nothing, and
+  // its rejection is handled here, so it is never left unhandled.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Timeout(ms)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
+    )
   })
-  // A late answer from a call we gave up on is dropped, but never left unhandled.
-  promise.catch(() => undefined)
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }
