@@ -47,12 +47,14 @@ export function timeToken(access: string, skew: number): TokenTiming {
 
 /**
  * Estimates server clock minus local clock from a token's `iat` and the local time at which
- * it arrived (0 without `iat`). The estimate errs by the network latency, which is small
- * against the refresh margin.
+ * it arrived (0 without `iat`). `iat` is in whole seconds, so the server's clock read anything
+ * from `iat` to `iat + 1 s` when it signed: the estimate takes the late end, which places `exp`
+ * up to a second early on the local clock, never late (a late estimate meant a 401 with short
+ * lifetimes). It also errs by the network latency, small against the refresh margin.
  */
 export function estimateSkew(access: string, receivedAt: number): number {
   const iat = readClaims(access)?.iat
-  return iat === undefined ? 0 : iat * 1000 - receivedAt
+  return iat === undefined ? 0 : iat * 1000 + 999 - receivedAt
 }
 
 /** The session core used by `client.fetch`, `getAccessToken` and adapters. */

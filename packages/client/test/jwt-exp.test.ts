@@ -45,8 +45,8 @@ test('timeToken: margin is a quarter of the lifetime, at most 60 s; exp moved by
   assert.deepEqual(timeToken('opaque', 0), { expiresAt: null, margin: 0 })
 })
 
-test('estimateSkew: server clock minus local clock at receipt, 0 without iat', () => {
-  assert.equal(estimateSkew(makeToken({ iat: 2000 }), 1_400_000), 600_000)
-  assert.equal(estimateSkew(makeToken({ iat: 1000 }), 1_600_000), -600_000)
+test('estimateSkew: server clock minus local clock at receipt, taking the late end of the iat second; 0 without iat', () => {
+  assert.equal(estimateSkew(makeToken({ iat: 2000 }), 1_400_000), 600_999)
+  assert.equal(estimateSkew(makeToken({ iat: 1000 }), 1_600_000), -599_001)
   assert.equal(estimateSkew(makeToken({}), 1_600_000), 0)
 })

@@ -161,8 +161,8 @@ export function createSessions(deps: Deps): Sessions {
         }
       } catch (err) {
         if (err instanceof StoreUnavailableError) {
+          // The guard already wrote the one `store_error` line (with the cause and the sid).
           metrics.refreshOutcomes.inc({ outcome: 'store_unavailable' })
-          audit('store_error', { ...fields, operation: err.operation }, 'warn')
         } else if (err instanceof BatonError) {
           if (err.code !== 'token_reused') metrics.refreshOutcomes.inc({ outcome: err.code })
           else metrics.refreshOutcomes.inc({ outcome: 'token_reused' })

@@ -6,7 +6,7 @@ import { MAX_TOKEN_LENGTH } from '../tokens/jwt.js'
 import { MAX_PASSWORD_LENGTH, normalizeUsername, validatePassword, validateUsername } from '../users/password.js'
 import { readFields } from './body.js'
 import { authenticate } from './bearer.js'
-import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
+import { REFRESH_COOKIE, checkCSRF, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
 
 const USERNAME_MAX = 150
 
@@ -57,8 +57,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
   })
 
   async function logout(request: FastifyRequest, reply: FastifyReply) {
-    const token = refreshTokenOf(request)
-    await sessions.logout(token)
+    // Cookie mode: no cookie means already logged out (idempotent); the CSRF check still runs.
+    const token = cookieMode && request.cookies[REFRESH_COOKIE] === undefined ? (checkCSRF(request), null) : refreshTokenOf(request)
+    if (token !== null) await sessions.logout(token)
     if (cookieMode) clearRefreshCookie(deps.config, reply)
     void reply.header('cache-control', 'no-store')
     return {}

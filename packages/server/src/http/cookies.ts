@@ -31,10 +31,15 @@ export function clearRefreshCookie(config: Config, reply: FastifyReply): void {
  * request comes from an allowed origin.
  */
 export function readRefreshCookie(request: FastifyRequest): string {
-  if (request.headers[CSRF_HEADER] === undefined) throw new BatonError('csrf_failed', { detail: `Missing ${CSRF_HEADER} header.` })
+  checkCSRF(request)
   const token = request.cookies[REFRESH_COOKIE]
   if (token === undefined || token === '') throw new BatonError('token_not_valid', { detail: 'No refresh cookie.' })
   return token
+}
+
+/** Cookie mode's CSRF defence: the custom header must be present. */
+export function checkCSRF(request: FastifyRequest): void {
+  if (request.headers[CSRF_HEADER] === undefined) throw new BatonError('csrf_failed', { detail: `Missing ${CSRF_HEADER} header.` })
 }
 
 function isLocalDevelopment(config: Config): boolean {

@@ -98,7 +98,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     log.info({ event: 'store_recovered', store: store.kind, address }, 'session store recovered: circuit closed')
   }
 
-  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  async function call<T>(operation: string, run: () => Promise<T>, sid?: string): Promise<T> {
     // An open circuit answers at once: no request waits on a store known to be down.
     if (state === 'open') throw unavailable(operation)
     const start = performance.now()
@@ -111,7 +111,12 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
       metrics?.storeLatency.observe({ operation, result: 'error' }, (performance.now() - start) / 1000)
       if (closed) throw unavailable(operation, err)
       // SPEC §4: one line per failed operation with the real cause and the masked address.
-      log.warn({ event: 'store_error', operation, store: store.kind, address, err }, `session store ${operation} failed`)
+      // It is also the `store_error` audit event of SPEC §3.5 (with the session id when the
+      // operation names one), so a failed refresh writes one line, not two.
+      log.warn(
+        { event: 'store_error', audit: 'store_error', operation, ...(sid !== undefined ? { sid } : {}), store: store.kind, address, err },
+        `session store ${operation} failed`,
+      )
       if (++failures >= threshold) open(err)
       throw unavailable(operation, err)
     }
@@ -120,7 +125,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   const guarded = { kind: store.kind } as Record<string, unknown>
   for (const op of OPERATIONS) {
     const fn = store[op] as (...args: unknown[]) => Promise<unknown>
-    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args))
+    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args), sessionIdOf(op, args[0]))
   }
   guarded.close = async () => {
     closed = true
@@ -149,4 +154,11 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     )
   })
+}
+
+/** The session id an operation is about, for the failure's log line (never a token). */
+function sessionIdOf(operation: string, arg: unknown): string | undefined {
+  if (operation === 'getSession' || operation === 'revokeSession') return typeof arg === 'string' ? arg : undefined
+  if (typeof arg === 'object' && arg !== null && 'id' in arg && typeof arg.id === 'string') return arg.id
+  return undefined
 }
