@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { silenceIoredisDebug } from '../security/ioredis-debug.js'
+import { newRecord } from './rotation.js'
 import {
   CREATE_SESSION_LUA,
   INCREMENT_COUNTER_LUA,
@@ -287,22 +288,7 @@ export class RedisStore implements SessionStore {
         ]),
       () => true,
     )
-    return {
-      id: input.id,
-      userId: input.userId,
-      currentJti: input.jti,
-      generation: 1,
-      currentIssuedAt: input.now,
-      previousJti: null,
-      graceUntil: null,
-      createdAt: input.now,
-      lastUsedAt: input.now,
-      expiresAt,
-      absoluteExpiresAt: input.absoluteExpiresAt,
-      revokedAt: null,
-      userAgent,
-      ip: input.ip,
-    }
+    return newRecord({ ...input, userAgent })
   }
 
   async rotate(input: RotateInput): Promise<RotateOutcome> {
