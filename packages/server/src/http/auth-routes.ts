@@ -5,6 +5,7 @@ import type { ClientInfo, IssuedTokens, Sessions } from '../sessions.js'
 import { MAX_TOKEN_LENGTH } from '../tokens/jwt.js'
 import { MAX_PASSWORD_LENGTH, normalizeUsername, validatePassword, validateUsername } from '../users/password.js'
 import { readFields } from './body.js'
+import { compactUserAgent } from './user-agent.js'
 import { authenticate } from './bearer.js'
 import { REFRESH_COOKIE, checkCSRF, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
 
@@ -16,7 +17,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
 
   function client(request: FastifyRequest): ClientInfo {
     const ua = request.headers['user-agent']
-    return { userAgent: typeof ua === 'string' ? ua.slice(0, 256) : null, ip: request.ip ?? null }
+    return { userAgent: typeof ua === 'string' && ua.trim() !== '' ? compactUserAgent(ua) : null, ip: request.ip ?? null }
   }
 
   function sendTokens(reply: FastifyReply, tokens: IssuedTokens): { access: string; refresh?: string } {
