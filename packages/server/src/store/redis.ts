@@ -211,7 +211,10 @@ export class RedisStore implements SessionStore {
     client.defineCommand('batonIncrementCounter', { numberOfKeys: 1, lua: INCREMENT_COUNTER_LUA })
 
     // Without an 'error' listener ioredis errors would be unhandled; log state changes only.
-    client.on('error', (err: unknown) => this.#markDown(err))
+    client.on('error', (err: unknown) => {
+      this.#lastConnectionError = describeError(scrubError(err, this.#secrets))
+      this.#markDown(err)
+    })
     client.on('node error', (err: unknown) => this.#markDown(err))
     client.on('close', () => this.#markDown(null))
     client.on('ready', () => {
@@ -457,7 +460,13 @@ export class RedisStore implements SessionStore {
       ) {
         client.disconnect(true)
       }
-      const scrubbed = scrubError(err, this.#secrets)
+      let scrubbed = scrubError(err, this.#secrets)
+      // ioredis answers a command sent while disconnected with "Stream isn't writeable…": the
+      // real cause (SPEC §4: in the log line) is why the connection is down.
+      if (scrubbed.message.startsWith("Stream isn't writeable")) {
+        scrubbed = new Error(`not connected to Redis (${this.#lastConnectionError ?? 'connection closed'})`, { cause: scrubbed })
+        scrubbed.name = 'RedisNotConnectedError'
+      }
       if (scrubbed.message.includes('READONLY')) {
         this.#readOnly = true
         this.#markDown(scrubbed)
@@ -466,9 +475,13 @@ export class RedisStore implements SessionStore {
     }
   }
 
+  /** The last connection error, masked, to name the cause of a "not connected" failure. */
+  #lastConnectionError: string | null = null
+
   #markUp(): void {
     if (this.#closed || this.#state === 'up') return
     this.#lastReplyAt = performance.now()
+    this.#lastConnectionError = null
     if (this.#state === 'down') this.#log?.info({ store: this.address }, 'redis recovered')
     else this.#log?.info({ store: this.address }, 'redis connected')
     this.#state = 'up'
