@@ -149,6 +149,8 @@ export async function openSessionStore(config: Config, log: Logger): Promise<Ses
 }
 
 function storeAddress(config: Config, store: SessionStore): string {
+  // A store that knows its own masked address (RedisStore) says it best.
+  if ('address' in store && typeof store.address === 'string') return store.address
   if (store.kind === 'redis' && config.redis !== null) return maskURL(config.redis.url)
   if (store.kind === 'sqlite') return `sqlite:${join(config.dataDir, 'sessions.db')}`
   return store.kind

@@ -241,6 +241,16 @@ export class RedisStore implements SessionStore {
   }
 
   /** Resolves once connected and ready; rejects (address masked) after `timeoutMs`. */
+  /**
+   * Commands waiting in the client (queued offline, or sent and unanswered). With no offline
+   * queue and a deadline on every command this stays bounded by the requests in flight, also
+   * through an outage (SPEC §4: no queue of commands building up). Standalone and Sentinel only.
+   */
+  pendingCommands(): number {
+    const client = this.#client as unknown as { offlineQueue?: { length: number }; commandQueue?: { length: number } }
+    return (client.offlineQueue?.length ?? 0) + (client.commandQueue?.length ?? 0)
+  }
+
   async ready(timeoutMs: number): Promise<void> {
     const client = this.#client
     if (client.status === 'ready') return
