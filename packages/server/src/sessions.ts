@@ -137,6 +137,7 @@ export function createSessions(deps: Deps): Sessions {
           now,
           graceMs: config.refreshGraceSeconds * SECOND,
           refreshLifetimeMs: config.refreshTokenLifetime * SECOND,
+          generation: claims.gen,
         })
         switch (out.kind) {
           case 'rotated':

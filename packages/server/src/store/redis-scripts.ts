@@ -35,20 +35,24 @@ return 1
 
 /**
  * SPEC §3.2 in one atomic step. KEYS[1] session; ARGV: jti, newJti, now, graceMs,
- * refreshLifetimeMs, marginMs. Answers `{kind}` or `{kind, HGETALL}`.
+ * refreshLifetimeMs, marginMs, presented generation (0: unknown). Answers `{kind}` or
+ * `{kind, HGETALL}`. A generation above the stored one is a rotation this Redis lost (a
+ * failover to an asynchronous replica): that token rotates like the current one.
  */
 export const ROTATE_LUA = `
 local k = KEYS[1]
 local jti, newJti = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
-local f = redis.call('HMGET', k, 'e', 'r', 'c', 'p', 'pu', 'ae')
+local gen = tonumber(ARGV[7]) or 0
+local f = redis.call('HMGET', k, 'e', 'r', 'c', 'p', 'pu', 'ae', 'g')
 if not f[1] or now >= tonumber(f[1]) then return {'not_found'} end
 if f[2] then return {'revoked'} end
-if jti == f[3] then
+local stored = tonumber(f[7])
+if jti == f[3] or gen > stored then
   local expires = math.min(now + tonumber(ARGV[5]), tonumber(f[6]))
-  redis.call('HSET', k, 'p', f[3], 'pu', string.format('%d', now + tonumber(ARGV[4])),
-    'c', newJti, 'ci', ARGV[3], 'lu', ARGV[3], 'e', string.format('%d', expires))
-  redis.call('HINCRBY', k, 'g', 1)
+  redis.call('HSET', k, 'p', jti, 'pu', string.format('%d', now + tonumber(ARGV[4])),
+    'c', newJti, 'ci', ARGV[3], 'lu', ARGV[3], 'e', string.format('%d', expires),
+    'g', string.format('%d', math.max(stored, gen) + 1))
   redis.call('PEXPIRE', k, string.format('%d', expires - now + tonumber(ARGV[6])))
   return {'rotated', redis.call('HGETALL', k)}
 end

@@ -315,6 +315,7 @@ export class RedisStore implements SessionStore {
           String(input.graceMs),
           String(input.refreshLifetimeMs),
           String(TTL_MARGIN_MS),
+          String(input.generation ?? 0),
         ),
       ([kind]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
     )

@@ -14,13 +14,16 @@ export function decideRotation(
   if (record === null || now >= record.expiresAt) return { outcome: { kind: 'not_found' }, write: null }
   if (record.revokedAt !== null) return { outcome: { kind: 'revoked' }, write: null }
 
-  if (input.jti === record.currentJti) {
+  // The current token rotates; so does a token of a later generation than the record (a
+  // rotation the store lost in a failover: see RotateInput.generation).
+  const lostWrite = input.generation !== undefined && input.generation > record.generation
+  if (input.jti === record.currentJti || lostWrite) {
     const next: SessionRecord = {
       ...record,
-      previousJti: record.currentJti,
+      previousJti: input.jti,
       graceUntil: now + input.graceMs,
       currentJti: input.newJti,
-      generation: record.generation + 1,
+      generation: Math.max(record.generation, input.generation ?? 0) + 1,
       currentIssuedAt: now,
       lastUsedAt: now,
       // SPEC §3.4: rotation never extends the absolute lifetime.

@@ -99,6 +99,14 @@ export interface RotateInput {
   graceMs: number
   /** The new token's lifetime; the record's expiry becomes min(now + this, absoluteExpiresAt). */
   refreshLifetimeMs: number
+  /**
+   * The presented token's generation (`gen`). Only baton mints tokens, and generation n+1 only
+   * from n, so a generation above the stored one means the store lost a rotation it had
+   * acknowledged (an asynchronous replica promoted by a failover): the presented token is then
+   * taken as current and rotated, where it would otherwise look like reuse. Older generations
+   * are reuse as before.
+   */
+  generation?: number
 }
 
 export type RotateOutcome =

@@ -156,6 +156,27 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ses
       assert.equal((await store.rotate(rotation(s, id('j'), T0 + 1))).kind, 'reused')
     })
 
+    test('rotate: a later generation than stored (a rotation the store lost) rotates instead of counting as reuse', async () => {
+      const s = await login()
+      // The store acknowledged gen 2 and 3, then lost them (failover): it still holds gen 1.
+      const lost = id('j')
+      const out = await store.rotate(rotation(s, lost, T0 + MINUTE, { generation: 3 }))
+      assert.equal(out.kind, 'rotated')
+      assert.ok(out.kind === 'rotated')
+      assert.equal(out.session.generation, 4)
+      assert.equal(out.session.previousJti, lost)
+      // Within grace the same token answers the same successor; older ones are still reuse.
+      const again = await store.rotate(rotation(s, lost, T0 + MINUTE + 1, { generation: 3 }))
+      assert.ok(again.kind === 'grace')
+      assert.equal(again.session.currentJti, out.session.currentJti)
+      assert.equal((await store.rotate(rotation(s, s.jti, T0 + MINUTE + 2, { generation: 1 }))).kind, 'reused')
+    })
+
+    test('rotate: an unknown jti of the stored generation or older is reuse', async () => {
+      const s = await login()
+      assert.equal((await store.rotate(rotation(s, id('j'), T0 + 1, { generation: 1 }))).kind, 'reused')
+    })
+
     test('rotate: unknown session is not_found', async () => {
       const s = await login()
       assert.equal((await store.rotate(rotation({ ...s, id: id('s') }, s.jti, T0))).kind, 'not_found')

@@ -59,6 +59,7 @@ describe('redis sentinel', () => {
     let s = session()
     await store.createSession(s)
     let jti = s.jti
+    let gen = 1
     let now = T0
     const counts: Record<string, number> = {}
     let slowest = 0
@@ -79,20 +80,25 @@ describe('redis sentinel', () => {
           now,
           graceMs: 15_000,
           refreshLifetimeMs: DAY,
+          generation: gen,
         })
         counts[out.kind] = (counts[out.kind] ?? 0) + 1
         if (out.kind === 'rotated' || out.kind === 'grace') {
           jti = out.session.currentJti
+          gen = out.session.generation
           // Counted only when the new primary (the former replica) holds what we just wrote.
           if (failedOver && (await newPrimary.hget(`baton:{${s.id}}:session`, 'c')) === jti)
             onNewPrimary++
         } else {
           // Replication is asynchronous: a rotation the old primary acknowledged just before
-          // the switch can be missing on the new one, so the chain's next token looks reused.
-          // That logs the user out (fails closed); start a new chain.
+          // the switch can be missing on the new one. The presented generation tells the store
+          // so, and it rotates instead of answering reuse; only a session created just before
+          // the switch can be missing altogether (not_found): start a new chain then.
+          assert.notEqual(out.kind, 'reused', 'a rotation lost in the failover is not taken for reuse')
           s = session()
           await store.createSession(s).catch(() => undefined)
           jti = s.jti
+          gen = 1
         }
       } catch {
         counts.error = (counts.error ?? 0) + 1
