@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
+import { enableWAL } from '../sqlite-wal.js'
 import { decideRotation, decideTouch, newRecord } from './rotation.js'
 import type { Counter, SessionRecord, SessionStore } from './types.js'
 
@@ -102,7 +103,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
   const { default: Database } = await import('better-sqlite3')
   if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true })
   const db: BetterSqlite3.Database = new Database(options.file)
-  db.pragma('journal_mode = WAL')
+  await enableWAL(db)
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   db.exec(SCHEMA)

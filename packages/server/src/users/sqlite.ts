@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs'
 import type BetterSqlite3 from 'better-sqlite3'
 import { UserStoreUnavailableError } from './errors.js'
 import type { CreateUserOutcome, UserRecord, UserStore } from './types.js'
+import { enableWAL } from '../sqlite-wal.js'
 
 export interface SqliteUserStoreOptions {
   /** The database file (created with mode 0600 when missing), or `:memory:`. */
@@ -54,7 +55,7 @@ export async function createSqliteUserStore(options: SqliteUserStoreOptions): Pr
     throw new UserStoreUnavailableError({ operation: 'open', address: file, cause: err })
   }
   try {
-    db.pragma('journal_mode = WAL')
+    await enableWAL(db, options.busyTimeoutMs ?? 5000)
     // Users are written rarely; FULL makes a created user survive a power cut too.
     db.pragma('synchronous = FULL')
     migrate(db)
