@@ -18,6 +18,11 @@ import type { ResolvedClientOptions } from './options.js'
 import type { TabMessage } from './tab-channel.js'
 import { readTokens, writeTokens, type StoredTokens } from './token-storage.js'
 
+/** A lock granted later than this (ms) was held by another tab. */
+const CONTENDED_LOCK_MS = 5
+/** How long a tab that waited for the lock lets the other tab's message arrive (ms). */
+const MESSAGE_GRACE_MS = 30
+
 /** Upper bound of the proactive-refresh margin, in ms (SPEC §6: at most 60 s). */
 export const MAX_REFRESH_MARGIN_MS = 60_000
 
@@ -288,7 +293,17 @@ export function createSessionManager(
    */
   function refresh(stale: string | null): Promise<StoredTokens> {
     if (inflight !== null) return inflight
-    const flight = options.lock(options.lockName, () => refreshHoldingLock(stale))
+    const requested = performance.now()
+    const flight = options.lock(options.lockName, async () => {
+      // The lock was held by another tab, which posted its new pair before releasing it; but
+      // the lock grant and BroadcastChannel travel separately in the browser, so that message
+      // may still be on its way. A short real-time pause lets it land, so this tab adopts the
+      // pair instead of refreshing again (SPEC §6: one refresh per expiry across tabs). An
+      // uncontended lock costs nothing.
+      if (performance.now() - requested > CONTENDED_LOCK_MS)
+        await new Promise((resolve) => globalThis.setTimeout(resolve, MESSAGE_GRACE_MS))
+      return refreshHoldingLock(stale)
+    })
     inflight = flight
     const settle = (): void => {
       if (inflight === flight) inflight = null
