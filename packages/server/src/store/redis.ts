@@ -6,6 +6,7 @@ import {
   CREATE_SESSION_LUA,
   INCREMENT_COUNTER_LUA,
   INDEX_ADD_LUA,
+  RECORD_FIELDS,
   REVOKE_LUA,
   ROTATE_LUA,
   TOUCH_LUA,
@@ -75,19 +76,22 @@ const UA_MAX_PIECES = 8
 const PROBE_KEY = 'baton:probe'
 
 const sessionKey = (id: string): string => `baton:{${id}}:session`
-const userKey = (userId: string): string => `baton:user:{${userId}}:sessions`
+const userKey = (userId: string): string => `baton:user:{${userId}}`
 const counterKey = (key: string): string => `baton:rl:{${key}}`
 
 interface Scripts {
   batonCreateSession(key: string, ...args: string[]): Promise<number>
-  batonRotate(key: string, ...args: string[]): Promise<[string, string[]?]>
-  batonTouch(key: string, ...args: string[]): Promise<[string, string[]?]>
+  batonRotate(key: string, ...args: string[]): Promise<[string, RecordValues?]>
+  batonTouch(key: string, ...args: string[]): Promise<[string, RecordValues?]>
   batonRevoke(key: string, now: string): Promise<number>
   batonIndexAdd(key: string, ...args: string[]): Promise<number>
   batonIncrementCounter(key: string, ...args: string[]): Promise<[number, number]>
 }
 
 type Client = (Redis | Cluster) & Scripts
+
+/** `HMGET key ...RECORD_FIELDS`: one value (or nil) per field, in that order. */
+type RecordValues = (string | null)[]
 
 /**
  * A Redis-backed session store (standalone, TLS, Sentinel or Cluster).
@@ -270,16 +274,17 @@ export class RedisStore implements SessionStore {
   async createSession(input: NewSession): Promise<SessionRecord> {
     const expiresAt = Math.min(input.expiresAt, input.absoluteExpiresAt)
     const userAgent = input.userAgent === null ? null : boundUserAgent(input.userAgent)
+    // Times after `ca` are offsets from it (redis-scripts.ts says why).
     // prettier-ignore
     const fields = [
       'u', input.userId,
       'c', input.jti,
       'g', '1',
-      'ci', String(input.now),
       'ca', String(input.now),
-      'lu', String(input.now),
-      'e', String(expiresAt),
-      'ae', String(input.absoluteExpiresAt),
+      'ci', '0',
+      'lu', '0',
+      'e', String(expiresAt - input.now),
+      'ae', String(input.absoluteExpiresAt - input.now),
     ]
     if (input.ip !== null) fields.push('ip', input.ip)
     if (userAgent !== null)
@@ -320,7 +325,7 @@ export class RedisStore implements SessionStore {
       ([kind]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
     )
     if (kind === 'revoked' || kind === 'not_found') return { kind }
-    const session = fields === undefined ? null : toRecord(input.id, pairs(fields))
+    const session = fields === undefined ? null : toRecord(input.id, fields)
     if (session === null) return { kind: 'not_found' }
     if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
     throw new Error(`redis rotate script answered an unknown outcome: ${kind}`)
@@ -332,14 +337,14 @@ export class RedisStore implements SessionStore {
       ([kind]) => kind === 'touched',
     )
     if (kind === 'revoked' || kind === 'not_found') return { kind }
-    const session = fields === undefined ? null : toRecord(input.id, pairs(fields))
+    const session = fields === undefined ? null : toRecord(input.id, fields)
     if (session === null || kind !== 'touched') return { kind: 'not_found' }
     return { kind, session }
   }
 
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const hash = await this.#run(() => this.#client.hgetall(sessionKey(id)))
-    const record = toRecord(id, hash)
+    const values = await this.#run(() => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))
+    const record = toRecord(id, values)
     return record === null || now >= record.expiresAt ? null : record
   }
 
@@ -364,7 +369,7 @@ export class RedisStore implements SessionStore {
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
     const ids = await this.#userSessionIds(userId, now)
     const hashes = await this.#run(() =>
-      Promise.all(ids.map((id) => this.#client.hgetall(sessionKey(id)))),
+      Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))),
     )
     const live: SessionRecord[] = []
     const gone: string[] = []
@@ -656,31 +661,29 @@ function splitUserAgent(ua: string): string[] {
   return pieces
 }
 
-function pairs(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string
-  return out
-}
-
-/** The hash as a record; `null` when it is missing or malformed (both mean "not valid"). */
-function toRecord(id: string, h: Record<string, string>): SessionRecord | null {
-  const { u, c, g, ci, ca, lu, e, ae } = h
+/**
+ * The record from `HMGET` of {@link RECORD_FIELDS}; `null` when it is missing or malformed
+ * (both mean "not valid"). Times other than `ca` are stored as offsets from it.
+ */
+function toRecord(id: string, values: RecordValues): SessionRecord | null {
+  const [u, c, g, ca, ci, lu, e, ae, p, pu, r, ip] = values
   if (
-    u === undefined ||
-    c === undefined ||
-    g === undefined ||
-    ci === undefined ||
-    ca === undefined ||
-    lu === undefined ||
-    e === undefined ||
-    ae === undefined
+    u == null ||
+    c == null ||
+    g == null ||
+    ca == null ||
+    ci == null ||
+    lu == null ||
+    e == null ||
+    ae == null
   ) {
     return null
   }
+  const base = Number(ca)
   let userAgent: string | null = null
-  for (let i = 0; i < UA_MAX_PIECES; i++) {
-    const piece = h[`a${i}`]
-    if (piece === undefined) break
+  for (let i = 12; i < values.length; i++) {
+    const piece = values[i]
+    if (piece == null) break
     userAgent = (userAgent ?? '') + piece
   }
   return {
@@ -688,15 +691,15 @@ function toRecord(id: string, h: Record<string, string>): SessionRecord | null {
     userId: u,
     currentJti: c,
     generation: Number(g),
-    currentIssuedAt: Number(ci),
-    previousJti: h.p ?? null,
-    graceUntil: h.pu === undefined ? null : Number(h.pu),
-    createdAt: Number(ca),
-    lastUsedAt: Number(lu),
-    expiresAt: Number(e),
-    absoluteExpiresAt: Number(ae),
-    revokedAt: h.r === undefined ? null : Number(h.r),
+    currentIssuedAt: base + Number(ci),
+    previousJti: p ?? null,
+    graceUntil: pu == null ? null : base + Number(pu),
+    createdAt: base,
+    lastUsedAt: base + Number(lu),
+    expiresAt: base + Number(e),
+    absoluteExpiresAt: base + Number(ae),
+    revokedAt: r == null ? null : base + Number(r),
     userAgent,
-    ip: h.ip ?? null,
+    ip: ip ?? null,
   }
 }

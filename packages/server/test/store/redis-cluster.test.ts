@@ -66,7 +66,7 @@ describe('redis cluster', () => {
         await node.command('CLUSTER', 'KEYSLOT', sid),
       )
       assert.equal(
-        await node.command('CLUSTER', 'KEYSLOT', `baton:user:{${uid}}:sessions`),
+        await node.command('CLUSTER', 'KEYSLOT', `baton:user:{${uid}}`),
         await node.command('CLUSTER', 'KEYSLOT', uid),
       )
     }
