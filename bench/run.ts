@@ -417,7 +417,7 @@ interface Targets {
   workers: number
   ceilings: { staticJSON: number | null; crypto: Record<string, { jose: number; node: number; codec: number }> }
   /** Refresh with Redis at the most workers, per algorithm: each criterion of issue 5. */
-  refreshRedis: { alg: string; rps: number; p99Ms: number; percentOfJoseCeiling: number | null; percentOfNodeCeiling: number | null; checks: Check[] }[]
+  refreshRedis: { alg: string; rps: number; p99Ms: number; percentOfJoseCeiling: number | null; percentOfNodeCeiling: number | null; percentOfNodePerServerCore: number | null; checks: Check[] }[]
   protected: { store: string; alg: string; rps: number; percentOfStatic: number | null; checks: Check[] }[]
   bytesPerSession: { sessionHash: number; withUserIndex: number; checks: Check[] } | null
   scaling: { mode: string; store: string; alg: string; w1: number; wMax: number; factor: number }[]
@@ -442,6 +442,10 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
     const nodeCeiling = c === undefined ? null : lower(staticJSON, c.node)
     const ofJose = pct(r.rps, joseCeiling)
     const ofNode = pct(r.rps, nodeCeiling)
+    // The generator and redis-server share the cores, so the server gets fewer than `cores`:
+    // per core the server actually used, against raw node:crypto on one core.
+    const perCore = crypto.find((x) => x.alg === r.alg)?.nodeRefreshPerCore
+    const ofNodePerCore = perCore === undefined ? null : pct(r.rpsPerServerCore, perCore)
     const trips = r.redis?.roundTripsPerRequest ?? null
     refreshRedis.push({
       alg: r.alg,
@@ -449,9 +453,10 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
       p99Ms: r.latencyMs.p99,
       percentOfJoseCeiling: ofJose,
       percentOfNodeCeiling: ofNode,
+      percentOfNodePerServerCore: ofNodePerCore,
       checks: [
         check(r.rps >= 4500, `${r.rps}/s >= 4500`),
-        check((ofJose ?? 0) >= 60, `${ofJose ?? '-'}% of min(static JSON, jose x ${cores}) = ${joseCeiling ?? '-'} >= 60% (${ofNode ?? '-'}% of min(static JSON, raw node:crypto x ${cores}) = ${nodeCeiling ?? '-'})`),
+        check((ofJose ?? 0) >= 60, `${ofJose ?? '-'}% of min(static JSON, jose x ${cores}) = ${joseCeiling ?? '-'} >= 60% (${ofNode ?? '-'}% of min(static JSON, raw node:crypto x ${cores}) = ${nodeCeiling ?? '-'}; per server core ${r.rpsPerServerCore ?? '-'}/s = ${ofNodePerCore ?? '-'}% of raw node:crypto's ${perCore ?? '-'}/s)`),
         check(r.latencyMs.p99 < 25, `p99 ${r.latencyMs.p99} ms < 25`),
         check(r.non2xx + r.errors === 0 && (r.brokenChains ?? 0) === 0, `non-2xx ${r.non2xx + r.errors} = 0`),
         check(trips !== null && Math.abs(trips - 1) <= 0.01, `Redis round trips per refresh ${trips ?? '-'} = 1`),
