@@ -28,6 +28,13 @@ export function createMemoryUserStore(): UserStore {
       const record = byId.get(id)
       return record ? { ...record } : null
     },
+    async updatePasswordHash({ id, oldHash, newHash }) {
+      // Compare and set in one synchronous turn: nothing can run between the two.
+      const record = byId.get(id)
+      if (record === undefined || record.passwordHash !== oldHash) return false
+      record.passwordHash = newHash
+      return true
+    },
     async close() {},
   }
 }

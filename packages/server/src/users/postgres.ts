@@ -141,7 +141,7 @@ export async function createPostgresUserStore(
       }
     },
     async findById(id) {
-      if (!/^[1-9][0-9]{0,18}$/.test(id) || BigInt(id) > MAX_BIGINT) return null
+      if (!isCanonicalId(id)) return null
       try {
         const { rows } = await pool.query<UserRow>(
           'SELECT id, username, password_hash, created_at FROM baton_users WHERE id = $1',
@@ -150,6 +150,21 @@ export async function createPostgresUserStore(
         return toRecord(rows[0])
       } catch (err) {
         throw failure('findById', err)
+      }
+    },
+    async updatePasswordHash({ id, oldHash, newHash }) {
+      if (!isCanonicalId(id) || oldHash.includes('\u0000')) return false
+      try {
+        // One statement. Under READ COMMITTED, an UPDATE that meets a row a concurrent
+        // transaction changed waits for it, then re-checks the WHERE clause on the new row:
+        // a password changed meanwhile matches no row and is kept.
+        const { rowCount } = await pool.query(
+          'UPDATE baton_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2',
+          [id, oldHash, newHash],
+        )
+        return rowCount === 1
+      } catch (err) {
+        throw failure('updatePasswordHash', err)
       }
     },
     async close() {
@@ -210,6 +225,11 @@ async function migrate(pool: Pool): Promise<number[]> {
     // A connection whose unlock failed may still hold the lock: destroy it rather than reuse it.
     client.release(broken)
   }
+}
+
+/** A decimal id a BIGINT column can hold (`"12"`, not `"012"` or `"1e1"`). */
+function isCanonicalId(id: string): boolean {
+  return /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= MAX_BIGINT
 }
 
 function toRecord(row: UserRow | undefined): UserRecord | null {

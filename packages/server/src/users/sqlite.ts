@@ -69,6 +69,10 @@ export async function createSqliteUserStore(options: SqliteUserStoreOptions): Pr
   )
   const byName = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?')
   const byId = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?')
+  // One statement: the comparison and the write happen under SQLite's write lock together.
+  const setHash = db.prepare<[string, number, string]>(
+    'UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?',
+  )
 
   function run<T>(operation: string, fn: () => T): T {
     try {
@@ -103,6 +107,11 @@ export async function createSqliteUserStore(options: SqliteUserStoreOptions): Pr
       const rowid = parseId(id)
       if (rowid === null) return null
       return run('findById', () => toRecord(byId.get(rowid)))
+    },
+    async updatePasswordHash({ id, oldHash, newHash }) {
+      const rowid = parseId(id)
+      if (rowid === null) return false
+      return run('updatePasswordHash', () => setHash.run(newHash, rowid, oldHash).changes === 1)
     },
     async close() {
       if (db.open) db.close()

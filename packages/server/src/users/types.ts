@@ -32,6 +32,13 @@ export interface UserStore {
   findByUsername(username: string): Promise<UserRecord | null>
   /** The user, or `null` when no such id (a malformed id included: never an error). */
   findById(id: string): Promise<UserRecord | null>
+  /**
+   * Replaces the user's password hash with `newHash` only if it is still `oldHash` (an atomic
+   * compare-and-set), so a re-hash at login never overwrites a password changed meanwhile.
+   * `true` when written; `false` when the hash is no longer `oldHash` or there is no such id
+   * (a malformed id included: never an error).
+   */
+  updatePasswordHash(input: { id: string; oldHash: string; newHash: string }): Promise<boolean>
   close(): Promise<void>
 }
 

@@ -128,6 +128,65 @@ export function describeUserStoreContract(name: string, makeStore: () => Promise
       assert.equal((await store.findByUsername('race'))?.id, winner.user.id)
     })
 
+    test('updatePasswordHash: replaces the hash when it is still the old one; nothing else changes', async () => {
+      const a = await store.createUser({ username: 'alice', passwordHash: 'h1', now: NOW })
+      assert.ok(a.kind === 'created')
+      const id = a.user.id
+      assert.equal(await store.updatePasswordHash({ id, oldHash: 'h1', newHash: 'h2' }), true)
+      const expected = { id, username: 'alice', passwordHash: 'h2', createdAt: NOW }
+      assert.deepEqual(await store.findById(id), expected)
+      assert.deepEqual(await store.findByUsername('alice'), expected)
+    })
+
+    test('updatePasswordHash: a hash changed meanwhile is kept (compare-and-set)', async () => {
+      const a = await store.createUser({ username: 'alice', passwordHash: 'h1', now: NOW })
+      assert.ok(a.kind === 'created')
+      const id = a.user.id
+      // Someone changed the password after the re-hash read 'h0'.
+      assert.equal(await store.updatePasswordHash({ id, oldHash: 'h0', newHash: 'h2' }), false)
+      assert.equal((await store.findById(id))?.passwordHash, 'h1')
+      // A second write from the same read loses too.
+      assert.equal(await store.updatePasswordHash({ id, oldHash: 'h1', newHash: 'h2' }), true)
+      assert.equal(await store.updatePasswordHash({ id, oldHash: 'h1', newHash: 'h3' }), false)
+      assert.equal((await store.findById(id))?.passwordHash, 'h2')
+    })
+
+    test('updatePasswordHash: only the named user changes, even when others share the old hash', async () => {
+      const a = await store.createUser({ username: 'alice', passwordHash: 'same', now: NOW })
+      const b = await store.createUser({ username: 'bob', passwordHash: 'same', now: NOW })
+      assert.ok(a.kind === 'created' && b.kind === 'created')
+      assert.equal(await store.updatePasswordHash({ id: a.user.id, oldHash: 'same', newHash: 'new' }), true)
+      assert.equal((await store.findByUsername('alice'))?.passwordHash, 'new')
+      assert.equal((await store.findByUsername('bob'))?.passwordHash, 'same')
+    })
+
+    test('updatePasswordHash: unknown and malformed ids are false, never an error', async () => {
+      const a = await store.createUser({ username: 'alice', passwordHash: 'h1', now: NOW })
+      assert.ok(a.kind === 'created')
+      const unknown = String(BigInt(a.user.id) + 1000n)
+      const id1 = a.user.id
+      const ids = [unknown, '', 'abc', '0', '-1', `0${id1}`, `${id1}.0`, ` ${id1}`, '1e3']
+      for (const id of [...ids, '99999999999999999999999']) {
+        const updated = await store.updatePasswordHash({ id, oldHash: 'h1', newHash: 'h2' })
+        assert.equal(updated, false, `updatePasswordHash(${JSON.stringify(id)})`)
+      }
+      assert.equal((await store.findById(id1))?.passwordHash, 'h1')
+    })
+
+    test('updatePasswordHash: concurrent updates from one old hash give exactly one true', async () => {
+      const a = await store.createUser({ username: 'alice', passwordHash: 'h0', now: NOW })
+      assert.ok(a.kind === 'created')
+      const id = a.user.id
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.updatePasswordHash({ id, oldHash: 'h0', newHash: `h${i + 1}` }),
+        ),
+      )
+      assert.equal(results.filter(Boolean).length, 1)
+      const winner = results.indexOf(true)
+      assert.equal((await store.findById(id))?.passwordHash, `h${winner + 1}`)
+    })
+
     test('createUser: concurrent creates of different names all succeed with distinct ids', async () => {
       const outcomes = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>

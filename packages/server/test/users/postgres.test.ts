@@ -157,6 +157,7 @@ describe('postgres user store', () => {
         () => store.findByUsername('alice'),
         () => store.findById('1'),
         () => store.createUser({ username: 'alice', passwordHash: 'h', now: 0 }),
+        () => store.updatePasswordHash({ id: '1', oldHash: 'h', newHash: 'h2' }),
       ]) {
         await assert.rejects(call(), (err: unknown) => {
           assert.equal((err as Error).name, 'UserStoreUnavailableError')
