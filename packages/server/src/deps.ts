@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { BackgroundTasks } from './background-tasks.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'
@@ -19,6 +20,8 @@ export interface Deps {
   credentials: CredentialChecker
   /** Hashes a password for registration (cost injectable for tests). */
   hashPassword: (password: string) => Promise<string>
+  /** Work a request starts without waiting for it (the re-hash after a login); close() waits. */
+  background: BackgroundTasks
   keys: KeySet
   tokens: TokenCodec
   clock: Clock

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from './app.js'
+import { createBackgroundTasks } from './background-tasks.js'
 import { type Clock, systemClock } from './clock.js'
 import { type Config, loadConfig } from './config.js'
 import type { Deps } from './deps.js'
@@ -34,11 +35,17 @@ export interface ServerOptions {
   store?: SessionStore
   /** A user store to use instead of the configured one. */
   users?: UserStore
-  /** Your own credential check (an application with its own user table): see README. */
+  /**
+   * Your own credential check (an application with its own user table): see README. baton then
+   * has nowhere to store a new hash, so it re-hashes nothing at login (your checker may).
+   */
   credentials?: CredentialChecker
   /** Password hashing for registration; tests pass a cheap one. */
   hashPassword?: (password: string) => Promise<string>
-  /** scrypt cost for new hashes and for the unknown-user stand-in hash. @default OWASP's */
+  /**
+   * scrypt cost for new hashes and for the unknown-user stand-in hash. A user whose stored hash
+   * has other params gets a new hash with these after a successful login. @default OWASP's
+   */
   passwordParams?: ScryptParams
   clock?: Clock
   log?: Logger
@@ -86,7 +93,8 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
   if (users === null && options.credentials === undefined)
     users = await openUserStore({ DATABASE_URL: config.databaseURL ?? undefined, BATON_DATA_DIR: config.dataDir })
   const params = options.passwordParams ?? DEFAULT_SCRYPT_PARAMS
-  const credentials = options.credentials ?? createCredentialChecker(users!, { params })
+  const background = createBackgroundTasks()
+  const credentials = options.credentials ?? createCredentialChecker(users!, { params, log, background })
 
   const deps: Deps = {
     config,
@@ -94,6 +102,7 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     users,
     credentials,
     hashPassword: options.hashPassword ?? ((p) => hashPassword(p, params)),
+    background,
     keys,
     tokens: createTokenCodec(keys, { issuer: config.issuer, audience: config.audience, leeway: config.leeway, clock }),
     clock,
@@ -108,6 +117,8 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     close() {
       closing ??= (async () => {
         await app.close()
+        // A re-hash started by a login that has answered still needs the user store.
+        await background.idle()
         await Promise.allSettled([store.close(), users?.close()])
       })()
       return closing
