@@ -386,14 +386,24 @@ class Run {
   #socket: net.Socket | tls.TLSSocket | null = null
 
   #connect(address: string, port: number): Promise<net.Socket> {
+    const socket = net.connect({ host: address, port })
+    this.#sockets.push(socket)
+    return this.#whenReady(socket, 'connect')
+  }
+
+  /**
+   * Resolves with `socket` once it emits `ready` (`connect` for TCP, `secureConnect` for TLS).
+   * Rejects with the socket's error, with code TIMEOUT after the doctor's timeout (the socket is
+   * destroyed), and for TLS with code ECONNRESET when the socket closes during the handshake.
+   * Once ready, later errors reach the RESP client's listeners instead of throwing.
+   */
+  #whenReady<S extends net.Socket>(socket: S, ready: 'connect' | 'secureConnect'): Promise<S> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: address, port })
-      this.#sockets.push(socket)
       const timer = setTimeout(() => {
         socket.destroy()
         reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' }))
       }, this.#timeout)
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         clearTimeout(timer)
         socket.removeAllListeners('error')
         socket.on('error', () => {})
@@ -404,6 +414,12 @@ class Run {
         socket.destroy()
         reject(err)
       })
+      if (ready === 'secureConnect') {
+        socket.once('close', () => {
+          clearTimeout(timer)
+          reject(Object.assign(new Error('closed during the handshake'), { code: 'ECONNRESET' }))
+        })
+      }
     })
   }
 
@@ -428,34 +444,12 @@ class Run {
     }
     const start = performance.now()
     const plain = this.#socket as net.Socket
-    let secureSocket: tls.TLSSocket | null = null
-    const handshake = new Promise<tls.TLSSocket>((resolve, reject) => {
-      const options: tls.ConnectionOptions = { socket: plain, host: p.host, rejectUnauthorized: true }
-      // SNI carries a host name, never an IP address (RFC 6066 §3).
-      if (!isIPAddress(p.host)) options.servername = p.host
-      if (ca !== undefined) options.ca = ca
-      const socket = tls.connect(options)
-      secureSocket = socket
-      const timer = setTimeout(() => {
-        socket.destroy()
-        reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' }))
-      }, this.#timeout)
-      socket.once('secureConnect', () => {
-        clearTimeout(timer)
-        socket.removeAllListeners('error')
-        socket.on('error', () => {})
-        resolve(socket)
-      })
-      socket.once('error', (err) => {
-        clearTimeout(timer)
-        socket.destroy()
-        reject(err)
-      })
-      socket.once('close', () => {
-        clearTimeout(timer)
-        reject(Object.assign(new Error('closed during the handshake'), { code: 'ECONNRESET' }))
-      })
-    })
+    const options: tls.ConnectionOptions = { socket: plain, host: p.host, rejectUnauthorized: true }
+    // SNI carries a host name, never an IP address (RFC 6066 §3).
+    if (!isIPAddress(p.host)) options.servername = p.host
+    if (ca !== undefined) options.ca = ca
+    const secureSocket = tls.connect(options)
+    const handshake = this.#whenReady(secureSocket, 'secureConnect')
     // A plain Redis reads a ClientHello as an inline command and waits for a line end that may
     // never come, so a handshake with it can only time out. Asking the port a plain PING at the
     // same time (no secret in it) tells at once: valid RESP back means the port has no TLS.
@@ -484,7 +478,7 @@ class Run {
     const ms = elapsed(start)
     const plainAnswer = first.kind === 'plain' ? first.answer : await probe
     if (plainAnswer !== null) {
-      ;(secureSocket as tls.TLSSocket | null)?.destroy()
+      secureSocket.destroy()
       handshake.catch(() => undefined)
       this.#stop({
         check: 'tls',
