@@ -28,7 +28,8 @@ export async function runStartupChecks(config: Config, store: GuardedStore, keys
   const report = await runDoctor({
     url: redis.url,
     timeoutMs: Math.max(config.storeTimeoutMs, 1000),
-    tlsCAFile: process.env.REDIS_TLS_CA_FILE,
+    // The CA that config read from REDIS_TLS_CA_FILE, as the store got it.
+    tlsCA: redis.tlsCA ?? undefined,
     clusterConfigured: redis.cluster !== null,
     storeTimeoutMs: config.storeTimeoutMs,
   }).catch(() => null)

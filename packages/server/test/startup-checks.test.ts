@@ -31,3 +31,26 @@ test('startup checks: an unreachable store is logged as an error once, and start
   assert.equal(store[0]!.level, 50)
   assert.equal(s.logs.filter((l) => l.check === 'redis.tcp').length, 1, 'doctor names the refused connection')
 })
+
+test('startup checks: the TLS check trusts the CA that Config read, not process.env.REDIS_TLS_CA_FILE', async () => {
+  const redis = await startRedisServer({ tls: true, password: 'startup-s3cret' })
+  after(() => redis.stop())
+  const s = await createTestServer({ BATON_STORE: 'redis', REDIS_URL: redis.url, REDIS_TLS_CA_FILE: redis.tls!.caFile })
+  after(() => s.close())
+  // The process environment names another CA file (here one that does not exist): a check that
+  // read it would fail the TLS check with "Cannot read the CA file".
+  const saved = process.env.REDIS_TLS_CA_FILE
+  process.env.REDIS_TLS_CA_FILE = '/nonexistent/startup-ca.pem'
+  try {
+    await runStartupChecks(s.deps.config, s.deps.store, s.deps.keys, s.deps.log)
+  } finally {
+    if (saved === undefined) delete process.env.REDIS_TLS_CA_FILE
+    else process.env.REDIS_TLS_CA_FILE = saved
+  }
+  const store = s.logs.filter((l) => l.check === 'store')
+  assert.equal(store.length, 1)
+  assert.equal(store[0]!.level, 30, 'the store reaches the TLS Redis with the CA from Config')
+  const failures = s.logs.filter((l) => typeof l.check === 'string' && l.check.startsWith('redis.') && l.level === 50)
+  assert.deepEqual(failures.map((l) => `${String(l.check)}: ${String(l.msg)}`), [], 'no self-check fails: the TLS check used the same CA as the store')
+  assert.ok(s.logs.some((l) => l.check === 'redis.persistence'), 'the doctor checks ran past TLS')
+})

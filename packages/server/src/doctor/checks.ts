@@ -78,6 +78,11 @@ export interface DoctorOptions {
   timeoutMs?: number
   /** A PEM file of the CA that signed the server's certificate (`REDIS_TLS_CA_FILE`). */
   tlsCAFile?: string | undefined
+  /**
+   * The PEM text of that CA, already read (start-up checks pass `Config`'s, the one the store
+   * trusts). When set, `tlsCAFile` is not read.
+   */
+  tlsCA?: string | undefined
   /** Whether baton is configured for Redis Cluster (`REDIS_CLUSTER`). @default false */
   clusterConfigured?: boolean
   /** baton's store timeout (`STORE_TIMEOUT_MS`): a round trip slower than this fails. @default 500 */
@@ -427,9 +432,9 @@ class Run {
   async tls(): Promise<void> {
     const p = this.#parts
     if (p === null || !p.tls) return
-    let ca: string | undefined
+    let ca = this.#options.tlsCA
     const caFile = this.#options.tlsCAFile
-    if (caFile !== undefined && caFile !== '') {
+    if (ca === undefined && caFile !== undefined && caFile !== '') {
       try {
         ca = await readFile(caFile, 'utf8')
       } catch (err) {
