@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis'
+
+/**
+ * Redis's answer to AUTH when the URL has a password and the server has none: Redis 6 and
+ * later name the `default` user, Redis 5 and older say "no password is set". ioredis goes on
+ * with the connection (it works without a password), but first prints a raw
+ * `[WARN] … does not require a password, but a password was supplied` with `console.warn`,
+ * outside the JSON log, on every connect.
+ */
+const PASSWORD_NOT_REQUIRED = /without any password configured for the default user|no password is set/
+
+type Callback = (err: Error | null | undefined, result?: unknown) => void
+type Command = (...args: unknown[]) => Promise<unknown>
+
+/**
+ * Keeps ioredis from printing that line for `client`. Its connection hand-shake sends AUTH with
+ * a callback; this answer reaches that callback as a success, which is what ioredis does itself
+ * after printing. Every other AUTH answer, and AUTH sent as a command, go through unchanged.
+ * Connections that `client.duplicate()` makes (Cluster's slot refresh) are covered too. baton
+ * reports the situation itself: the start-up self-check (doctor's auth check) logs one warning.
+ */
+export function quietPasswordNotRequired(client: Redis): void {
+  const target = client as unknown as { auth: Command; duplicate: (...args: unknown[]) => Redis }
+  const auth = target.auth.bind(client)
+  target.auth = (...args) => {
+    const callback = args.at(-1)
+    if (typeof callback !== 'function') return auth(...args)
+    const answer: Callback = (err, result) => {
+      if (err instanceof Error && PASSWORD_NOT_REQUIRED.test(err.message)) (callback as Callback)(null, 'OK')
+      else (callback as Callback)(err, result)
+    }
+    return auth(...args.slice(0, -1), answer)
+  }
+  const duplicate = target.duplicate.bind(client)
+  target.duplicate = (...args) => {
+    const copy = duplicate(...args)
+    quietPasswordNotRequired(copy)
+    return copy
+  }
+}
