@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { silenceIoredisDebug } from '../security/ioredis-debug.js'
+import { quietPasswordNotRequired } from './redis-auth.js'
 import { newRecord } from './rotation.js'
 import {
   CREATE_SESSION_LUA,
@@ -240,6 +241,10 @@ export class RedisStore implements SessionStore {
       })
       client.on('ready', () => this.#clearReadyTimer())
     }
+    // A password Redis does not require: ioredis would print a raw "[WARN] ..." line (not JSON)
+    // on every connect; the start-up self-check logs one JSON warning instead.
+    if (client instanceof Redis) quietPasswordNotRequired(client)
+    else client.on('+node', (node: Redis) => quietPasswordNotRequired(node))
     // lazyConnect keeps connecting out of the constructor; start now, without waiting.
     client.connect().catch(() => undefined)
   }

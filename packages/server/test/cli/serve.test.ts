@@ -4,6 +4,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
+import { startRedisServer } from '../helpers/redis-server.js'
 import { type Served, runCLI, startServe } from './run-cli.js'
 
 function tempDir(t: TestContext): string {
@@ -139,4 +140,27 @@ test('serve: the development key is created with mode 0600 and reused; tokens an
   assert.equal(refreshed.status, 200)
   assert.ok(typeof refreshed.body.refresh === 'string')
   assert.equal(await stop(second), 0)
+})
+
+test('serve: a password Redis does not require gives one JSON warning (masked URL) and no raw [WARN] line, also after a reconnect', async (t) => {
+  const redis = await startRedisServer()
+  t.after(() => redis.stop())
+  const password = 'n0t-needed-s3cret'
+  const served = await serve(t, { BATON_DATA_DIR: tempDir(t), BATON_STORE: 'redis', REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}` })
+  await served.waitFor(/"check":"redis\.auth"/)
+  // Every connection authenticates again: a reconnect is where ioredis would print once more.
+  await redis.command('CLIENT', 'KILL', 'TYPE', 'normal')
+  await served.waitFor(/redis recovered|"msg":"redis connected"[\s\S]*"msg":"redis connected"/)
+  assert.equal(await stop(served), 0)
+  const lines = served.output().split('\n').filter((l) => l.trim() !== '')
+  const raw = lines.filter((l) => !l.startsWith('{') && !l.startsWith('baton is running at '))
+  assert.deepEqual(raw, [], 'every line but the banner is JSON')
+  const warnings = lines
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.level === 40 && /password/i.test(String(l.msg)))
+  assert.equal(warnings.length, 1, JSON.stringify(warnings))
+  assert.match(String(warnings[0]!.msg), /carries a password but Redis has none configured/)
+  assert.match(String(warnings[0]!.url), /^redis:\/\/:\*\*\*\*@127\.0\.0\.1:\d+/)
+  assert.ok(!served.output().includes(password), 'the password is never printed')
 })
