@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
+import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
 
 export type Mode = 'development' | 'production'
 export type StoreKind = 'memory' | 'sqlite' | 'redis'
@@ -92,6 +93,12 @@ export interface Config {
   readonly trustProxy: boolean
   /** Request body limit in bytes. @default 16384 */
   readonly bodyLimit: number
+  /**
+   * scrypt cost of new password hashes (`PASSWORD_SCRYPT_LN`: log2 of N; r=8, p=1). A user whose
+   * stored hash has other params is re-hashed at their next successful login.
+   * @default N=2^17, r=8, p=1 (OWASP's minimum for scrypt)
+   */
+  readonly passwordParams: Readonly<ScryptParams>
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -179,6 +186,32 @@ interface Row {
 }
 
 /**
+ * `PASSWORD_SCRYPT_LN` bounds. Below 2^10 scrypt stops being a password hash worth the name;
+ * above 2^20 one hash needs 1 GiB of memory (128 * r * N bytes) and seconds of CPU.
+ */
+const MIN_SCRYPT_LN = 10
+const MAX_SCRYPT_LN = 20
+
+function scryptParams(ln: number | undefined): Readonly<ScryptParams> {
+  return ln === undefined ? DEFAULT_SCRYPT_PARAMS : Object.freeze({ ...DEFAULT_SCRYPT_PARAMS, ln })
+}
+
+/**
+ * The password hashing cost alone (`PASSWORD_SCRYPT_LN`), for commands that need nothing else
+ * (`baton users add`). Throws ConfigError like {@link loadConfig}.
+ */
+export function loadPasswordParams(env: Env): Readonly<ScryptParams> {
+  const raw = env[VARIABLES.passwordScryptLn.env]
+  if (raw === undefined || raw === '') return DEFAULT_SCRYPT_PARAMS
+  try {
+    return scryptParams(VARIABLES.passwordScryptLn.parse(raw))
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err
+    throw new ConfigError([{ variable: VARIABLES.passwordScryptLn.env, problem: err.problem, fix: err.fix }])
+  }
+}
+
+/**
  * SPEC §5 in one table: each variable, its flag and its parser. Defaults that depend on other
  * values (mode, Redis) are applied in `loadConfig`.
  */
@@ -225,6 +258,7 @@ const VARIABLES = {
   workers: { env: 'WORKERS', flag: 'workers', parse: integer(1, 256) },
   trustProxy: { env: 'BATON_TRUST_PROXY', parse: boolean },
   bodyLimit: { env: 'BATON_BODY_LIMIT', parse: integer(1024, 1_048_576) },
+  passwordScryptLn: { env: 'PASSWORD_SCRYPT_LN', parse: integer(MIN_SCRYPT_LN, MAX_SCRYPT_LN) },
 } satisfies Record<string, Row>
 
 type Parsed = { -readonly [K in keyof typeof VARIABLES]?: ReturnType<(typeof VARIABLES)[K]['parse']> }
@@ -335,6 +369,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     workers: parsed.workers ?? (production ? availableParallelism() : 1),
     trustProxy: parsed.trustProxy ?? false,
     bodyLimit: parsed.bodyLimit ?? 16_384,
+    passwordParams: scryptParams(parsed.passwordScryptLn),
   }
   return deepFreeze(config)
 }

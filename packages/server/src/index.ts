@@ -92,7 +92,12 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
   let users: UserStore | null = options.users ?? null
   if (users === null && options.credentials === undefined)
     users = await openUserStore({ DATABASE_URL: config.databaseURL ?? undefined, BATON_DATA_DIR: config.dataDir })
-  const params = options.passwordParams ?? DEFAULT_SCRYPT_PARAMS
+  const params = options.passwordParams ?? config.passwordParams
+  if (params.ln < DEFAULT_SCRYPT_PARAMS.ln && config.mode === 'production')
+    log.warn(
+      { variable: 'PASSWORD_SCRYPT_LN', ln: params.ln, recommended: DEFAULT_SCRYPT_PARAMS.ln },
+      'password hashes are cheaper than OWASP recommends for scrypt (N=2^17): a stolen user database is that much faster to crack',
+    )
   const background = createBackgroundTasks()
   const credentials = options.credentials ?? createCredentialChecker(users!, { params, log, background })
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { resolve } from 'node:path'
 import { test } from 'node:test'
-import { type Config, loadConfig } from '../src/config.js'
+import { type Config, loadConfig, loadPasswordParams } from '../src/config.js'
 import { ConfigError } from '../src/errors.js'
 
 // Fake PEM armour for malformed-key cases, assembled so no key-looking text sits in the tree.
@@ -50,6 +50,7 @@ test('config: with no variables every setting has its documented default', () =>
   assert.equal(c.demo, true)
   assert.equal(c.tokenTransport, 'body')
   assert.equal(c.workers, 1)
+  assert.deepEqual(c.passwordParams, { ln: 17, r: 8, p: 1 })
 })
 
 test('config: every SPEC §5 variable parses into its setting', () => {
@@ -86,6 +87,8 @@ test('config: every SPEC §5 variable parses into its setting', () => {
     [{ STORE_TIMEOUT_MS: '200' }, (c) => c.storeTimeoutMs, 200],
     [{ LOG_LEVEL: 'debug' }, (c) => c.logLevel, 'debug'],
     [{ LOG_LEVEL: 'WARN' }, (c) => c.logLevel, 'warn'],
+    [{ PASSWORD_SCRYPT_LN: '12' }, (c) => c.passwordParams, { ln: 12, r: 8, p: 1 }],
+    [{ PASSWORD_SCRYPT_LN: ' 20 ' }, (c) => c.passwordParams, { ln: 20, r: 8, p: 1 }],
   ]
   for (const [env, read, expected] of pairs) assert.deepEqual(read(loadConfig(env)), expected, JSON.stringify(env))
 })
@@ -129,6 +132,9 @@ test('config: each invalid value is a ConfigError naming its variable', () => {
     { STORE_TIMEOUT_MS: 'fast' },
     { LOG_LEVEL: 'loud' },
     { REDIS_URL: 'localhost:6379' },
+    { PASSWORD_SCRYPT_LN: '9' },
+    { PASSWORD_SCRYPT_LN: '21' },
+    { PASSWORD_SCRYPT_LN: 'high' },
   ]
   for (const env of cases) {
     const err = configError(env)
@@ -222,4 +228,17 @@ test('config: the configuration object is frozen, nested objects too', () => {
   assert.throws(() => {
     ;(c as { port: number }).port = 1
   }, TypeError)
+})
+
+test('config: loadPasswordParams reads PASSWORD_SCRYPT_LN alone, with the same rules', () => {
+  assert.deepEqual(loadPasswordParams({}), { ln: 17, r: 8, p: 1 })
+  assert.deepEqual(loadPasswordParams({ PASSWORD_SCRYPT_LN: '' }), { ln: 17, r: 8, p: 1 })
+  assert.deepEqual(loadPasswordParams({ PASSWORD_SCRYPT_LN: '11', BATON_MODE: 'nonsense' }), { ln: 11, r: 8, p: 1 })
+  for (const raw of ['9', '21', 'high', '1e3']) {
+    assert.throws(
+      () => loadPasswordParams({ PASSWORD_SCRYPT_LN: raw }),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 1 && err.problems[0]!.variable === 'PASSWORD_SCRYPT_LN',
+      raw,
+    )
+  }
 })

@@ -1,7 +1,7 @@
+import { loadPasswordParams } from '../config.js'
 import { ConfigError, EXIT_CONFIG, StoreUnavailableError } from '../errors.js'
 import { openUserStore } from '../users/open.js'
 import {
-  DEFAULT_SCRYPT_PARAMS,
   hashPassword,
   MAX_PASSWORD_LENGTH,
   normalizeUsername,
@@ -22,7 +22,7 @@ export interface UsersCommandIO {
 }
 
 export interface UsersCommandOptions {
-  /** scrypt params for the new hash. @default DEFAULT_SCRYPT_PARAMS (tests pass cheap ones) */
+  /** scrypt params for the new hash. @default `PASSWORD_SCRYPT_LN`'s (OWASP's N=2^17, r=8, p=1 unset; tests pass cheap ones) */
   passwordParams?: ScryptParams
 }
 
@@ -79,7 +79,9 @@ export async function runUsersCommand(
 
   let store: UserStore | undefined
   try {
-    // Opened before asking for the password, so a wrong DATABASE_URL fails before any typing.
+    // Read and opened before asking for the password, so a wrong PASSWORD_SCRYPT_LN or
+    // DATABASE_URL fails before any typing.
+    const params = options.passwordParams ?? loadPasswordParams(env)
     store = await openUserStore(env)
     if ((await store.findByUsername(username)) !== null) {
       io.err.write(`baton users: username ${JSON.stringify(username)} is already taken\n`)
@@ -116,7 +118,6 @@ export async function runUsersCommand(
       return 2
     }
 
-    const params = options.passwordParams ?? DEFAULT_SCRYPT_PARAMS
     const passwordHash = await hashPassword(password, params)
     const outcome = await store.createUser({ username, passwordHash, now: Date.now() })
     if (outcome.kind === 'taken') {

@@ -56,6 +56,31 @@ describe('baton users add', () => {
     env = { BATON_DATA_DIR: dataDir }
   })
 
+  test('users add: PASSWORD_SCRYPT_LN sets the new hash cost; a bad value exits 78 before asking for the password', async () => {
+    const io = (password: () => Promise<string>) => {
+      const out = { text: '', err: '' }
+      return {
+        out,
+        io: { out: { write: (s: string) => void (out.text += s) }, err: { write: (s: string) => void (out.err += s) }, readPassword: password },
+      }
+    }
+    const ok = io(async () => 'pw')
+    assert.equal(await runUsersCommand(['add', 'carol'], { ...env, PASSWORD_SCRYPT_LN: '10' }, ok.io), 0, ok.out.err)
+    const carol = await findUser(dataDir, 'carol')
+    assert.deepEqual(readHashParams(carol?.passwordHash ?? ''), { ln: 10, r: 8, p: 1 })
+    assert.equal(await verifyPassword('pw', carol?.passwordHash ?? ''), true)
+
+    let asked = false
+    const bad = io(async () => {
+      asked = true
+      return 'pw'
+    })
+    assert.equal(await runUsersCommand(['add', 'dave'], { ...env, PASSWORD_SCRYPT_LN: '9' }, bad.io), 78)
+    assert.match(bad.out.err, /PASSWORD_SCRYPT_LN/)
+    assert.equal(asked, false)
+    assert.equal(await findUser(dataDir, 'dave'), null)
+  })
+
   test('users add: creates the user, prints its id, trims exactly one trailing newline', async () => {
     const r = await users(['add', 'alice', '--password-stdin'], env, 'pw with space \n\n')
     assert.deepEqual(r, { code: 0, out: 'created user alice (id 1)\n', err: '' })

@@ -182,3 +182,49 @@ test('login re-hash: bring your own users (credentials, no user store) logs in a
   assert.ok(!lines.join('').includes('password_re'))
   await server.close()
 })
+
+test('login re-hash: PASSWORD_SCRYPT_LN sets the params a login re-hashes to; below 2^17 in production is one warning', async (t) => {
+  const lines: string[] = []
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk))
+        cb()
+      },
+    }),
+  )
+  const users = createMemoryUserStore()
+  const oldHash = await hashPassword(PASSWORD, OLD_SCRYPT)
+  const created = await users.createUser({ username: 'alice', passwordHash: oldHash, now: 0 })
+  assert.ok(created.kind === 'created')
+  const env = {
+    BATON_MODE: 'production',
+    BATON_STORE: 'memory',
+    BATON_DATA_DIR: '/nonexistent-baton-test',
+    JWT_ALGORITHM: 'HS256',
+    JWT_SECRET: 'y'.repeat(64),
+    PASSWORD_SCRYPT_LN: '10',
+  }
+  // No passwordParams option: the variable decides.
+  const server = await createServer({ env, store: createMemoryStore(), users, log })
+  t.after(() => server.close())
+  const warnings = lines.filter((l) => l.includes('PASSWORD_SCRYPT_LN'))
+  assert.equal(warnings.length, 1, lines.join(''))
+  assert.equal(JSON.parse(warnings[0]!).level, 40)
+
+  const res = await server.app.inject({ method: 'POST', url: '/api/auth/token/', payload: { username: 'alice', password: PASSWORD } })
+  assert.equal(res.statusCode, 200)
+  await server.deps.background.idle()
+  const stored = (await users.findById(created.user.id))?.passwordHash ?? ''
+  assert.deepEqual(readHashParams(stored), { ln: 10, r: 8, p: 1 })
+  assert.equal(await verifyPassword(PASSWORD, stored), true)
+
+  // The default cost in production: no warning.
+  const quiet: string[] = []
+  const quietLog = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => void (quiet.push(String(c)), cb()) }))
+  const other = await createServer({ env: { ...env, PASSWORD_SCRYPT_LN: '' }, store: createMemoryStore(), users: createMemoryUserStore(), log: quietLog })
+  t.after(() => other.close())
+  assert.deepEqual(other.deps.config.passwordParams, { ln: 17, r: 8, p: 1 })
+  assert.ok(!quiet.join('').includes('PASSWORD_SCRYPT_LN'))
+})
