@@ -37,6 +37,18 @@ async function setup(
   return { server, users, id: created.user.id, oldHash }
 }
 
+/** A pino logger whose lines land in `lines`. */
+function captureLog(level: string): { lines: string[]; log: pino.Logger } {
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk))
+      cb()
+    },
+  })
+  return { lines, log: pino({ level }, sink) }
+}
+
 function login(server: TestServer, password: string): ReturnType<TestServer['post']> {
   return server.post('/api/auth/token/', { username: 'alice', password })
 }
@@ -157,16 +169,7 @@ test('login re-hash: bring your own users (credentials, no user store) logs in a
       return id === '7' ? { id, username: 'alice' } : null
     },
   }
-  const lines: string[] = []
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk))
-        cb()
-      },
-    }),
-  )
+  const { lines, log } = captureLog('debug')
   const config = loadConfig({ BATON_STORE: 'memory', BATON_DEMO: 'false', BATON_DATA_DIR: '/nonexistent-baton-test', JWT_SECRET: 'x'.repeat(64), JWT_ALGORITHM: 'HS256' })
   const server = await createServer({ config, store: createMemoryStore(), credentials, log, passwordParams: TEST_SCRYPT })
   t.after(() => server.close())
@@ -184,16 +187,7 @@ test('login re-hash: bring your own users (credentials, no user store) logs in a
 })
 
 test('login re-hash: PASSWORD_SCRYPT_LN sets the params a login re-hashes to; below 2^17 in production is one warning', async (t) => {
-  const lines: string[] = []
-  const log = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk))
-        cb()
-      },
-    }),
-  )
+  const { lines, log } = captureLog('info')
   const users = createMemoryUserStore()
   const oldHash = await hashPassword(PASSWORD, OLD_SCRYPT)
   const created = await users.createUser({ username: 'alice', passwordHash: oldHash, now: 0 })
@@ -221,8 +215,7 @@ test('login re-hash: PASSWORD_SCRYPT_LN sets the params a login re-hashes to; be
   assert.equal(await verifyPassword(PASSWORD, stored), true)
 
   // The default cost in production: no warning.
-  const quiet: string[] = []
-  const quietLog = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => void (quiet.push(String(c)), cb()) }))
+  const { lines: quiet, log: quietLog } = captureLog('info')
   const other = await createServer({ env: { ...env, PASSWORD_SCRYPT_LN: '' }, store: createMemoryStore(), users: createMemoryUserStore(), log: quietLog })
   t.after(() => other.close())
   assert.deepEqual(other.deps.config.passwordParams, { ln: 17, r: 8, p: 1 })
