@@ -22,7 +22,8 @@ fi
 npm run build --silent
 
 mapfile -t files < <(find packages/client/test packages/server/test e2e -name '*.test.ts' 2>/dev/null | sort)
-# --test-force-exit: under the runner (not when run alone, where it exits in ~12 s) the outage
-# test file's process stays up after its last test, its tsx loader thread busy; every test has
-# finished and reported by then, so ending the process loses nothing.
+# --test-force-exit: on 2026-11-26, under the runner (not when run alone) the outage test file's
+# process stayed up after its last test, its tsx loader thread busy. On 2026-11-27 the whole
+# suite ended by itself without the flag (770 tests, 52 s); the flag stays so that a handle
+# leaked by a future test ends the run once every test has reported, instead of hanging CI.
 exec node --import tsx --test --test-force-exit --test-concurrency="${TEST_CONCURRENCY:-4}" --test-timeout=120000 "${files[@]}"
