@@ -136,8 +136,8 @@ export async function sessionBytes(admin: Redis, sample = 200): Promise<{ sessio
     const [next, keys] = await admin.scan(cursor, 'MATCH', 'baton:*', 'COUNT', 1000)
     cursor = next
     for (const k of keys) {
-      // baton:{<sid>}:session and baton:user:{<userId>} (store/redis.ts)
-      if (k.endsWith(':session')) sessionKeys.push(k)
+      // baton:{<sid>}:session:v2 and baton:user:{<userId>} (store/redis.ts)
+      if (k.endsWith(':session:v2')) sessionKeys.push(k)
       else if (k.startsWith('baton:user:{')) indexKeys.push(k)
     }
   } while (cursor !== '0')

@@ -76,8 +76,15 @@ const UA_MAX_PIECES = 8
 /** Deleted (never written) by `ping()` to check a node accepts writes again. */
 const PROBE_KEY = 'baton:probe'
 
-const sessionKey = (id: string): string => `baton:{${id}}:session`
-const userKey = (userId: string): string => `baton:user:{${userId}}`
+/**
+ * The session hash's key names its format: the hash of `baton:{<sid>}:session` (before
+ * 2026-11-27) held epoch times where this one holds offsets from `ca`, and read as offsets they
+ * would put the absolute lifetime decades away. A record in another format is simply not found
+ * (the user logs in again), never misread.
+ */
+export const sessionKey = (id: string): string => `baton:{${id}}:session:v2`
+/** The user's index of session ids (a sorted set scored by absolute expiry). */
+export const userKey = (userId: string): string => `baton:user:{${userId}}`
 const counterKey = (key: string): string => `baton:rl:{${key}}`
 
 interface Scripts {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { createRedisStore, type RedisStore } from '../../src/store/redis.js'
+import { createRedisStore, sessionKey, userKey, type RedisStore } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-server.js'
 import { describeStoreContract } from './contract.js'
@@ -62,11 +62,11 @@ describe('redis cluster', () => {
       const sid = newId()
       const uid = newId()
       assert.equal(
-        await node.command('CLUSTER', 'KEYSLOT', `baton:{${sid}}:session`),
+        await node.command('CLUSTER', 'KEYSLOT', sessionKey(sid)),
         await node.command('CLUSTER', 'KEYSLOT', sid),
       )
       assert.equal(
-        await node.command('CLUSTER', 'KEYSLOT', `baton:user:{${uid}}`),
+        await node.command('CLUSTER', 'KEYSLOT', userKey(uid)),
         await node.command('CLUSTER', 'KEYSLOT', uid),
       )
     }
@@ -95,7 +95,7 @@ describe('redis cluster', () => {
     // A session whose slot the victim serves.
     let s = session()
     for (;;) {
-      const slot = Number(await admin.cluster('KEYSLOT', `baton:{${s.id}}:session`))
+      const slot = Number(await admin.cluster('KEYSLOT', sessionKey(s.id)))
       const owner = (await admin.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to)
       if (owner?.[2]?.[1] === victim.port) break
       s = session()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { createRedisStore, type RedisStore } from '../../src/store/redis.js'
+import { createRedisStore, sessionKey, type RedisStore } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
 import { startRedisSentinel, type RedisSentinelSetup } from '../helpers/redis-server.js'
 import { describeStoreContract } from './contract.js'
@@ -87,7 +87,7 @@ describe('redis sentinel', () => {
           jti = out.session.currentJti
           gen = out.session.generation
           // Counted only when the new primary (the former replica) holds what we just wrote.
-          if (failedOver && (await newPrimary.hget(`baton:{${s.id}}:session`, 'c')) === jti)
+          if (failedOver && (await newPrimary.hget(sessionKey(s.id), 'c')) === jti)
             onNewPrimary++
         } else {
           // Replication is asynchronous: a rotation the old primary acknowledged just before
@@ -134,7 +134,7 @@ describe('redis sentinel', () => {
       refreshLifetimeMs: DAY,
     })
     assert.equal(out.kind, 'rotated')
-    assert.equal(await newPrimary.exists(`baton:{${fresh.id}}:session`), 1)
+    assert.equal(await newPrimary.exists(sessionKey(fresh.id)), 1)
     assert.match(String(await newPrimary.role()), /^master/)
   })
 })

@@ -7,6 +7,8 @@ import {
   createRedisStore,
   maskSecrets,
   scrubError,
+  sessionKey,
+  userKey,
   type RedisStore,
   type RedisStoreOptions,
 } from '../../src/store/redis.js'
@@ -190,10 +192,10 @@ describe('redis store', () => {
       const out = await store.rotate(rotation(s, s.jti, T0 + MINUTE))
       assert.ok(out.kind === 'rotated')
       assert.equal(out.session.userAgent, userAgent)
-      const key = `baton:{${s.id}}:session`
+      const key = sessionKey(s.id)
       assert.equal(await admin.object('ENCODING', key), 'listpack')
       const hash = Number(await admin.memory('USAGE', key, 'SAMPLES', '0'))
-      const index = Number(await admin.memory('USAGE', `baton:user:{${s.userId}}`, 'SAMPLES', '0'))
+      const index = Number(await admin.memory('USAGE', userKey(s.userId), 'SAMPLES', '0'))
       return { hash, index, total: hash + index }
     }
     // What the HTTP layer stores (http/user-agent.ts drops the boilerplate), and the raw string.
@@ -210,6 +212,23 @@ describe('redis store', () => {
     for (const m of [compacted, none, long]) assert.ok(m.hash < 400, `${m.hash} bytes`)
     assert.ok(compacted.total < 450, `${compacted.total} bytes`)
     assert.ok(raw.hash < 450, `${raw.hash} bytes`)
+  })
+
+  test('storage: a session hash in the earlier format (epoch times, old key) is not found, never misread', async (t) => {
+    const store = await openStore(t, redis.url)
+    const admin = redis.client()
+    t.after(() => admin.disconnect())
+    const s = session()
+    // What the store wrote before times became offsets from `ca`: read as offsets, `e` and `ae`
+    // would land decades ahead and the absolute lifetime would never end.
+    const old = `baton:{${s.id}}:session`
+    await admin.hset(old, { u: s.userId, c: s.jti, g: '1', ci: T0, ca: T0, lu: T0, e: s.expiresAt, ae: s.absoluteExpiresAt })
+    await admin.pexpire(old, DAY)
+    assert.notEqual(sessionKey(s.id), old)
+    assert.equal(await store.getSession(s.id, T0 + 1), null)
+    assert.deepEqual(await store.rotate(rotation(s, s.jti, T0 + 1)), { kind: 'not_found' })
+    assert.equal(await store.revokeSession(s.id, T0 + 1), false)
+    assert.equal(await admin.exists(sessionKey(s.id)), 0)
   })
 
   test('storage: a user agent is bounded to 512 bytes and multi-byte text survives the split', async (t) => {
@@ -247,11 +266,11 @@ describe('redis store', () => {
       assert.ok(ttl > 0, `${key} has no TTL (${ttl})`)
     }
     // The session key lives as long as its record (T0+1 + a day) plus a 10 s margin, no more.
-    const ttl = await admin.pttl(`baton:{${s.id}}:session`)
+    const ttl = await admin.pttl(sessionKey(s.id))
     assert.ok(ttl <= DAY - 1 + 10_000 && ttl > DAY - 60_000, String(ttl))
-    assert.ok((await admin.pttl(`baton:{${short.id}}:session`)) <= MINUTE + 10_000)
+    assert.ok((await admin.pttl(sessionKey(short.id))) <= MINUTE + 10_000)
     // The user index lives as long as its longest absolute expiry.
-    assert.ok((await admin.pttl(`baton:user:{${s.userId}}`)) <= 30 * DAY + 10_000)
+    assert.ok((await admin.pttl(userKey(s.userId))) <= 30 * DAY + 10_000)
   })
 
   test('storage: Redis holds ids and times only, never a token string', async (t) => {
