@@ -39,7 +39,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
   async function login(request: FastifyRequest, reply: FastifyReply) {
     const { username, password } = readFields(request.body, {
       username: { max: USERNAME_MAX },
-      password: { max: MAX_PASSWORD_LENGTH * 2 },
+      password: { max: MAX_PASSWORD_LENGTH },
     })
     return sendTokens(reply, await sessions.login(username, password, client(request)))
   }
@@ -81,8 +81,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
       if (users === null) throw new BatonError('not_found')
       const fields = readFields(request.body, {
         username: { max: USERNAME_MAX },
-        // UTF-16 units here; the validator below counts characters.
-        password: { max: MAX_PASSWORD_LENGTH * 2 },
+        // Bounded by the body limit only, so that validatePassword below reports a long password
+        // together with any username problem, DRF-style.
+        password: { max: Number.MAX_SAFE_INTEGER },
       })
       const username = normalizeUsername(fields.username)
       const password = fields.password

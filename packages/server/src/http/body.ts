@@ -1,7 +1,7 @@
 import { BatonError } from '../errors.js'
 
 export interface FieldRule {
-  /** Longest accepted string, in characters. */
+  /** Longest accepted string, in characters (code points, as Python's `len` and DRF count). */
   max: number
   optional?: boolean
 }
@@ -31,9 +31,18 @@ export function readFields<K extends string>(body: unknown, rules: Record<K, Fie
       continue
     }
     if (typeof value !== 'string') messages[key] = 'Not a valid string.'
-    else if (value.length > rule.max) messages[key] = `Ensure this field has no more than ${rule.max} characters.`
+    else if (tooLong(value, rule.max)) messages[key] = `Ensure this field has no more than ${rule.max} characters.`
     else out[key] = value
   }
   if (Object.keys(messages).length > 0) throw new BatonError('bad_request', { detail: 'Invalid request body.', messages })
   return out
+}
+
+/** More than `max` code points. Counted only when UTF-16 length alone cannot tell. */
+function tooLong(value: string, max: number): boolean {
+  if (value.length <= max) return false
+  if (value.length > max * 2) return true
+  let n = 0
+  for (const _ of value) if (++n > max) return true
+  return false
 }

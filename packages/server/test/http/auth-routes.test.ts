@@ -168,3 +168,20 @@ test('register: off in production mode (404 not_found)', async (t) => {
   assert.equal(res.json().code, 'not_found')
   assert.equal(res.statusCode, 404)
 })
+
+test('passwords: the limit is 1024 characters (code points) at login and registration, and the 400 names that limit', async (t) => {
+  const s = await setup(t)
+  const key = '🔑'.repeat(1024) // 2048 UTF-16 units: within the limit
+  const created = await s.post('/api/auth/register/', { username: 'keys', password: key })
+  assert.equal(created.statusCode, 201)
+  assert.equal((await s.post('/api/auth/token/', { username: 'keys', password: key })).statusCode, 200)
+
+  for (const password of ['x'.repeat(1025), '🔑'.repeat(1025), 'x'.repeat(5000)]) {
+    for (const path of ['/api/auth/token/', '/api/auth/register/']) {
+      const res = await s.post(path, { username: 'keys2', password })
+      assert.equal(res.statusCode, 400, `${path} ${password.length}`)
+      assert.equal(res.json().code, 'bad_request')
+      assert.deepEqual(res.json().messages, { password: 'Ensure this field has no more than 1024 characters.' })
+    }
+  }
+})
