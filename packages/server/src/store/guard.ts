@@ -98,7 +98,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     log.info({ event: 'store_recovered', store: store.kind, address }, 'session store recovered: circuit closed')
   }
 
-  async function call<T>(operation: string, run: () => Promise<T>, sid?: string): Promise<T> {
+  async function call<T>(operation: string, run: () => Promise<T>, ids: AuditIds): Promise<T> {
     // An open circuit answers at once: no request waits on a store known to be down.
     if (state === 'open') throw unavailable(operation)
     const start = performance.now()
@@ -111,10 +111,10 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
       metrics?.storeLatency.observe({ operation, result: 'error' }, (performance.now() - start) / 1000)
       if (closed) throw unavailable(operation, err)
       // SPEC §4: one line per failed operation with the real cause and the masked address.
-      // It is also the `store_error` audit event of SPEC §3.5 (with the session id when the
-      // operation names one), so a failed refresh writes one line, not two.
+      // It is also the `store_error` audit event of SPEC §3.5 (with the session id and the user
+      // id when the operation's arguments name them), so a failed refresh writes one line, not two.
       log.warn(
-        { event: 'store_error', audit: 'store_error', operation, ...(sid !== undefined ? { sid } : {}), store: store.kind, address, err },
+        { event: 'store_error', audit: 'store_error', operation, ...ids, store: store.kind, address, err },
         `session store ${operation} failed`,
       )
       if (++failures >= threshold) open(err)
@@ -125,7 +125,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   const guarded = { kind: store.kind } as Record<string, unknown>
   for (const op of OPERATIONS) {
     const fn = store[op] as (...args: unknown[]) => Promise<unknown>
-    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args), sessionIdOf(op, args[0]))
+    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args), auditIdsOf(op, args[0]))
   }
   guarded.close = async () => {
     closed = true
@@ -133,7 +133,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     await store.close()
   }
   guarded.state = () => state
-  guarded.check = () => call('ping', () => store.ping())
+  guarded.check = () => call('ping', () => store.ping(), {})
   return guarded as unknown as GuardedStore
 }
 
@@ -157,8 +157,21 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** The session id an operation is about, for the failure's log line (never a token). */
-function sessionIdOf(operation: string, arg: unknown): string | undefined {
-  if (operation === 'getSession' || operation === 'revokeSession') return typeof arg === 'string' ? arg : undefined
-  if (typeof arg === 'object' && arg !== null && 'id' in arg && typeof arg.id === 'string') return arg.id
-  return undefined
+interface AuditIds {
+  sid?: string
+  sub?: string
+}
+
+/**
+ * The session and user ids an operation's arguments name. A rotation names only its session:
+ * the user is in the record the failed call could not read.
+ */
+function auditIdsOf(operation: string, arg: unknown): AuditIds {
+  if (operation === 'getSession' || operation === 'revokeSession') return typeof arg === 'string' ? { sid: arg } : {}
+  if (operation === 'revokeUserSessions' || operation === 'listUserSessions') return typeof arg === 'string' ? { sub: arg } : {}
+  if (typeof arg !== 'object' || arg === null) return {}
+  const ids: AuditIds = {}
+  if ('id' in arg && typeof arg.id === 'string') ids.sid = arg.id
+  if ('userId' in arg && typeof arg.userId === 'string') ids.sub = arg.userId
+  return ids
 }

@@ -101,6 +101,34 @@ test('guard: a store error (not a timeout) also becomes StoreUnavailableError wi
   assert.equal(failures[0]!.address, 'test://store')
 })
 
+test('guard: each store_error line names the session and the user its operation names', async (t) => {
+  const inner = createMemoryStore()
+  const fail = async (): Promise<never> => {
+    throw new Error('ECONNRESET')
+  }
+  const store: SessionStore = { ...inner, kind: 'broken', getSession: fail, rotate: fail, createSession: fail, listUserSessions: fail, revokeSession: fail }
+  const { log, lines } = capture()
+  const guarded = guardStore(store, { timeoutMs: 50, address: 'test://store', log, failureThreshold: 100 })
+  t.after(() => guarded.close())
+  const session = { id: 's_1', userId: 'u_7', jti: 'j', now: NOW, expiresAt: NOW + 1, absoluteExpiresAt: NOW + 1, userAgent: null, ip: null }
+  const calls = [
+    guarded.createSession(session),
+    guarded.rotate({ id: 's_2', jti: 'j', newJti: 'k', now: NOW, graceMs: 1, refreshLifetimeMs: 1 }),
+    guarded.getSession('s_3', NOW),
+    guarded.revokeSession('s_4', NOW),
+    guarded.listUserSessions('u_8', NOW),
+  ]
+  await Promise.allSettled(calls)
+  const ids = lines.filter((l) => l.audit === 'store_error').map((l) => [l.operation, l.sid, l.sub])
+  assert.deepEqual(ids, [
+    ['createSession', 's_1', 'u_7'],
+    ['rotate', 's_2', undefined],
+    ['getSession', 's_3', undefined],
+    ['revokeSession', 's_4', undefined],
+    ['listUserSessions', undefined, 'u_8'],
+  ])
+})
+
 test('guard: after failureThreshold failures the circuit opens and calls fail at once without reaching the store', async (t) => {
   const { store, state } = switchableStore()
   const { log, lines } = capture()
