@@ -123,7 +123,7 @@ export function createSessions(deps: Deps): Sessions {
       const fields = { sid: claims.sid, sub: claims.sub }
       try {
         if (!config.rotateRefreshTokens) {
-          const out = await store.touch({ id: claims.sid, jti: claims.jti, now })
+          const out = await store.touch({ id: claims.sid, jti: claims.jti, now, userId: claims.sub })
           if (out.kind === 'touched' && out.session.userId === claims.sub) {
             metrics.refreshOutcomes.inc({ outcome: 'ok' })
             return issue(out.session, false)
@@ -138,6 +138,7 @@ export function createSessions(deps: Deps): Sessions {
           graceMs: config.refreshGraceSeconds * SECOND,
           refreshLifetimeMs: config.refreshTokenLifetime * SECOND,
           generation: claims.gen,
+          userId: claims.sub,
         })
         switch (out.kind) {
           case 'rotated':

@@ -162,10 +162,7 @@ interface AuditIds {
   sub?: string
 }
 
-/**
- * The session and user ids an operation's arguments name. A rotation names only its session:
- * the user is in the record the failed call could not read.
- */
+/** The session and user ids an operation's arguments name (a rotation: those of its token). */
 function auditIdsOf(operation: string, arg: unknown): AuditIds {
   if (operation === 'getSession' || operation === 'revokeSession') return typeof arg === 'string' ? { sid: arg } : {}
   if (operation === 'revokeUserSessions' || operation === 'listUserSessions') return typeof arg === 'string' ? { sub: arg } : {}

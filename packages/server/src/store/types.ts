@@ -107,6 +107,11 @@ export interface RotateInput {
    * are reuse as before.
    */
   generation?: number
+  /**
+   * The user the presented token names (`sub`). Stores do not use it (the record decides); the
+   * guard's `store_error` line names it when the call fails (SPEC §3.5: `sid` and `sub`).
+   */
+  userId?: string
 }
 
 export type RotateOutcome =
@@ -122,6 +127,11 @@ export interface TouchInput {
   id: string
   jti: string
   now: number
+  /**
+   * The user the presented token names (`sub`). Stores do not use it (the record decides); the
+   * guard's `store_error` line names it when the call fails (SPEC §3.5: `sid` and `sub`).
+   */
+  userId?: string
 }
 
 export type TouchOutcome =

@@ -139,9 +139,13 @@ describe('outage: Redis killed mid-traffic and restarted (AOF)', () => {
     const logs = s.logs
     assert.equal(logs.filter((l) => l.event === 'store_down').length, 1, 'store_down logged once')
     assert.equal(logs.filter((l) => l.event === 'store_recovered').length, 1, 'store_recovered logged once')
-    const failure = logs.find((l) => l.event === 'store_error') as { operation: string; address: string; err: { type: string; message: string } }
+    const failure = logs.find((l) => l.event === 'store_error') as { operation: string; address: string; sid: string; sub: string; err: { type: string; message: string } }
     assert.ok(failure, 'a failed operation is logged with its cause')
     assert.equal(failure.operation, 'rotate')
+    // The audit event of SPEC §3.5: the session and the user of the refresh that failed.
+    assert.match(failure.sid, /^s_/)
+    assert.equal(typeof failure.sub, 'string')
+    assert.ok(failure.sub.length > 0)
     assert.match(failure.address, /^redis:\/\/127\.0\.0\.1:\d+/)
     assert.ok(failure.err.message.length > 0)
   })

@@ -113,7 +113,7 @@ test('guard: each store_error line names the session and the user its operation 
   const session = { id: 's_1', userId: 'u_7', jti: 'j', now: NOW, expiresAt: NOW + 1, absoluteExpiresAt: NOW + 1, userAgent: null, ip: null }
   const calls = [
     guarded.createSession(session),
-    guarded.rotate({ id: 's_2', jti: 'j', newJti: 'k', now: NOW, graceMs: 1, refreshLifetimeMs: 1 }),
+    guarded.rotate({ id: 's_2', jti: 'j', newJti: 'k', now: NOW, graceMs: 1, refreshLifetimeMs: 1, userId: 'u_9' }),
     guarded.getSession('s_3', NOW),
     guarded.revokeSession('s_4', NOW),
     guarded.listUserSessions('u_8', NOW),
@@ -122,7 +122,7 @@ test('guard: each store_error line names the session and the user its operation 
   const ids = lines.filter((l) => l.audit === 'store_error').map((l) => [l.operation, l.sid, l.sub])
   assert.deepEqual(ids, [
     ['createSession', 's_1', 'u_7'],
-    ['rotate', 's_2', undefined],
+    ['rotate', 's_2', 'u_9'],
     ['getSession', 's_3', undefined],
     ['revokeSession', 's_4', undefined],
     ['listUserSessions', undefined, 'u_8'],
