@@ -365,6 +365,7 @@ export class RedisStore implements SessionStore {
       () => this.#client.batonRevoke(sessionKey(id), String(now)),
       (c) => c === 1,
     )
+    if (changed === 1) await this.#confirmOnReplica(id)
     return changed === 1
   }
 
@@ -375,7 +376,11 @@ export class RedisStore implements SessionStore {
       () => Promise.all(ids.map((id) => this.#client.batonRevoke(sessionKey(id), String(now)))),
       (cs) => cs.includes(1),
     )
-    return changed.filter((c) => c === 1).length
+    const revoked = ids.filter((_, i) => changed[i] === 1)
+    // One confirmation per node: in a Cluster the sessions may live on several.
+    const confirm = this.#client instanceof Cluster ? revoked : revoked.slice(0, 1)
+    await Promise.all(confirm.map((id) => this.#confirmOnReplica(id)))
+    return revoked.length
   }
 
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
@@ -457,6 +462,37 @@ export class RedisStore implements SessionStore {
       clearTimeout(timer)
     }
     client.disconnect()
+  }
+
+  /**
+   * A revocation is the one write whose loss lets someone in: after a failover to an
+   * asynchronous replica that never received it, a logged-out session would be live again. So
+   * when the session's node has replicas, the store waits for one to confirm the write (`WAIT 1`,
+   * at most half the deadline). Unconfirmed, the revocation still stands on the primary and the
+   * caller gets its answer; one warning names the window. A node without replicas costs one
+   * `INFO replication` round trip per revocation and no wait.
+   */
+  async #confirmOnReplica(id: string): Promise<void> {
+    const key = sessionKey(id)
+    const info = String(await this.#run(() => this.#onNodeOf(key, ['info', 'replication'])))
+    const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? '0')
+    if (replicas === 0) return
+    const waitMs = Math.max(1, Math.floor(this.#timeoutMs / 2))
+    const acked = Number(await this.#run(() => this.#onNodeOf(key, ['wait', '1', String(waitMs)])))
+    if (acked < 1) {
+      this.#log?.warn(
+        { event: 'revoke_unreplicated', sid: id, replicas, waitMs, address: this.address },
+        'a revocation was not confirmed by any replica in time: a failover now could bring the session back',
+      )
+    }
+  }
+
+  /** A keyless command on the node holding `key`: a Cluster pipeline goes where its keys live. */
+  async #onNodeOf(key: string, command: string[]): Promise<unknown> {
+    const replies = await this.#client.pipeline([['exists', key], command]).exec()
+    const [err, value] = replies?.[1] ?? [new Error(`no reply to ${command[0]}`), null]
+    if (err) throw err
+    return value
   }
 
   async #userSessionIds(userId: string, now: number): Promise<string[]> {

@@ -579,3 +579,68 @@ function parseCommandStats(info: string): Record<string, number> {
   }
   return out
 }
+
+describe('redis store revocations and replicas', () => {
+  test('revoke: with a replica, the revocation is on the replica when revokeSession answers; a replica that does not confirm in time is one warning, and the revocation stands', async (t) => {
+    const primary = await startRedisServer()
+    t.after(() => primary.stop())
+    const replica = await startRedisServer({ replicaOf: { host: '127.0.0.1', port: primary.port } })
+    t.after(() => replica.stop())
+    await waitFor(async () => String(await primary.command('INFO', 'replication')).includes('connected_slaves:1'), 10_000, 'replica attached')
+    const { log, lines } = logCapture()
+    // A generous deadline: WAIT gets half of it, so a loaded test machine still confirms in time.
+    const store = await openStore(t, primary.url, { log, timeoutMs: 3_000 })
+    const onReplica = replica.client()
+    t.after(() => onReplica.disconnect())
+
+    const a = session()
+    await store.createSession(a)
+    assert.equal(await store.revokeSession(a.id, T0 + 1), true)
+    // WAIT 1 returned: the replica has applied the write, whatever its usual lag.
+    assert.notEqual(await onReplica.hget(sessionKey(a.id), 'r'), null)
+    assert.equal(lines().filter((l) => l.event === 'revoke_unreplicated').length, 0)
+
+    // A replica that stops answering (SIGSTOP: its link stays up) cannot confirm.
+    const b = session()
+    await store.createSession(b)
+    replica.pause()
+    try {
+      assert.equal(await store.revokeSession(b.id, T0 + 1), true)
+    } finally {
+      replica.resume()
+    }
+    const warnings = lines().filter((l) => l.event === 'revoke_unreplicated')
+    assert.equal(warnings.length, 1)
+    assert.equal(warnings[0]!.sid, b.id)
+    assert.equal(warnings[0]!.waitMs, 1_500)
+    assert.equal((await store.getSession(b.id, T0 + 2))?.revokedAt, T0 + 1)
+
+    // Logout everywhere: confirmed once for the node.
+    const c1 = session()
+    const c2 = session({ userId: c1.userId })
+    await store.createSession(c1)
+    await store.createSession(c2)
+    assert.equal(await store.revokeUserSessions(c1.userId, T0 + 3), 2)
+    for (const c of [c1, c2]) assert.notEqual(await onReplica.hget(sessionKey(c.id), 'r'), null)
+  })
+
+  test('revoke: without replicas no WAIT is sent (one INFO per revocation) and nothing is logged', async (t) => {
+    const server = await startRedisServer()
+    t.after(() => server.stop())
+    const { log, lines } = logCapture()
+    const store = await openStore(t, server.url, { log })
+    const s = session()
+    await store.createSession(s)
+    // One admin connection, ready (its own ready-check INFO sent) before the counters reset.
+    const admin = server.client()
+    t.after(() => admin.disconnect())
+    await admin.ping()
+    await admin.config('RESETSTAT')
+    assert.equal(await store.revokeSession(s.id, T0 + 1), true)
+    assert.equal(await store.revokeSession(s.id, T0 + 2), false) // already revoked: nothing to confirm
+    const stats = await admin.info('commandstats')
+    assert.match(stats, /cmdstat_info:calls=1,/)
+    assert.doesNotMatch(stats, /cmdstat_wait:/)
+    assert.equal(lines().filter((l) => l.event === 'revoke_unreplicated').length, 0)
+  })
+})
