@@ -99,7 +99,12 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
       'password hashes are cheaper than OWASP recommends for scrypt (N=2^17): a stolen user database is that much faster to crack',
     )
   const background = createBackgroundTasks()
-  const credentials = options.credentials ?? createCredentialChecker(users!, { params, log, background })
+  const credentials = options.credentials ?? createCredentialChecker(users!, {
+      params,
+      log,
+      background,
+      onRehash: (outcome) => metrics.passwordRehashes.inc({ outcome }),
+    })
 
   const deps: Deps = {
     config,

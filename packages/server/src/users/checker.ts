@@ -37,7 +37,12 @@ export interface CredentialCheckerOptions {
    * @default a private one nobody waits for
    */
   background?: BackgroundTasks
+  /** Told each re-hash's outcome (the server counts them in `/metrics`). @default nothing */
+  onRehash?: (outcome: RehashOutcome) => void
 }
+
+/** `deferred`: another re-hash was running, so the user's next login does it. */
+export type RehashOutcome = 'rehashed' | 'skipped' | 'deferred' | 'failed'
 
 /**
  * Re-hashes running at once, per process. Each holds a thread of libuv's pool (4 by default) for
@@ -66,6 +71,7 @@ export function createCredentialChecker(
   const hash = options.hash ?? ((password: string) => hashPassword(password, params))
   const background = options.background ?? createBackgroundTasks()
   const log = options.log
+  const onRehash = options.onRehash ?? (() => {})
   // Random salt and key: no password matches it, and verifying costs what a real hash costs.
   const dummyHash = createDummyHash(params)
   let rehashesInFlight = 0
@@ -78,7 +84,10 @@ export function createCredentialChecker(
    * verifies, and the next login tries again.
    */
   function startRehash(record: UserRecord, password: string): void {
-    if (rehashesInFlight >= MAX_REHASHES_IN_FLIGHT) return
+    if (rehashesInFlight >= MAX_REHASHES_IN_FLIGHT) {
+      onRehash('deferred')
+      return
+    }
     rehashesInFlight++
     background.run(async () => {
       const fields = {
@@ -91,14 +100,17 @@ export function createCredentialChecker(
         const id = record.id
         if (await store.updatePasswordHash({ id, oldHash: record.passwordHash, newHash })) {
           log?.info({ audit: 'password_rehashed', ...fields }, 'password_rehashed')
+          onRehash('rehashed')
         } else {
           // The password changed (or the user went) since this login read the hash: keep theirs.
           const msg = 'password re-hash skipped: the stored hash changed meanwhile'
           log?.info({ event: 'password_rehash_skipped', ...fields }, msg)
+          onRehash('skipped')
         }
       } catch (err) {
         const msg = 'password re-hash failed; the login succeeded and the old hash stays'
         log?.warn({ event: 'password_rehash_failed', ...fields, err }, msg)
+        onRehash('failed')
       } finally {
         rehashesInFlight--
       }

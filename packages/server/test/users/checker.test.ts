@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { beforeEach, describe, test } from 'node:test'
 import { type BackgroundTasks, createBackgroundTasks } from '../../src/background-tasks.js'
-import { createCredentialChecker } from '../../src/users/checker.js'
+import { createCredentialChecker, type RehashOutcome } from '../../src/users/checker.js'
 import { UserStoreUnavailableError } from '../../src/users/errors.js'
 import { createMemoryUserStore } from '../../src/users/memory.js'
 import {
@@ -114,6 +114,8 @@ describe('credential checker: re-hash after a successful login', () => {
   let lines: { level: 'info' | 'warn'; obj: Record<string, unknown>; msg: string }[]
   /** Passwords the re-hash was asked to hash, in order. */
   let hashed: string[]
+  /** What `onRehash` was told, in order. */
+  let outcomes: RehashOutcome[]
   /** While set, a re-hash waits here before hashing; the test resolves it. */
   let gate: Promise<void> | null
   let oldHash: string
@@ -132,6 +134,7 @@ describe('credential checker: re-hash after a successful login', () => {
         info: (obj, msg) => void lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
         warn: (obj, msg) => void lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
       },
+      onRehash: (outcome) => void outcomes.push(outcome),
     })
   }
 
@@ -146,6 +149,7 @@ describe('credential checker: re-hash after a successful login', () => {
     background = createBackgroundTasks()
     lines = []
     hashed = []
+    outcomes = []
     gate = null
     oldHash = await hashPassword('alice-pw', OLDER)
     const created = await store.createUser({ username: 'alice', passwordHash: oldHash, now: 0 })
@@ -232,6 +236,7 @@ describe('credential checker: re-hash after a successful login', () => {
     assert.ok(await checker.check('bob', 'bob-pw'))
     await background.idle()
     assert.deepEqual(readHashParams((await store.findByUsername('bob'))?.passwordHash ?? ''), CHEAP)
+    assert.deepEqual(outcomes, ['deferred', 'rehashed', 'rehashed'])
   })
 
   test('re-hash: a store that fails is one warn line without secrets; the check still answers', async () => {

@@ -57,6 +57,12 @@ function eventsOf(server: TestServer): unknown[] {
   return server.logs.map((l) => l.audit ?? l.event).filter((e) => String(e).startsWith('password_'))
 }
 
+/** `baton_password_rehash_total` by outcome, as `/metrics` shows it. */
+async function rehashCounts(server: TestServer): Promise<Record<string, number>> {
+  const { values } = await server.deps.metrics.passwordRehashes.get()
+  return Object.fromEntries(values.map((v) => [String(v.labels.outcome), v.value]))
+}
+
 test('login re-hash: an older hash is replaced with the current params after a successful login', async (t) => {
   const { server, users, id, oldHash } = await setup(t)
   const res = await login(server, PASSWORD)
@@ -69,6 +75,7 @@ test('login re-hash: an older hash is replaced with the current params after a s
   assert.equal(await verifyPassword(PASSWORD, stored), true)
   assert.equal(await verifyPassword('not the password', stored), false)
   assert.deepEqual(eventsOf(server), ['password_rehashed'])
+  assert.deepEqual(await rehashCounts(server), { rehashed: 1 })
   assert.ok(!server.logText().includes(PASSWORD))
 
   // The new hash logs in, and is current: no second re-hash.
@@ -106,6 +113,7 @@ test('login re-hash: a password changed meanwhile is not overwritten (compare-an
 
   assert.equal((await inner.findById(id))?.passwordHash, changedHash)
   assert.deepEqual(eventsOf(server), ['password_rehash_skipped'])
+  assert.deepEqual(await rehashCounts(server), { skipped: 1 })
   assert.equal((await login(server, PASSWORD)).statusCode, 401)
 })
 
@@ -131,6 +139,7 @@ test('login re-hash: a user store failing at the write still lets the login succ
   assert.equal(failures.length, 1)
   assert.equal(failures[0]?.level, 40) // warn
   assert.equal(failures[0]?.sub, id)
+  assert.deepEqual(await rehashCounts(server), { failed: 1 })
   const text = server.logText()
   assert.ok(!text.includes(PASSWORD))
   for (const part of oldHash.split('$').slice(2)) assert.ok(!text.includes(part))
