@@ -9,34 +9,56 @@
  * §3.11). Both are refused here, as "not a token".
  */
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
 /** True when `segment` is base64url exactly as baton would write it (RFC 7515 §2, no padding). */
 export function isCanonicalBase64url(segment: string): boolean {
-  if (!/^[A-Za-z0-9_-]*$/.test(segment) || segment.length % 4 === 1) return false
-  // Re-encoding fixes the unused low bits of the last character: a spelling whose decoded bytes
-  // re-encode differently is an alternative spelling of the same bytes.
-  return Buffer.from(segment, 'base64url').toString('base64url') === segment
+  if (!/^[A-Za-z0-9_-]*$/.test(segment)) return false
+  const rest = segment.length % 4
+  if (rest === 1) return false
+  if (rest === 0) return true
+  // The last character carries 4 (2 left over) or 2 (3 left over) bits no byte uses; the one
+  // canonical spelling leaves them zero, any other value spells the same bytes differently.
+  // (Same answer as decoding and re-encoding, without either: test/security/jws-shape.test.ts.)
+  const last = ALPHABET.indexOf(segment[segment.length - 1]!)
+  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0
 }
 
-/** Why a compact JWS is refused before verification, or `null` when its shape is acceptable. */
-export function jwsShapeProblem(token: string): string | null {
+/** A compact JWS split and its two JSON segments parsed, or why its shape is refused. */
+export type ParsedJWS =
+  | { problem: null; header: Record<string, unknown>; payload: Record<string, unknown> }
+  | { problem: string }
+
+/**
+ * Checks a compact JWS's shape and answers its header and payload as parsed for the check, so
+ * the verifier does not decode them again. Nothing here is trusted before the signature is.
+ */
+export function parseCompactJWS(token: string): ParsedJWS {
   const parts = token.split('.')
-  if (parts.length !== 3) return 'not three segments'
+  if (parts.length !== 3) return { problem: 'not three segments' }
   const [header, payload, signature] = parts as [string, string, string]
-  if (header === '' || payload === '' || signature === '') return 'empty segment'
+  if (header === '' || payload === '' || signature === '') return { problem: 'empty segment' }
   if (!isCanonicalBase64url(header) || !isCanonicalBase64url(payload) || !isCanonicalBase64url(signature))
-    return 'not canonical base64url'
+    return { problem: 'not canonical base64url' }
+  const objects: Record<string, unknown>[] = []
   for (const segment of [header, payload]) {
     const text = Buffer.from(segment, 'base64url').toString('utf8')
     let value: unknown
     try {
       value = JSON.parse(text)
     } catch {
-      return 'not JSON'
+      return { problem: 'not JSON' }
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object'
-    if (hasDuplicateKeys(text)) return 'duplicate member'
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { problem: 'not a JSON object' }
+    if (hasDuplicateKeys(text)) return { problem: 'duplicate member' }
+    objects.push(value as Record<string, unknown>)
   }
-  return null
+  return { problem: null, header: objects[0]!, payload: objects[1]! }
+}
+
+/** Why a compact JWS is refused before verification, or `null` when its shape is acceptable. */
+export function jwsShapeProblem(token: string): string | null {
+  return parseCompactJWS(token).problem
 }
 
 /**

@@ -10,7 +10,7 @@ import {
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
-import { jwsShapeProblem } from '../security/jws-shape.js'
+import { parseCompactJWS } from '../security/jws-shape.js'
 import type { KeySet, VerifyKey } from './keys.js'
 import { createVerifiedCache } from './verified-cache.js'
 
@@ -128,10 +128,10 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
       throw new BatonError('token_not_valid')
     // Before any cryptography: one spelling per token (canonical base64url, so no padding,
     // whitespace or spare bits) and no duplicate JSON members (issue 6; see security/jws-shape.ts).
-    if (jwsShapeProblem(token) !== null) throw new BatonError('token_not_valid')
-    const dot1 = token.indexOf('.')
-    const dot2 = token.indexOf('.', dot1 + 1)
-    const header = JSON.parse(Buffer.from(token.slice(0, dot1), 'base64url').toString('utf8')) as Record<string, unknown>
+    const parsed = parseCompactJWS(token)
+    if (parsed.problem !== null) throw new BatonError('token_not_valid')
+    const dot2 = token.lastIndexOf('.')
+    const header = parsed.header
     // The key is chosen by our own kid only: `jku`, `x5u` and an embedded `jwk` are never
     // followed, and `alg` must be the key's (no `none`, no key confusion). No `crit` extension
     // is understood, so any is refused (as jose refuses those it does not know, and `b64`).
@@ -148,7 +148,7 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
     } else {
       const signature = Buffer.from(token.slice(dot2 + 1), 'base64url')
       if (!verifier.verify(Buffer.from(token.slice(0, dot2), 'latin1'), signature)) throw new BatonError('token_not_valid')
-      payload = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString('utf8')) as JWTPayload
+      payload = parsed.payload as JWTPayload
     }
     checkClaims(payload)
     // verifyAny: the header's `typ` and the claims' `token_type` must name the same type.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { hasDuplicateKeys, isCanonicalBase64url, jwsShapeProblem } from '../../src/security/jws-shape.js'
+import fc from 'fast-check'
+import { hasDuplicateKeys, isCanonicalBase64url, jwsShapeProblem, parseCompactJWS } from '../../src/security/jws-shape.js'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url')
 
@@ -26,6 +27,24 @@ test('isCanonicalBase64url: only the spelling Buffer would write', () => {
   assert.equal(isCanonicalBase64url('QR'), false) // "A" with spare bits set
   assert.equal(isCanonicalBase64url('Q'), false)
   assert.equal(isCanonicalBase64url('a b'), false)
+})
+
+test('isCanonicalBase64url: the spare-bits rule answers what decoding and re-encoding answers, for any string', () => {
+  const reencodes = (s: string) => /^[A-Za-z0-9_-]*$/.test(s) && s.length % 4 !== 1 && Buffer.from(s, 'base64url').toString('base64url') === s
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const b64urlChars = fc.array(fc.constantFrom(...alphabet), { maxLength: 24 }).map((cs) => cs.join(''))
+  fc.assert(fc.property(fc.oneof(b64urlChars, fc.string({ maxLength: 12 })), (s) => isCanonicalBase64url(s) === reencodes(s)), { numRuns: 20_000 })
+  // Every last character at every length, exhaustively.
+  for (const prefix of ['', 'A', 'AB', 'ABC', 'ABCD', 'ABCDE']) {
+    for (const c of alphabet) assert.equal(isCanonicalBase64url(prefix + c), reencodes(prefix + c), prefix + c)
+  }
+})
+
+test('parseCompactJWS: answers the header and payload it checked', () => {
+  const h = b64('{"alg":"EdDSA","kid":"k"}')
+  const p = b64('{"sub":"a","n":1}')
+  assert.deepEqual(parseCompactJWS(`${h}.${p}.c2ln`), { problem: null, header: { alg: 'EdDSA', kid: 'k' }, payload: { sub: 'a', n: 1 } })
+  assert.deepEqual(parseCompactJWS(`${h}.${b64('{"a":1,"a":1}')}.c2ln`), { problem: 'duplicate member' })
 })
 
 test('jwsShapeProblem: names what is wrong with a compact JWS before verification', () => {
