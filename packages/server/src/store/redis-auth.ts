@@ -17,24 +17,28 @@ type Command = (...args: unknown[]) => Promise<unknown>
  * a callback; this answer reaches that callback as a success, which is what ioredis does itself
  * after printing. Every other AUTH answer, and AUTH sent as a command, go through unchanged.
  * Connections that `client.duplicate()` makes (Cluster's slot refresh) are covered too. baton
- * reports the situation itself: the start-up self-check (doctor's auth check) logs one warning.
+ * reports the situation itself: the start-up self-check (doctor's auth check) logs one warning;
+ * `onQuieted` hears each occurrence (the Redis store warns once with Sentinel, which that check
+ * does not reach).
  */
-export function quietPasswordNotRequired(client: Redis): void {
+export function quietPasswordNotRequired(client: Redis, onQuieted: () => void = () => {}): void {
   const target = client as unknown as { auth: Command; duplicate: (...args: unknown[]) => Redis }
   const auth = target.auth.bind(client)
   target.auth = (...args) => {
     const callback = args.at(-1)
     if (typeof callback !== 'function') return auth(...args)
     const answer: Callback = (err, result) => {
-      if (err instanceof Error && PASSWORD_NOT_REQUIRED.test(err.message)) (callback as Callback)(null, 'OK')
-      else (callback as Callback)(err, result)
+      if (err instanceof Error && PASSWORD_NOT_REQUIRED.test(err.message)) {
+        onQuieted()
+        ;(callback as Callback)(null, 'OK')
+      } else (callback as Callback)(err, result)
     }
     return auth(...args.slice(0, -1), answer)
   }
   const duplicate = target.duplicate.bind(client)
   target.duplicate = (...args) => {
     const copy = duplicate(...args)
-    quietPasswordNotRequired(copy)
+    quietPasswordNotRequired(copy, onQuieted)
     return copy
   }
 }

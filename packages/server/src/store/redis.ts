@@ -249,9 +249,19 @@ export class RedisStore implements SessionStore {
       client.on('ready', () => this.#clearReadyTimer())
     }
     // A password Redis does not require: ioredis would print a raw "[WARN] ..." line (not JSON)
-    // on every connect; the start-up self-check logs one JSON warning instead.
-    if (client instanceof Redis) quietPasswordNotRequired(client)
-    else client.on('+node', (node: Redis) => quietPasswordNotRequired(node))
+    // on every connect; the start-up self-check logs one JSON warning instead. That check cannot
+    // reach a Sentinel's primary, so with Sentinel the store says it, once.
+    let warned = options.sentinel === undefined
+    const quieted = (): void => {
+      if (warned) return
+      warned = true
+      this.#log?.warn(
+        { event: 'redis_password_not_required', address: this.address },
+        'the URL carries a password but the Redis primary has none configured: anyone who reaches it can read and write sessions',
+      )
+    }
+    if (client instanceof Redis) quietPasswordNotRequired(client, quieted)
+    else client.on('+node', (node: Redis) => quietPasswordNotRequired(node, quieted))
     // lazyConnect keeps connecting out of the constructor; start now, without waiting.
     client.connect().catch(() => undefined)
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import pino from 'pino'
 import { createRedisStore, sessionKey, type RedisStore } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
 import { startRedisSentinel, type RedisSentinelSetup } from '../helpers/redis-server.js'
@@ -48,6 +50,32 @@ function session(): NewSession {
 describeStoreContract('redis sentinel', openSentinelStore)
 
 describe('redis sentinel', () => {
+  test('sentinel: a password the primary does not require is one JSON warning from the store (start-up checks cannot reach it), password masked', async (t) => {
+    let text = ''
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk)
+        done()
+      },
+    })
+    const store = createRedisStore({
+      url: 'redis://:n0t-needed-s3cret@unused:6379',
+      sentinel: { sentinels: [{ host: '127.0.0.1', port: setup.sentinel.port }], name: setup.name },
+      log: pino({ level: 'debug' }, sink),
+    })
+    t.after(() => store.close())
+    await store.ready(5_000)
+    // A second connection (a reconnect) does not repeat it.
+    await setup.primary.command('CLIENT', 'KILL', 'TYPE', 'normal')
+    const s = session()
+    await waitForOK(() => store.createSession(s))
+    const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const warnings = lines.filter((l) => l.event === 'redis_password_not_required')
+    assert.equal(warnings.length, 1, text)
+    assert.equal(warnings[0]!.level, 40)
+    assert.ok(!text.includes('n0t-needed-s3cret'))
+  })
+
   test('sentinel: rotations go on against the new primary after SENTINEL FAILOVER; no call hangs', async (t) => {
     const store = await openSentinelStore()
     t.after(() => store.close())
@@ -138,3 +166,16 @@ describe('redis sentinel', () => {
     assert.match(String(await newPrimary.role()), /^master/)
   })
 })
+
+/** Retries `fn` until it succeeds (the store reconnecting after a killed connection). */
+async function waitForOK<T>(fn: () => Promise<T>, ms = FAIL_FAST_MS): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}
