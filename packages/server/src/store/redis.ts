@@ -54,6 +54,13 @@ export interface RedisStoreOptions {
    */
   timeoutMs?: number
   /**
+   * How long a revocation waits for a replica to confirm it (`WAIT 1 <ms>`), where the node has
+   * replicas. The wait holds the connection every other command shares, so it is short; after
+   * one times out, revocations do not wait for {@link REPLICA_WAIT_PAUSE_MS}.
+   * @default the smaller of 100 ms and a quarter of `timeoutMs`
+   */
+  replicaWaitMs?: number
+  /**
    * Connection state changes ("redis down" / "redis recovered") go here, once each.
    * @default silent
    */
@@ -64,6 +71,8 @@ export const DEFAULT_REDIS_STORE_OPTIONS = {
   timeoutMs: 500,
 } as const satisfies Partial<RedisStoreOptions>
 
+/** After a replica failed to confirm a revocation in time, revocations stop waiting this long. */
+export const REPLICA_WAIT_PAUSE_MS = 10_000
 /** Keys live this long past the expiry they carry: room for clock skew between app servers. */
 const TTL_MARGIN_MS = 10_000
 /** Reconnect backoff cap: a Redis that comes back is used again within about a second (SPEC §4). */
@@ -124,6 +133,9 @@ export class RedisStore implements SessionStore {
   readonly #secrets: string[]
   readonly #log: Logger | undefined
   readonly #timeoutMs: number
+  readonly #replicaWaitMs: number
+  /** Until then (performance.now()), revocations do not wait for a replica: one just failed to. */
+  #replicaWaitPausedUntil = 0
   #state: 'starting' | 'up' | 'down' = 'starting'
   #closed = false
   #lastReplyAt = 0
@@ -135,6 +147,7 @@ export class RedisStore implements SessionStore {
   constructor(options: RedisStoreOptions) {
     const target = parseRedisURL(options.url)
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_STORE_OPTIONS.timeoutMs
+    this.#replicaWaitMs = Math.max(1, options.replicaWaitMs ?? Math.min(100, Math.floor(this.#timeoutMs / 4)))
     this.#log = options.log
     // DEBUG=ioredis:* would print AUTH's password in clear (issue 6): for applications that
     // embed baton without its CLI, the store keeps ioredis's debug output off itself.
@@ -387,9 +400,10 @@ export class RedisStore implements SessionStore {
       (cs) => cs.includes(1),
     )
     const revoked = ids.filter((_, i) => changed[i] === 1)
-    // One confirmation per node: in a Cluster the sessions may live on several.
+    // One confirmation per node: in a Cluster the sessions may live on several. One after the
+    // other, so that a replica that does not answer costs one wait, not one per session.
     const confirm = this.#client instanceof Cluster ? revoked : revoked.slice(0, 1)
-    await Promise.all(confirm.map((id) => this.#confirmOnReplica(id)))
+    for (const id of confirm) await this.#confirmOnReplica(id)
     return revoked.length
   }
 
@@ -477,24 +491,28 @@ export class RedisStore implements SessionStore {
   /**
    * A revocation is the one write whose loss lets someone in: after a failover to an
    * asynchronous replica that never received it, a logged-out session would be live again. So
-   * when the session's node has replicas, the store waits for one to confirm the write (`WAIT 1`,
-   * at most half the deadline). Unconfirmed, the revocation still stands on the primary and the
-   * caller gets its answer; one warning names the window. A node without replicas costs one
-   * `INFO replication` round trip per revocation and no wait.
+   * when the session's node has replicas, the store waits for one to confirm the write
+   * (`WAIT 1`, `replicaWaitMs`). WAIT counts only this connection's writes, so it runs on the
+   * connection every refresh shares and holds it while it waits: the wait is short (a healthy
+   * replica answers within a round trip), and after one times out revocations stop waiting for
+   * {@link REPLICA_WAIT_PAUSE_MS}. Unconfirmed, the revocation still stands on the primary and
+   * the caller gets its answer; one warning per session names the window. A node without
+   * replicas costs one `INFO replication` round trip per revocation and no wait.
    */
   async #confirmOnReplica(id: string): Promise<void> {
     const key = sessionKey(id)
     const info = String(await this.#run(() => this.#onNodeOf(key, ['info', 'replication'])))
     const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? '0')
     if (replicas === 0) return
-    const waitMs = Math.max(1, Math.floor(this.#timeoutMs / 2))
-    const acked = Number(await this.#run(() => this.#onNodeOf(key, ['wait', '1', String(waitMs)])))
-    if (acked < 1) {
-      this.#log?.warn(
-        { event: 'revoke_unreplicated', sid: id, replicas, waitMs, address: this.address },
-        'a revocation was not confirmed by any replica in time: a failover now could bring the session back',
-      )
-    }
+    const waitMs = this.#replicaWaitMs
+    const paused = performance.now() < this.#replicaWaitPausedUntil
+    const acked = paused ? 0 : Number(await this.#run(() => this.#onNodeOf(key, ['wait', '1', String(waitMs)])))
+    if (acked >= 1) return
+    if (!paused) this.#replicaWaitPausedUntil = performance.now() + REPLICA_WAIT_PAUSE_MS
+    this.#log?.warn(
+      { event: 'revoke_unreplicated', sid: id, replicas, waitMs: paused ? 0 : waitMs, address: this.address },
+      'a revocation was not confirmed by any replica: a failover now could bring the session back',
+    )
   }
 
   /** A keyless command on the node holding `key`: a Cluster pipeline goes where its keys live. */

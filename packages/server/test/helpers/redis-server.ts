@@ -358,11 +358,15 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
-/** Three (or `size`) cluster nodes, joined by `redis-cli --cluster create`, slots all served. */
+/**
+ * Three (or `size`) primaries, each with `replicas` replicas (default none), joined by
+ * `redis-cli --cluster create`, slots all served and every replica in sync.
+ */
 export async function startRedisCluster(
-  options: { size?: number; password?: string } = {},
+  options: { size?: number; replicas?: number; password?: string } = {},
 ): Promise<RedisCluster> {
-  const size = options.size ?? 3
+  const replicas = options.replicas ?? 0
+  const size = (options.size ?? 3) * (1 + replicas)
   const nodes: RedisServer[] = []
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((n) => n.stop()))
@@ -384,7 +388,7 @@ export async function startRedisCluster(
       'create',
       ...seeds,
       '--cluster-replicas',
-      '0',
+      String(replicas),
       '--cluster-yes',
     ])
     await waitFor(
@@ -395,6 +399,17 @@ export async function startRedisCluster(
       15_000,
       'cluster_state:ok on every node',
     )
+    if (replicas > 0) {
+      await waitFor(
+        async () => {
+          const infos = await Promise.all(nodes.map((n) => n.command('INFO', 'replication')))
+          const linked = infos.filter((i) => String(i).includes('master_link_status:up')).length
+          return linked === nodes.length - (options.size ?? 3)
+        },
+        15_000,
+        'every cluster replica in sync',
+      )
+    }
     return { nodes, seeds, stop }
   } catch (err) {
     await stop()

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import pino from 'pino'
 import { createRedisStore, sessionKey, userKey, type RedisStore } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-server.js'
@@ -109,5 +111,60 @@ describe('redis cluster', () => {
       const ms = performance.now() - start
       assert.ok(ms < 3_000, `failed after ${ms} ms`)
     }
+  })
+})
+
+describe('redis cluster with replicas', () => {
+  test('cluster: each revocation waits for a replica of the node that holds it; a silent replica is one revoke_unreplicated warning per session, and one wait', async (t) => {
+    const withReplicas = await startRedisCluster({ replicas: 1 })
+    t.after(() => withReplicas.stop())
+    let text = ''
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk)
+        done()
+      },
+    })
+    const [seed, ...rest] = withReplicas.seeds
+    const store = createRedisStore({ url: `redis://${seed}`, cluster: { nodes: rest }, log: pino({ level: 'debug' }, sink), timeoutMs: 3_000, replicaWaitMs: 1_500 })
+    t.after(() => store.close())
+    await store.ready(5_000)
+    const roles = await Promise.all(withReplicas.nodes.map(async (n) => String(await n.command('INFO', 'replication'))))
+    const primaries = withReplicas.nodes.filter((_, i) => roles[i]!.includes('role:master'))
+    const replicas = withReplicas.nodes.filter((_, i) => roles[i]!.includes('role:slave'))
+    assert.equal(primaries.length, 3)
+    assert.equal(replicas.length, 3)
+    const waits = async (): Promise<number[]> =>
+      Promise.all(primaries.map(async (n) => Number(/cmdstat_wait:calls=(\d+)/.exec(String(await n.command('INFO', 'commandstats')))?.[1] ?? 0)))
+    const warnings = (): number => text.split('\n').filter((l) => l.includes('"revoke_unreplicated"')).length
+
+    // Sessions until every primary holds two (a key's owner answers EXISTS; the others MOVED).
+    const owned = primaries.map(() => 0)
+    const sessions: NewSession[] = []
+    while (owned.some((n) => n < 2) && sessions.length < 200) {
+      const s = session()
+      await store.createSession(s)
+      sessions.push(s)
+      const held = await Promise.all(primaries.map((n) => n.command('EXISTS', sessionKey(s.id)).catch(() => 0)))
+      owned[held.findIndex((h) => Number(h) === 1)]! += 1
+    }
+    assert.ok(owned.every((n) => n >= 2), `sessions per primary: ${owned.join(', ')}`)
+    for (const s of sessions) assert.equal(await store.revokeSession(s.id, T0 + 1), true)
+    // One WAIT per revocation, each on the primary that holds the session.
+    assert.deepEqual(await waits(), owned)
+    assert.equal(warnings(), 0, text)
+
+    const a = session()
+    const b = session({ userId: a.userId })
+    await store.createSession(a)
+    await store.createSession(b)
+    for (const r of replicas) r.pause()
+    try {
+      assert.equal(await store.revokeUserSessions(a.userId, T0 + 2), 2)
+    } finally {
+      for (const r of replicas) r.resume()
+    }
+    // The first session's WAIT timed out; the second did not wait (revocations pause waiting).
+    assert.equal(warnings(), 2, text)
   })
 })
