@@ -497,9 +497,22 @@ export class RedisStore implements SessionStore {
    * replica answers within a round trip), and after one times out revocations stop waiting for
    * {@link REPLICA_WAIT_PAUSE_MS}. Unconfirmed, the revocation still stands on the primary and
    * the caller gets its answer; one warning per session names the window. A node without
-   * replicas costs one `INFO replication` round trip per revocation and no wait.
+   * replicas costs one `INFO replication` round trip per revocation and no wait. A failure here
+   * (a connection lost, `INFO` refused by an ACL) is that warning too: the revocation is done,
+   * and failing the logout for it would only make the client retry a logout already made.
    */
   async #confirmOnReplica(id: string): Promise<void> {
+    try {
+      await this.#waitForReplica(id)
+    } catch (err) {
+      this.#log?.warn(
+        { event: 'revoke_unreplicated', sid: id, address: this.address, err },
+        'a revocation could not be confirmed by a replica: a failover now could bring the session back',
+      )
+    }
+  }
+
+  async #waitForReplica(id: string): Promise<void> {
     const key = sessionKey(id)
     const info = String(await this.#run(() => this.#onNodeOf(key, ['info', 'replication'])))
     const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? '0')

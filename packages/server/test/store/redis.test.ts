@@ -638,6 +638,21 @@ describe('redis store revocations and replicas', () => {
     assert.equal(unreplicated()[1]!.waitMs, 0)
   })
 
+  test('revoke: a confirmation that fails (INFO refused by an ACL) is one warning; the revocation stands and revokeSession answers true', async (t) => {
+    const server = await startRedisServer({ users: [{ name: 'noinfo', password: 'noinfo-pw-1', rules: '~* &* +@all -info' }] })
+    t.after(() => server.stop())
+    const { log, lines, text } = logCapture()
+    const store = await openStore(t, `redis://noinfo:noinfo-pw-1@127.0.0.1:${server.port}`, { log })
+    const s = session()
+    await store.createSession(s)
+    assert.equal(await store.revokeSession(s.id, T0 + 1), true)
+    assert.equal((await store.getSession(s.id, T0 + 2))?.revokedAt, T0 + 1)
+    const warnings = lines().filter((l) => l.event === 'revoke_unreplicated')
+    assert.equal(warnings.length, 1)
+    assert.match(JSON.stringify(warnings[0]!.err), /NOPERM/)
+    assert.ok(!text().includes('noinfo-pw-1'))
+  })
+
   test('revoke: without replicas no WAIT is sent (one INFO per revocation) and nothing is logged', async (t) => {
     const server = await startRedisServer()
     t.after(() => server.stop())
