@@ -108,6 +108,17 @@ function logCapture(): {
   }
 }
 
+/** A redis-server of the test's own, a store on it logging to `lines`, and one session in it. */
+async function oneSessionOnOwnServer(t: TestContext) {
+  const server = await startRedisServer()
+  t.after(() => server.stop())
+  const { log, lines } = logCapture()
+  const store = await openStore(t, server.url, { log })
+  const s = session()
+  await store.createSession(s)
+  return { server, store, lines, s }
+}
+
 describeStoreContract('redis', async () => {
   const store = createRedisStore({ url: redis.url })
   await store.ready(5_000)
@@ -432,12 +443,7 @@ describe('redis store outages', () => {
   })
 
   test('readonly: after REPLICAOF a dead primary, rotate throws READONLY (no hang), ping fails, and all works after REPLICAOF NO ONE', async (t) => {
-    const server = await startRedisServer()
-    t.after(() => server.stop())
-    const { log, lines } = logCapture()
-    const store = await openStore(t, server.url, { log })
-    const s = session()
-    await store.createSession(s)
+    const { server, store, lines, s } = await oneSessionOnOwnServer(t)
     const dead = await startRedisServer()
     await dead.stop()
     await server.command('REPLICAOF', '127.0.0.1', dead.port)
@@ -654,12 +660,7 @@ describe('redis store revocations and replicas', () => {
   })
 
   test('revoke: without replicas no WAIT is sent (one INFO per revocation) and nothing is logged', async (t) => {
-    const server = await startRedisServer()
-    t.after(() => server.stop())
-    const { log, lines } = logCapture()
-    const store = await openStore(t, server.url, { log })
-    const s = session()
-    await store.createSession(s)
+    const { server, store, lines, s } = await oneSessionOnOwnServer(t)
     // One admin connection, ready (its own ready-check INFO sent) before the counters reset.
     const admin = server.client()
     t.after(() => admin.disconnect())
