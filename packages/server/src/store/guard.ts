@@ -98,7 +98,8 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     log.info({ event: 'store_recovered', store: store.kind, address }, 'session store recovered: circuit closed')
   }
 
-  async function call<T>(operation: string, run: () => Promise<T>, ids: AuditIds): Promise<T> {
+  /** `input` is the operation's first argument: its ids are read only if the call fails. */
+  async function call<T>(operation: string, run: () => Promise<T>, input?: unknown): Promise<T> {
     // An open circuit answers at once: no request waits on a store known to be down.
     if (state === 'open') throw unavailable(operation)
     const start = performance.now()
@@ -114,7 +115,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
       // It is also the `store_error` audit event of SPEC §3.5 (with the session id and the user
       // id when the operation's arguments name them), so a failed refresh writes one line, not two.
       log.warn(
-        { event: 'store_error', audit: 'store_error', operation, ...ids, store: store.kind, address, err },
+        { event: 'store_error', audit: 'store_error', operation, ...auditIdsOf(operation, input), store: store.kind, address, err },
         `session store ${operation} failed`,
       )
       if (++failures >= threshold) open(err)
@@ -125,7 +126,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   const guarded = { kind: store.kind } as Record<string, unknown>
   for (const op of OPERATIONS) {
     const fn = store[op] as (...args: unknown[]) => Promise<unknown>
-    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args), auditIdsOf(op, args[0]))
+    guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args), args[0])
   }
   guarded.close = async () => {
     closed = true
@@ -133,7 +134,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     await store.close()
   }
   guarded.state = () => state
-  guarded.check = () => call('ping', () => store.ping(), {})
+  guarded.check = () => call('ping', () => store.ping())
   return guarded as unknown as GuardedStore
 }
 

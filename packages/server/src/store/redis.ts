@@ -109,6 +109,8 @@ type Client = (Redis | Cluster) & Scripts
 
 /** `HMGET key ...RECORD_FIELDS`: one value (or nil) per field, in that order. */
 type RecordValues = (string | null)[]
+/** Where the user agent's pieces (`a0`…`a7`) start in {@link RecordValues}. */
+const UA_FIRST = RECORD_FIELDS.indexOf('a0')
 
 /**
  * A Redis-backed session store (standalone, TLS, Sentinel or Cluster).
@@ -770,7 +772,7 @@ function toRecord(id: string, values: RecordValues): SessionRecord | null {
   }
   const base = Number(ca)
   let userAgent: string | null = null
-  for (let i = 12; i < values.length; i++) {
+  for (let i = UA_FIRST; i < values.length; i++) {
     const piece = values[i]
     if (piece == null) break
     userAgent = (userAgent ?? '') + piece
