@@ -118,6 +118,14 @@ function runPrimary(config: Config, io: IO): number {
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
-  io.out.write(`\nbaton is running at http://${config.host}:${config.port}/ with ${config.workers} workers\n\n`)
+  // "Running" only once every worker listens: before that, connections all go to the workers
+  // that are up, and a client (or a test) would be told the service is ready when it is not.
+  let listening = 0
+  const onListening = () => {
+    if (++listening < config.workers) return
+    cluster.off('listening', onListening)
+    io.out.write(`\nbaton is running at http://${config.host}:${config.port}/ with ${config.workers} workers\n\n`)
+  }
+  cluster.on('listening', onListening)
   return -1
 }

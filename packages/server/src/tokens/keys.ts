@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import {
   type CryptoKey,
   type JWK,
@@ -59,7 +59,8 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
     if (secret === null) {
       if (source.devKeyDir === null) throw new KeyError('JWT_SECRET is required for HS256.')
       devKeyFile = join(source.devKeyDir, 'dev-secret-HS256')
-      secret = readOrCreate(devKeyFile, () => randomBytes(32).toString('base64url'), (s) => Buffer.from(s.trim(), 'base64url'))
+      const text = await readOrCreateOnce(devKeyFile, () => randomBytes(32).toString('base64url'))
+      secret = Buffer.from(text.trim(), 'base64url')
     }
     const kid = (await calculateJwkThumbprint({ kty: 'oct', k: Buffer.from(secret).toString('base64url') })).slice(0, 16)
     signing = { key: secret, publicJWK: null, kid }
@@ -70,8 +71,8 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
     } else {
       if (source.devKeyDir === null) throw new KeyError('JWT_PRIVATE_KEY is required.')
       devKeyFile = join(source.devKeyDir, `dev-key-${algorithm}.json`)
-      const text = readOrCreate(devKeyFile, () => '', (s) => s)
-      privateJWK = text === '' ? await writeDevKey(devKeyFile, algorithm) : (JSON.parse(text) as JWK)
+      const text = await readOrCreateOnce(devKeyFile, async () => JSON.stringify((await generateKey(algorithm)).privateJWK))
+      privateJWK = JSON.parse(text) as JWK
     }
     const publicJWK = toPublic(privateJWK)
     const kid = await calculateJwkThumbprint(publicJWK)
@@ -149,22 +150,32 @@ function parseJWKS(text: string | null): JWK[] {
   }
 }
 
-function readOrCreate<T>(file: string, create: () => string, parse: (s: string) => T): T {
-  if (!existsSync(file)) {
-    // The data folder also holds the user database: only its owner may list or read it.
-    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 })
-    const content = create()
-    if (content !== '') {
-      writeFileSync(file, content, { mode: 0o600 })
-      chmodSync(file, 0o600)
-    }
-    return parse(content)
+/**
+ * The file's content, creating it first when it is missing: exactly once, however many workers
+ * (node:cluster) or processes start on the same fresh data folder at the same moment (issue 11:
+ * two workers that each made their own key signed with two keys, so every other request failed
+ * to verify). The content is written whole to a private temp file, then `link`ed into place:
+ * `link` fails with EEXIST when another process got there first, and a linked file is always
+ * complete, so every racer ends up reading the one winner's key.
+ */
+async function readOrCreateOnce(file: string, create: () => string | Promise<string>): Promise<string> {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  return parse(readFileSync(file, 'utf8'))
-}
-
-async function writeDevKey(file: string, algorithm: Algorithm): Promise<JWK> {
-  const { privateJWK } = await generateKey(algorithm)
-  writeFileSync(file, JSON.stringify(privateJWK), { mode: 0o600 })
-  return privateJWK!
+  // The data folder also holds the user database: only its owner may list or read it.
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  const content = await create()
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+  writeFileSync(temp, content, { mode: 0o600, flag: 'wx' })
+  chmodSync(temp, 0o600)
+  try {
+    linkSync(temp, file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    unlinkSync(temp)
+  }
+  return readFileSync(file, 'utf8')
 }

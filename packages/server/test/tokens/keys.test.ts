@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
@@ -115,3 +115,14 @@ test('keys: the development key file holds a private JWK readable only by its ow
   assert.equal(jwk.kty, 'OKP')
   assert.ok(typeof jwk.d === 'string')
 })
+
+for (const algorithm of ['EdDSA', 'ES256', 'RS256', 'HS256'] as const) {
+  test(`keys: twenty loads racing on a fresh folder all get the one ${algorithm} development key`, async (t) => {
+    const dir = join(tempDir(t), 'data')
+    const sets = await Promise.all(Array.from({ length: 20 }, () => loadKeys({ algorithm, ...none, devKeyDir: dir })))
+    assert.deepEqual(new Set(sets.map((s) => s.kid)).size, 1, 'every racer signs with the same key')
+    const again = await loadKeys({ algorithm, ...none, devKeyDir: dir })
+    assert.equal(again.kid, sets[0]!.kid, 'and it is the key on disk')
+    assert.deepEqual(readdirSync(dir), [sets[0]!.devKeyFile!.split('/').pop()], 'no temp file is left behind')
+  })
+}
