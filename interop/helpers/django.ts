@@ -36,6 +36,8 @@ export interface DjangoProject {
   manage(args: string[], input?: string): Promise<string>
   /** Creates users the way Django stores them; answers `{username: {id, password}}`. */
   seedUsers(users: SeedUser[]): Promise<Record<string, { id: number; password: string }>>
+  /** simplejwt's own pairs for these users (RefreshToken.for_user, as its login view issues them). */
+  mintTokens(usernames: string[]): Promise<{ refresh: string; access: string }[]>
   /** Starts gunicorn on a free port; `env` overrides the project's (e.g. SJ_JWK_URL). */
   serve(env?: DjangoEnv): Promise<DjangoServer>
   /** The project's environment (DATABASE_URL and the rest). */
@@ -68,6 +70,9 @@ export async function createDjangoProject(options: { databaseURL?: string; env?:
     async seedUsers(users) {
       const out = await runPython(['manage.py', 'seed_users'], env, JSON.stringify(users))
       return JSON.parse(out) as Record<string, { id: number; password: string }>
+    },
+    async mintTokens(usernames) {
+      return JSON.parse(await runPython(['manage.py', 'mint_tokens'], env, JSON.stringify(usernames))) as { refresh: string; access: string }[]
     },
     serve: (extra = {}) => startGunicorn({ ...env, ...extra }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
