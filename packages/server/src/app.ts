@@ -10,6 +10,7 @@ import type { Socket } from 'node:net'
 import type { Deps } from './deps.js'
 import { ERRORS } from './errors.js'
 import { registerAuthRoutes } from './http/auth-routes.js'
+import { registerDevRoutes } from './http/dev-routes.js'
 import { CSRF_HEADER } from './http/cookies.js'
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js'
 import { registerMiscRoutes } from './http/misc-routes.js'
@@ -86,6 +87,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   registerMiscRoutes(app, deps, sessions)
 
   if (config.demo) await registerDemo(app, deps)
+  // The demo's outage switch: development only, so in production these routes are a 404.
+  if (config.demo && config.mode === 'development' && deps.storeFault !== undefined) registerDevRoutes(app, deps.storeFault)
   return app
 }
 
@@ -99,7 +102,7 @@ async function registerDemo(app: FastifyInstance, deps: Deps): Promise<void> {
   await app.register(fastifyStatic, { root: clientDir, prefix: '/client/', decorateReply: false })
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', decorateReply: false })
   // The page must create its client in the server's token transport (body or cookie).
-  const demoConfig = { tokenTransport: deps.config.tokenTransport }
+  const demoConfig = { tokenTransport: deps.config.tokenTransport, devControls: deps.config.mode === 'development' && deps.storeFault !== undefined }
   app.get('/demo/config.json', async (_request, reply) => reply.header('cache-control', 'no-store').send(demoConfig))
 }
 

@@ -3,6 +3,7 @@ import type { BackgroundTasks } from './background-tasks.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'
+import type { StoreFaultSwitch } from './store/fault-switch.js'
 import type { GuardedStore } from './store/guard.js'
 import type { KeySet } from './tokens/keys.js'
 import type { TokenCodec } from './tokens/jwt.js'
@@ -27,4 +28,6 @@ export interface Deps {
   clock: Clock
   log: Logger
   metrics: Metrics
+  /** Development mode with the demo page only: the demo's outage switch (dev-routes.ts). */
+  storeFault?: StoreFaultSwitch
 }

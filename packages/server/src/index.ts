@@ -9,6 +9,7 @@ import type { Deps } from './deps.js'
 import { createLogger } from './log.js'
 import { type Metrics, createMetrics } from './metrics.js'
 import { maskURL } from './redis-url.js'
+import { withFaultSwitch } from './store/fault-switch.js'
 import { type GuardedStore, guardStore } from './store/guard.js'
 import type { SessionStore } from './store/types.js'
 import { createTokenCodec } from './tokens/jwt.js'
@@ -87,7 +88,10 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     log.warn({ file: keys.devKeyFile }, 'using the development signing key kept in the data folder; set JWT_PRIVATE_KEY in production')
 
   const raw = options.store ?? (await openSessionStore(config, log))
-  const store: GuardedStore = guardStore(raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics })
+  // The demo's "break the store" control (development only): a switch in front of the store,
+  // behind the guard, so the guard alone decides up, down and the circuit (SPEC §4).
+  const faulty = config.mode === 'development' && config.demo ? withFaultSwitch(raw) : null
+  const store: GuardedStore = guardStore(faulty?.store ?? raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics })
 
   let users: UserStore | null = options.users ?? null
   if (users === null && options.credentials === undefined)
@@ -118,6 +122,7 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     clock,
     log,
     metrics,
+    ...(faulty !== null ? { storeFault: faulty.fault } : {}),
   }
   const app = await buildApp(deps)
   let closing: Promise<void> | null = null

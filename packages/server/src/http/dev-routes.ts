@@ -1,0 +1,61 @@
+import { isIP } from 'node:net'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { BatonError } from '../errors.js'
+import type { StoreFaultSwitch } from '../store/fault-switch.js'
+
+/** Where the demo page's development-only controls live. */
+export const DEV_STORE_PATH = '/demo/dev/store'
+
+/**
+ * The demo page's development-only controls (README "Demo page"): `GET`/`POST /demo/dev/store`
+ * reads and sets the outage switch, so a newcomer on the default SQLite store can watch the 503s,
+ * the degraded client and the recovery of SPEC §4 without a Redis to stop. app.ts registers this
+ * only in development mode with the demo on; in production the routes do not exist (404).
+ *
+ * Only a client on this machine may use them: the connection must come from a loopback address
+ * and carry no proxy header (a reverse proxy on this host would otherwise let anyone in). Anyone
+ * else gets the same 404 as for an unknown route, so the routes are not even visible. The POST
+ * takes a JSON body, which a cross-site form cannot send without a CORS preflight.
+ */
+export function registerDevRoutes(app: FastifyInstance, fault: StoreFaultSwitch): void {
+  app.get(DEV_STORE_PATH, async (request, reply) => {
+    onlyLocal(request)
+    return reply.header('cache-control', 'no-store').send({ down: fault.down() })
+  })
+
+  app.post(DEV_STORE_PATH, async (request, reply) => {
+    onlyLocal(request)
+    const down = readDown(request.body)
+    fault.set(down)
+    request.log.warn(
+      { event: down ? 'dev_store_broken' : 'dev_store_healed' },
+      down ? 'demo: session store switched off (development fault injection)' : 'demo: session store switched back on',
+    )
+    return reply.header('cache-control', 'no-store').send({ down: fault.down() })
+  })
+}
+
+/** `{"down": true|false}` and nothing else (SPEC §1: bad input is a 400 naming the field). */
+function readDown(body: unknown): boolean {
+  const input = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : null
+  if (input === null) throw new BatonError('bad_request', { detail: 'Request body must be a JSON object.' })
+  const extra = Object.keys(input).filter((key) => key !== 'down')
+  if (typeof input.down !== 'boolean' || extra.length > 0)
+    throw new BatonError('bad_request', { detail: 'Invalid request body.', messages: { down: 'Must be true or false, and the only field.' } })
+  return input.down
+}
+
+function onlyLocal(request: FastifyRequest): void {
+  const headers = request.headers
+  const proxied = headers['x-forwarded-for'] !== undefined || headers['forwarded'] !== undefined || headers['x-real-ip'] !== undefined
+  // The socket's peer, not request.ip: with BATON_TRUST_PROXY that comes from a header.
+  if (proxied || !isLoopback(request.socket.remoteAddress)) throw new BatonError('not_found')
+}
+
+/** 127.0.0.0/8, ::1, and IPv4-mapped 127.x (a dual-stack listener reports those). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined || isIP(address) === 0) return false
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  if (isIP(v4) === 4) return v4.startsWith('127.')
+  return address === '::1'
+}
