@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite'
 
 /**
- * The demo page's build (`npm run build:demo -w baton`, run by `npm run build`). The client
+ * The demo page's build (`npm run build:demo -w @baton/server`, run by `npm run build`). The client
  * library is left out of the bundle on purpose: `@baton/client` becomes the URL
  * `/client/index.js`, where baton serves the client package's own ES modules, so the page runs
  * the published code and shows that it loads in a browser with no bundler.
