@@ -1,7 +1,7 @@
 import type { SessionInfo } from '@baton/client'
 import type { Deps } from './deps.js'
 import { BatonError, StoreUnavailableError } from './errors.js'
-import { addressLimitKey, usernameLimitKey } from './security/limit-keys.js'
+import { createFailureLimits, type FailureLimits } from './security/failure-limits.js'
 import type { SessionRecord } from './store/types.js'
 import { type AccessClaims, type RefreshClaims, newId } from './tokens/jwt.js'
 
@@ -81,17 +81,24 @@ export function createSessions(deps: Deps): Sessions {
     return live
   }
 
-  return {
+  const sessions: Sessions = {
     async login(username, password, client) {
-      await limits.checkLogin(username, client.ip)
-      const user = await deps.credentials.check(username, password)
+      // The attempt is counted before the password check (issue 11): see failure-limits.ts.
+      const reservation = await limits.reserveLogin(username, client.ip)
+      let user: Awaited<ReturnType<typeof deps.credentials.check>>
+      try {
+        user = await deps.credentials.check(username, password)
+      } catch (err) {
+        await reservation.abandoned()
+        throw err
+      }
       if (user === null) {
+        // The reserved attempt is the counted failure.
         metrics.loginOutcomes.inc({ outcome: 'invalid_credentials' })
-        await limits.loginFailed(username, client.ip)
         audit('login_failed', { ip: client.ip }, 'warn')
         throw new BatonError('invalid_credentials')
       }
-      await limits.loginSucceeded(username)
+      await reservation.succeeded()
       const now = clock()
       const record = await store.createSession({
         id: newId('s_'),
@@ -109,14 +116,12 @@ export function createSessions(deps: Deps): Sessions {
     },
 
     async refresh(token, client) {
-      limits.checkRefresh(client.ip)
       let claims: RefreshClaims
       try {
         // SPEC §3.2 step 1: signature, type, issuer, audience and expiry before the store.
         claims = await tokens.verifyRefresh(token)
       } catch (err) {
         metrics.refreshOutcomes.inc({ outcome: 'token_not_valid' })
-        await limits.refreshFailed(client.ip)
         throw err
       }
       const now = clock()
@@ -168,7 +173,6 @@ export function createSessions(deps: Deps): Sessions {
         } else if (err instanceof BatonError) {
           if (err.code !== 'token_reused') metrics.refreshOutcomes.inc({ outcome: err.code })
           else metrics.refreshOutcomes.inc({ outcome: 'token_reused' })
-          await limits.refreshFailed(client.ip)
         }
         throw err
       }
@@ -234,76 +238,30 @@ export function createSessions(deps: Deps): Sessions {
       return claims
     },
   }
+  return gateRefresh(sessions, limits)
 }
 
 /**
- * Rate limits that count failures only (SPEC §5 `LOGIN_RATE_LIMIT`): failed logins per username
- * and per address, failed refreshes per address. Counters live in the session store, so every
- * instance shares them. A successful refresh costs no extra store call: an address over its
- * refresh limit is remembered in-process until its window ends.
+ * SPEC §5 `REFRESH_RATE_LIMIT` around `refresh`: each refresh holds a turn of its address's
+ * failure budget until its outcome is known, so the limit holds under concurrency, with no store
+ * call on a success (security/refresh-gate.ts). A refused token counts as a failure; the store
+ * being down does not (that is ours, SPEC §4).
  */
-function createFailureLimits(deps: Deps) {
-  const { config, store, clock } = deps
-  const blockedRefresh = new Map<string, number>()
-
-  function limited(resetAt: number | null): BatonError {
-    const seconds = Math.max(1, Math.ceil(((resetAt ?? clock()) - clock()) / SECOND))
-    return new BatonError('rate_limited', { headers: { 'retry-after': String(seconds) } })
-  }
-
-  async function bump(key: string, limit: { max: number; windowSeconds: number } | null): Promise<{ count: number; resetAt: number | null } | null> {
-    if (limit === null) return null
-    try {
-      return await store.incrementCounter(key, limit.windowSeconds * SECOND, clock())
-    } catch (err) {
-      // Counting a failure is best effort: the request already failed for its own reason.
-      if (err instanceof StoreUnavailableError) return null
-      throw err
-    }
-  }
-
+function gateRefresh(sessions: Sessions, limits: FailureLimits): Sessions {
+  const refresh = sessions.refresh
   return {
-    async checkLogin(username: string, ip: string | null): Promise<void> {
-      const now = clock()
-      const checks: Promise<void>[] = []
-      const user = config.loginRateLimit
-      const addr = config.loginRateLimitIP
-      if (user !== null)
-        checks.push(store.getCounter(`login:u:${usernameLimitKey(username)}`, now).then((c) => {
-          if (c.count >= user.max) throw limited(c.resetAt)
-        }))
-      if (addr !== null && ip !== null)
-        checks.push(store.getCounter(`login:ip:${addressLimitKey(ip)}`, now).then((c) => {
-          if (c.count >= addr.max) throw limited(c.resetAt)
-        }))
-      await Promise.all(checks)
-    },
-    async loginFailed(username: string, ip: string | null): Promise<void> {
-      await Promise.all([
-        bump(`login:u:${usernameLimitKey(username)}`, config.loginRateLimit),
-        ip === null ? null : bump(`login:ip:${addressLimitKey(ip)}`, config.loginRateLimitIP),
-      ])
-    },
-    async loginSucceeded(username: string): Promise<void> {
-      if (config.loginRateLimit === null) return
-      await store.resetCounter(`login:u:${usernameLimitKey(username)}`)
-    },
-    checkRefresh(ip: string | null): void {
-      if (ip === null) return
-      const key = addressLimitKey(ip)
-      const until = blockedRefresh.get(key)
-      if (until === undefined) return
-      if (clock() < until) throw limited(until)
-      blockedRefresh.delete(key)
-    },
-    async refreshFailed(ip: string | null): Promise<void> {
-      const limit = config.refreshRateLimit
-      if (ip === null || limit === null) return
-      const key = addressLimitKey(ip)
-      const c = await bump(`refresh:ip:${key}`, limit)
-      if (c !== null && c.count >= limit.max && c.resetAt !== null) {
-        if (blockedRefresh.size > 10_000) blockedRefresh.clear()
-        blockedRefresh.set(key, c.resetAt)
+    ...sessions,
+    async refresh(token, client) {
+      const pass = await limits.enterRefresh(client.ip)
+      let failed = false
+      try {
+        return await refresh(token, client)
+      } catch (err) {
+        failed = err instanceof BatonError && !(err instanceof StoreUnavailableError)
+        throw err
+      } finally {
+        if (failed) await limits.refreshFailed(pass)
+        else limits.refreshDone(pass)
       }
     },
   }

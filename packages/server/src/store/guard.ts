@@ -40,6 +40,7 @@ const OPERATIONS = [
   'incrementCounter',
   'getCounter',
   'resetCounter',
+  'releaseCounter',
   'ping',
 ] as const satisfies readonly (keyof SessionStore)[]
 

@@ -109,6 +109,10 @@ export function createMemoryStore(): SessionStore {
     async resetCounter(key) {
       counters.delete(key)
     },
+    async releaseCounter(key, resetAt) {
+      const c = counters.get(key)
+      if (c !== undefined && c.resetAt === resetAt && c.count > 0) c.count--
+    },
     async ping() {
       return 0
     },

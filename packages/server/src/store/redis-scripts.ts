@@ -151,3 +151,17 @@ redis.call('HSET', k, 'n', 1, 'r', string.format('%d', resetAt))
 redis.call('PEXPIRE', k, string.format('%d', tonumber(ARGV[2]) + tonumber(ARGV[3])))
 return {1, resetAt}
 `
+
+/**
+ * Takes back one count of the window that ends at ARGV[1] (a login's reservation, issue 11).
+ * KEYS[1] counter. Another window, a missing counter or a count of 0 is left as it is.
+ */
+export const RELEASE_COUNTER_LUA = `
+local k = KEYS[1]
+local r = redis.call('HGET', k, 'r')
+if not r or tonumber(r) ~= tonumber(ARGV[1]) then return 0 end
+local n = tonumber(redis.call('HGET', k, 'n'))
+if not n or n <= 0 then return 0 end
+redis.call('HINCRBY', k, 'n', -1)
+return 1
+`

@@ -8,6 +8,7 @@ import {
   INCREMENT_COUNTER_LUA,
   INDEX_ADD_LUA,
   RECORD_FIELDS,
+  RELEASE_COUNTER_LUA,
   REVOKE_LUA,
   ROTATE_LUA,
   TOUCH_LUA,
@@ -103,6 +104,7 @@ interface Scripts {
   batonRevoke(key: string, now: string): Promise<number>
   batonIndexAdd(key: string, ...args: string[]): Promise<number>
   batonIncrementCounter(key: string, ...args: string[]): Promise<[number, number]>
+  batonReleaseCounter(key: string, resetAt: string): Promise<number>
 }
 
 type Client = (Redis | Cluster) & Scripts
@@ -236,6 +238,7 @@ export class RedisStore implements SessionStore {
     client.defineCommand('batonRevoke', { numberOfKeys: 1, lua: REVOKE_LUA })
     client.defineCommand('batonIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
     client.defineCommand('batonIncrementCounter', { numberOfKeys: 1, lua: INCREMENT_COUNTER_LUA })
+    client.defineCommand('batonReleaseCounter', { numberOfKeys: 1, lua: RELEASE_COUNTER_LUA })
 
     // Without an 'error' listener ioredis errors would be unhandled; log state changes only.
     client.on('error', (err: unknown) => {
@@ -455,6 +458,13 @@ export class RedisStore implements SessionStore {
   async resetCounter(key: string): Promise<void> {
     await this.#run(
       () => this.#client.del(counterKey(key)),
+      () => true,
+    )
+  }
+
+  async releaseCounter(key: string, resetAt: number): Promise<void> {
+    await this.#run(
+      () => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)),
       () => true,
     )
   }

@@ -130,6 +130,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
     'INSERT OR REPLACE INTO counters (key, count, reset_at) VALUES (?, ?, ?)',
   )
   const deleteCounter = db.prepare<[string]>('DELETE FROM counters WHERE key = ?')
+  // One statement, so atomic: only the window the reservation was made in, never below 0.
+  const releaseCounter = db.prepare<[string, number]>(
+    'UPDATE counters SET count = count - 1 WHERE key = ? AND reset_at = ? AND count > 0',
+  )
 
   function read(id: string, now: number): SessionRecord | null {
     const row = select.get(id)
@@ -195,6 +199,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
     },
     async resetCounter(key) {
       deleteCounter.run(key)
+    },
+    async releaseCounter(key, resetAt) {
+      releaseCounter.run(key, resetAt)
     },
     async ping() {
       const start = performance.now()

@@ -48,6 +48,14 @@ export interface SessionStore {
   getCounter(key: string, now: number): Promise<Counter>
   /** Removes a counter (a successful login clears its failures). */
   resetCounter(key: string): Promise<void>
+  /**
+   * Takes back one count made in the window that ends at `resetAt` (the `resetAt` the increment
+   * answered), in one atomic operation: a login reserves its attempt before the password check
+   * and gives it back when the password was right (issue 11). Nothing happens when that window
+   * is over or was reset, or the count is 0, so a late release never gives a new window a free
+   * attempt.
+   */
+  releaseCounter(key: string, resetAt: number): Promise<void>
   /** Round-trip latency in milliseconds; throws when the store cannot answer. */
   ping(): Promise<number>
   /** Releases connections and files. */

@@ -3,80 +3,21 @@ import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, test } from 'node:test'
 import { createMemoryStore } from '../../src/store/memory.js'
-import { createCredentialChecker } from '../../src/users/checker.js'
 import { createMemoryUserStore } from '../../src/users/memory.js'
-import { verifyPassword } from '../../src/users/password.js'
 import { createFakeClock } from '../helpers/fake-clock.js'
-import { TEST_SCRYPT, type TestServer, createTestServer } from '../helpers/make-server.js'
+import { type TestServer, createTestServer } from '../helpers/make-server.js'
+import { B, type Res, assertLimited, closeHarnesses, limitHarness } from './limit-harness.js'
 
 /**
  * Brute force and abuse (issue 6): failure-counting limits on login (per username, per address)
  * and refresh (per address), kept in the session store; size limits on headers and bodies.
  */
 
-const A = '198.51.100.7'
-const B = '203.0.113.9'
-
-interface Harness {
-  server: TestServer
-  /** Every scrypt verification the credential check ran: the password tried. */
-  verifications: string[]
-  login(username: string, password: string, ip?: string): Promise<Res>
-  refresh(token: string, ip?: string): Promise<Res>
-}
-
-interface Res {
-  status: number
-  body: string
-  headers: Record<string, string | string[] | number | undefined>
-  json(): Record<string, unknown>
-}
-
-const open: TestServer[] = []
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((s) => s.close()))
-})
-
-async function harness(env: Record<string, string>, options: Parameters<typeof createTestServer>[1] = {}): Promise<Harness> {
-  const users = options.users ?? createMemoryUserStore()
-  const verifications: string[] = []
-  const credentials = createCredentialChecker(users, {
-    params: TEST_SCRYPT,
-    async verify(password, hash) {
-      verifications.push(password)
-      return verifyPassword(password, hash)
-    },
-  })
-  const server = await createTestServer(env, { ...options, users, credentials })
-  open.push(server)
-  const post = async (url: string, body: unknown, ip: string): Promise<Res> => {
-    const res = await server.app.inject({
-      method: 'POST',
-      url,
-      payload: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
-      remoteAddress: ip,
-    })
-    return { status: res.statusCode, body: res.body, headers: res.headers, json: () => res.json() }
-  }
-  return {
-    server,
-    verifications,
-    login: (username, password, ip = A) => post('/api/auth/token/', { username, password }, ip),
-    refresh: (token, ip = A) => post('/api/auth/refresh/', { refresh: token }, ip),
-  }
-}
-
-function assertLimited(res: Res, maxSeconds: number): void {
-  assert.equal(res.status, 429, res.body)
-  assert.equal(res.json().code, 'rate_limited')
-  const retry = Number(res.headers['retry-after'])
-  assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds, `Retry-After ${res.headers['retry-after']}`)
-}
+afterEach(closeHarnesses)
 
 describe('limits: failed logins per username', () => {
   test('limits: N failed logins for one username give 429 rate_limited with Retry-After, for known and unknown names alike', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
     for (const name of ['alice', 'nobody']) {
       for (let i = 0; i < 5; i++) assert.equal((await h.login(name, `wrong-${i}`)).status, 401)
@@ -95,7 +36,7 @@ describe('limits: failed logins per username', () => {
   })
 
   test('limits: a correct login before the limit is never limited and resets that username\'s counter', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 4; i++) assert.equal((await h.login('alice', 'wrong')).status, 401)
@@ -107,13 +48,13 @@ describe('limits: failed logins per username', () => {
   })
 
   test('limits: a user who logs in correctly at full speed is never limited', async () => {
-    const h = await harness({})
+    const h = await limitHarness({})
     await h.server.addUser('alice', 'alice-password-1')
     for (let i = 0; i < 150; i++) assert.equal((await h.login('alice', 'alice-password-1')).status, 200, `login ${i}`)
   })
 
   test('limits: spellings of one username (case, NFKC compatibility forms) share one counter', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
     const spellings = ['alice', 'ALICE', 'Alice', 'ａｌｉｃｅ', 'ＡＬＩＣＥ', '𝐚𝐥𝐢𝐜𝐞']
     for (const s of spellings.slice(0, 5)) assert.equal((await h.login(s, 'wrong')).status, 401, s)
@@ -121,7 +62,7 @@ describe('limits: failed logins per username', () => {
   })
 
   test('limits: the window expires (fake clock) and the name can log in again', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: '3/120', LOGIN_RATE_LIMIT_IP: 'off' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: '3/120', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
     for (let i = 0; i < 3; i++) await h.login('alice', 'wrong')
     assertLimited(await h.login('alice', 'alice-password-1'), 120)
@@ -133,14 +74,14 @@ describe('limits: failed logins per username', () => {
   })
 
   test('limits: LOGIN_RATE_LIMIT=off never limits', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off' })
     for (let i = 0; i < 60; i++) assert.equal((await h.login('alice', 'wrong')).status, 401)
   })
 })
 
 describe('limits: failed logins per address', () => {
   test('limits: many distinct usernames from one address hit the per-address limit; other addresses are not affected', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: '20/60' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: '20/60' })
     await h.server.addUser('alice', 'alice-password-1')
     for (let i = 0; i < 20; i++) assert.equal((await h.login(`user${i}`, 'wrong')).status, 401, `user${i}`)
     assertLimited(await h.login('user-new', 'wrong'), 60)
@@ -151,7 +92,7 @@ describe('limits: failed logins per address', () => {
   })
 
   test('limits: addresses of one IPv6 /64 share a counter; IPv4-mapped addresses count as IPv4', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: '4/60' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: '4/60' })
     const hosts = ['2001:db8:1:2::1', '2001:db8:1:2::dead:beef', '2001:0db8:0001:0002:ffff:ffff:ffff:ffff', '2001:db8:1:2:3:4:5:6']
     for (const ip of hosts) assert.equal((await h.login('x', 'wrong', ip)).status, 401, ip)
     assertLimited(await h.login('x', 'wrong', '2001:db8:1:2::abcd'), 60)
@@ -163,7 +104,7 @@ describe('limits: failed logins per address', () => {
 
 describe('limits: failed refreshes per address', () => {
   test('limits: failed refreshes from one address give 429 on further refresh attempts, valid ones included, until the window ends', async () => {
-    const h = await harness({ REFRESH_RATE_LIMIT: '10/60' })
+    const h = await limitHarness({ REFRESH_RATE_LIMIT: '10/60' })
     await h.server.addUser('alice', 'alice-password-1')
     const pair = (await h.login('alice', 'alice-password-1')).json() as { refresh: string }
     for (let i = 0; i < 10; i++) assert.equal((await h.refresh(`not-a-token-${i}`)).status, 401)
@@ -178,7 +119,7 @@ describe('limits: failed refreshes per address', () => {
   })
 
   test('limits: reused and revoked refresh tokens count as failures too', async () => {
-    const h = await harness({ REFRESH_RATE_LIMIT: '3/60', REFRESH_GRACE_SECONDS: '0' })
+    const h = await limitHarness({ REFRESH_RATE_LIMIT: '3/60', REFRESH_GRACE_SECONDS: '0' })
     await h.server.addUser('alice', 'alice-password-1')
     const first = (await h.login('alice', 'alice-password-1')).json() as { refresh: string }
     assert.equal((await h.refresh(first.refresh)).status, 200)
@@ -190,7 +131,7 @@ describe('limits: failed refreshes per address', () => {
   })
 
   test('limits: 200 successful refreshes in a rotation chain from one address, with grace replays, are never limited', async () => {
-    const h = await harness({ REFRESH_RATE_LIMIT: '5/60' })
+    const h = await limitHarness({ REFRESH_RATE_LIMIT: '5/60' })
     await h.server.addUser('alice', 'alice-password-1')
     let pair = (await h.login('alice', 'alice-password-1')).json() as { refresh: string }
     for (let i = 0; i < 200; i++) {
@@ -209,8 +150,8 @@ describe('limits: shared between instances', () => {
     const clock = createFakeClock(Date.now())
     const users = createMemoryUserStore()
     const env = { LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off', REFRESH_RATE_LIMIT: '4/60' }
-    const one = await harness(env, { store, clock, users })
-    const two = await harness(env, { store, clock, users })
+    const one = await limitHarness(env, { store, clock, users })
+    const two = await limitHarness(env, { store, clock, users })
     await one.server.addUser('alice', 'alice-password-1')
     for (let i = 0; i < 3; i++) assert.equal((await one.login('alice', 'wrong')).status, 401)
     for (let i = 0; i < 2; i++) assert.equal((await two.login('alice', 'wrong')).status, 401)
@@ -225,7 +166,7 @@ describe('limits: shared between instances', () => {
 
 describe('limits: unknown users and wrong passwords', () => {
   test('limits: an unknown user and a wrong password give the same answer and both pay one scrypt verification', async () => {
-    const h = await harness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off' })
+    const h = await limitHarness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
     const pick = (r: Res) => ({ status: r.status, body: r.body, type: r.headers['content-type'], auth: r.headers['www-authenticate'], cache: r.headers['cache-control'] })
     const wrong = await h.login('alice', 'wrong-password')

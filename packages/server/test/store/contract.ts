@@ -284,8 +284,35 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ses
 
     test('incrementCounter: concurrent increments are all counted', async () => {
       const key = id('k')
-      await Promise.all(Array.from({ length: 25 }, () => store.incrementCounter(key, MINUTE, T0)))
+      const answers = await Promise.all(Array.from({ length: 25 }, () => store.incrementCounter(key, MINUTE, T0)))
       assert.equal((await store.getCounter(key, T0)).count, 25)
+      // Each increment answers its own count: that answer is a login's reservation (issue 11).
+      assert.deepEqual(answers.map((a) => a.count).sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1))
+    })
+
+    test('releaseCounter: takes back one count of its own window, never below 0, never from a newer window', async () => {
+      const key = id('k')
+      const first = await store.incrementCounter(key, MINUTE, T0)
+      await store.incrementCounter(key, MINUTE, T0 + 1)
+      await store.releaseCounter(key, first.resetAt!)
+      assert.deepEqual(await store.getCounter(key, T0 + 2), { count: 1, resetAt: T0 + MINUTE })
+      await store.releaseCounter(key, first.resetAt!)
+      await store.releaseCounter(key, first.resetAt!)
+      assert.deepEqual(await store.getCounter(key, T0 + 3), { count: 0, resetAt: T0 + MINUTE })
+      assert.deepEqual(await store.incrementCounter(key, MINUTE, T0 + 4), { count: 1, resetAt: T0 + MINUTE })
+      // A release from the previous window, arriving late, does not give the new one a free attempt.
+      const next = await store.incrementCounter(key, MINUTE, T0 + MINUTE)
+      await store.releaseCounter(key, first.resetAt!)
+      assert.deepEqual(await store.getCounter(key, T0 + MINUTE + 1), { count: 1, resetAt: next.resetAt })
+      await store.releaseCounter(id('k'), T0 + MINUTE)
+      assert.deepEqual(await store.getCounter(key, T0 + MINUTE + 1), { count: 1, resetAt: next.resetAt })
+    })
+
+    test('releaseCounter: concurrent reservations and releases leave an exact count', async () => {
+      const key = id('k')
+      const taken = await Promise.all(Array.from({ length: 30 }, () => store.incrementCounter(key, MINUTE, T0)))
+      await Promise.all(taken.slice(0, 20).map((t) => store.releaseCounter(key, t.resetAt!)))
+      assert.equal((await store.getCounter(key, T0)).count, 10)
     })
 
     test('ping: answers a latency in milliseconds', async () => {
