@@ -6,6 +6,7 @@
 import { parseRetryAfter } from './backoff.js'
 import { HTTPError, NetworkError } from './errors.js'
 import type { ResolvedClientOptions } from './options.js'
+import type { Receipt } from './server-clock.js'
 import { CSRF_HEADER } from './wire.js'
 
 /** An HTTP answer from an auth endpoint, its body already parsed. */
@@ -15,8 +16,8 @@ export interface AuthCallResult {
   response: Response
   /** The parsed JSON body, or `undefined` when it was not JSON. */
   data: unknown
-  /** Local time at which the answer arrived (for the clock-skew estimate). */
-  receivedAt: number
+  /** When it was sent and arrived, and its `Date` header (for the clock-skew estimate). */
+  receipt: Receipt
 }
 
 /** Options of {@link callAuthEndpoint}. */
@@ -54,13 +55,19 @@ export async function callAuthEndpoint(
   try {
     let response: Response
     let text: string
+    const sentAt = options.now()
     try {
       response = await options.fetch(url, init)
       text = await response.text()
     } catch (error) {
       throw new NetworkError(request, controller.signal.aborted ? controller.signal.reason : error)
     }
-    return { request, response, data: parseJSON(text), receivedAt: options.now() }
+    const receipt: Receipt = {
+      date: response.headers.get('Date'),
+      sentAt,
+      receivedAt: options.now(),
+    }
+    return { request, response, data: parseJSON(text), receipt }
   } finally {
     options.timers.clearTimeout(timer)
   }

@@ -29,7 +29,7 @@ export interface AuthClient {
    * Forgets the session here and in the other tabs (fires `logout`), then asks the server to
    * revoke it. The local logout always happens; the promise rejects with `HTTPError` or
    * `NetworkError` only when the server could not be told (the session then lives on there
-   * until it expires).
+   * until it expires). With `paths.logout: null` no request is sent.
    */
   logout(): Promise<void>
   /**
@@ -105,12 +105,14 @@ export function createAuthClient(options?: AuthClientOptions): AuthClient {
     // Cookie mode: the refresh token is the HttpOnly cookie; JS keeps only the access token.
     const refresh = resolved.mode === 'body' ? stringField(result.data, 'refresh') : null
     if (access === undefined || refresh === undefined) throw toInvalidResponseError(result)
-    const tokens = await session.begin(access, refresh, result.receivedAt)
+    const tokens = await session.begin(access, refresh, result.receipt)
     return { access: tokens.access, expiresAt: session.timing(tokens).expiresAt }
   }
 
   async function logout(): Promise<void> {
     const previous = await session.end()
+    // SPEC §9: `paths.logout: null` is a backend without a logout route: local only.
+    if (resolved.logoutURL === null) return
     if (resolved.mode === 'body' && previous?.refresh == null) return
     const body = resolved.mode === 'body' ? { refresh: previous?.refresh } : {}
     const result = await callAuthEndpoint(resolved, resolved.logoutURL, body, { csrf: true })

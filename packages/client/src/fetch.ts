@@ -16,9 +16,9 @@ function withoutTrailingSlash(url: URL): string {
  */
 export function createBearerScope(options: ResolvedClientOptions): (url: string | URL) => boolean {
   const authEndpoints = new Set(
-    [options.loginURL, options.refreshURL, options.logoutURL].map((url) =>
-      withoutTrailingSlash(new URL(url)),
-    ),
+    [options.loginURL, options.refreshURL, options.logoutURL]
+      .filter((url) => url !== null)
+      .map((url) => withoutTrailingSlash(new URL(url))),
   )
   return function isInScope(url) {
     let parsed: URL

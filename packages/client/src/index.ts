@@ -10,6 +10,7 @@ export {
   DEFAULT_LOGOUT_PATH,
   DEFAULT_TIMEOUT_MS,
   type AuthClientOptions,
+  type AuthPaths,
   type ResolvedClientOptions,
   type StorageOption,
   type Timers,

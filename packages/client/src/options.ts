@@ -24,6 +24,26 @@ export interface Timers {
   clearTimeout(handle: unknown): void
 }
 
+/**
+ * The auth endpoints. Each is a path (or URL) on the origin of `baseURL`, resolved as
+ * `new URL(path, baseURL)` like every path. For an unchanged djangorestframework-simplejwt
+ * backend: `{ login: '/api/token/', refresh: '/api/token/refresh/', logout:
+ * '/api/token/blacklist/' }` (SPEC §9), or `logout: null` without the blacklist app.
+ */
+export interface AuthPaths {
+  /** @default '/api/auth/token/' */
+  login?: string
+  /** @default '/api/auth/refresh/' */
+  refresh?: string
+  /**
+   * `null`: the backend has no logout route, so `logout()` only clears the tokens here and in
+   * the other tabs and sends no request (the refresh token stays valid on the server until it
+   * expires).
+   * @default '/api/auth/logout/'
+   */
+  logout?: string | null
+}
+
 /** Where body mode keeps the token pair. */
 export type StorageOption = 'localStorage' | 'sessionStorage' | 'memory' | TokenStorage
 
@@ -51,11 +71,27 @@ export interface AuthClientOptions {
    * @default 'body'
    */
   mode?: 'body' | 'cookie'
-  /** @default '/api/auth/token/' */
+  /**
+   * The auth endpoints: `{ login, refresh, logout }`, each optional; `logout: null` means
+   * `logout()` clears the tokens locally only.
+   * @default `{ login: '/api/auth/token/', refresh: '/api/auth/refresh/',
+   *   logout: '/api/auth/logout/' }`
+   */
+  paths?: AuthPaths
+  /**
+   * @deprecated Use `paths.login`.
+   * @default '/api/auth/token/'
+   */
   loginPath?: string
-  /** @default '/api/auth/refresh/' */
+  /**
+   * @deprecated Use `paths.refresh`.
+   * @default '/api/auth/refresh/'
+   */
   refreshPath?: string
-  /** @default '/api/auth/logout/' */
+  /**
+   * @deprecated Use `paths.logout`.
+   * @default '/api/auth/logout/'
+   */
   logoutPath?: string
   /**
    * The storage key of the token record.
@@ -110,7 +146,8 @@ export interface ResolvedClientOptions {
   readonly storageKey: string
   readonly loginURL: string
   readonly refreshURL: string
-  readonly logoutURL: string
+  /** `null`: `logout()` clears the tokens locally and sends no request. */
+  readonly logoutURL: string | null
   readonly fetch: typeof fetch
   readonly lock: Lock
   readonly lockName: string
@@ -149,12 +186,30 @@ function resolveBaseURL(value: string | URL | undefined): URL {
   return url
 }
 
-function resolvePath(name: string, value: string | undefined, fallback: string, base: URL): string {
+function resolvePath(
+  name: string,
+  value: string | null | undefined,
+  fallback: string,
+  base: URL,
+): string {
   if (value === undefined) return new URL(fallback, base).href
   if (typeof value !== 'string' || value === '') fail(`\`${name}\` must be a non-empty string`)
   const url = new URL(value, base)
   if (url.origin !== base.origin) fail(`\`${name}\` must be on the origin of \`baseURL\``)
   return url.href
+}
+
+/** Which option names an endpoint: `paths.<key>` or the deprecated `<key>Path`, not both. */
+function endpointOption(
+  options: AuthClientOptions,
+  key: 'login' | 'refresh' | 'logout',
+): { name: string; value: string | null | undefined } {
+  const value = options.paths?.[key]
+  const legacy = options[`${key}Path`]
+  if (value !== undefined && legacy !== undefined)
+    fail(`give \`paths.${key}\` or \`${key}Path\`, not both`)
+  if (value === undefined) return { name: `${key}Path`, value: legacy }
+  return { name: `paths.${key}`, value }
 }
 
 function webStorage(name: 'localStorage' | 'sessionStorage'): TokenStorage {
@@ -266,7 +321,12 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
     fail('`storageKey` must be a non-empty string')
   }
 
+  if (options.paths !== undefined && (typeof options.paths !== 'object' || options.paths === null))
+    fail('`paths` must be an object such as { login, refresh, logout }')
   const base = resolveBaseURL(options.baseURL)
+  const login = endpointOption(options, 'login')
+  const refresh = endpointOption(options, 'refresh')
+  const logout = endpointOption(options, 'logout')
   const storage = resolveStorage(options.storage, mode)
   return Object.freeze({
     baseURL: base.href,
@@ -274,9 +334,13 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
     mode,
     storage,
     storageKey: options.storageKey ?? `baton:tokens:${base.href}`,
-    loginURL: resolvePath('loginPath', options.loginPath, DEFAULT_LOGIN_PATH, base),
-    refreshURL: resolvePath('refreshPath', options.refreshPath, DEFAULT_REFRESH_PATH, base),
-    logoutURL: resolvePath('logoutPath', options.logoutPath, DEFAULT_LOGOUT_PATH, base),
+    loginURL: resolvePath(login.name, login.value, DEFAULT_LOGIN_PATH, base),
+    refreshURL: resolvePath(refresh.name, refresh.value, DEFAULT_REFRESH_PATH, base),
+    // SPEC §9: `logout: null` = clear tokens locally only.
+    logoutURL:
+      logout.value === null
+        ? null
+        : resolvePath(logout.name, logout.value, DEFAULT_LOGOUT_PATH, base),
     fetch: options.fetch ?? defaultFetch(),
     lock: options.lock ?? defaultLock(),
     lockName: `baton:refresh:${base.href}`,

@@ -15,6 +15,7 @@ import {
 import type { Emitter } from './events.js'
 import { readClaims } from './jwt-exp.js'
 import type { ResolvedClientOptions } from './options.js'
+import { measureToken, timeToken, type Receipt, type TokenTiming } from './server-clock.js'
 import type { TabMessage } from './tab-channel.js'
 import { readTokens, writeTokens, type StoredTokens } from './token-storage.js'
 
@@ -22,45 +23,6 @@ import { readTokens, writeTokens, type StoredTokens } from './token-storage.js'
 const CONTENDED_LOCK_MS = 5
 /** How long a tab that waited for the lock lets the other tab's message arrive (ms). */
 const MESSAGE_GRACE_MS = 30
-
-/** Upper bound of the proactive-refresh margin, in ms (SPEC §6: at most 60 s). */
-export const MAX_REFRESH_MARGIN_MS = 60_000
-
-/** When an access token expires and when it should be refreshed, on the local clock. */
-export interface TokenTiming {
-  /** Local time of expiry, in ms; `null` when the token carries no `exp`. */
-  expiresAt: number | null
-  /** Refresh once less than this many ms remain: a quarter of the lifetime, at most 60 s. */
-  margin: number
-}
-
-/**
- * Times an access token. SPEC §6: refresh when less than a quarter of the lifetime (at most
- * 60 s) remains; `skew` (server clock minus local clock) moves the server's `exp` onto the
- * local clock. A token without `iat` has no known lifetime, so no proactive margin: refreshing
- * it early could repeat on every call.
- */
-export function timeToken(access: string, skew: number): TokenTiming {
-  const claims = readClaims(access)
-  if (claims === null || claims.exp === undefined) return { expiresAt: null, margin: 0 }
-  const lifetime = claims.iat === undefined ? 0 : (claims.exp - claims.iat) * 1000
-  return {
-    expiresAt: claims.exp * 1000 - skew,
-    margin: Math.max(0, Math.min(lifetime / 4, MAX_REFRESH_MARGIN_MS)),
-  }
-}
-
-/**
- * Estimates server clock minus local clock from a token's `iat` and the local time at which
- * it arrived (0 without `iat`). `iat` is in whole seconds, so the server's clock read anything
- * from `iat` to `iat + 1 s` when it signed: the estimate takes the late end, which places `exp`
- * up to a second early on the local clock, never late (a late estimate meant a 401 with short
- * lifetimes). It also errs by the network latency, small against the refresh margin.
- */
-export function estimateSkew(access: string, receivedAt: number): number {
-  const iat = readClaims(access)?.iat
-  return iat === undefined ? 0 : iat * 1000 + 999 - receivedAt
-}
 
 /** The session core used by `client.fetch`, `getAccessToken` and adapters. */
 export interface SessionManager {
@@ -77,7 +39,7 @@ export interface SessionManager {
    */
   afterUnauthorized(rejected: string): Promise<string>
   /** Starts a session with tokens a login returned. */
-  begin(access: string, refresh: string | null, receivedAt: number): Promise<StoredTokens>
+  begin(access: string, refresh: string | null, receipt: Receipt): Promise<StoredTokens>
   /** Ends the session locally (logout) and returns the tokens it held. */
   end(): Promise<StoredTokens | null>
   /** Timing of an access token held by this session. */
@@ -114,7 +76,18 @@ export function createSessionManager(
   let closed = false
 
   function timing(tokens: StoredTokens): TokenTiming {
-    return timeToken(tokens.access, tokens.skew)
+    return timeToken(tokens.access, tokens.skew, tokens.lifetime)
+  }
+
+  /** A pair just received, with its clock measured (server-clock.ts). */
+  function received(
+    access: string,
+    refresh: string | null,
+    receipt: Receipt,
+    previousSkew?: number,
+  ): StoredTokens {
+    const { skew, lifetime } = measureToken(access, receipt, previousSkew)
+    return { access, refresh, skew, ...(lifetime === null ? {} : { lifetime }) }
   }
 
   function isExpired(tokens: StoredTokens): boolean {
@@ -267,6 +240,7 @@ export function createSessionManager(
       type: 'tokens',
       access: tokens.access,
       skew: tokens.skew,
+      ...(tokens.lifetime === undefined ? {} : { lifetime: tokens.lifetime }),
       ...(tokens.refresh === null ? {} : { refresh: tokens.refresh }),
     }
   }
@@ -346,11 +320,7 @@ export function createSessionManager(
       // SPEC §3.3: with rotation off the answer is {access} only: keep the refresh token.
       const refreshToken =
         options.mode === 'body' ? (stringField(data, 'refresh') ?? presented) : null
-      const next: StoredTokens = {
-        access,
-        refresh: refreshToken,
-        skew: estimateSkew(access, result.receivedAt),
-      }
+      const next = received(access, refreshToken, result.receipt, current?.skew)
       if (epoch !== startEpoch) throw ended()
       if (storage !== null) {
         const stored = await readTokens(storage, storageKey)
@@ -435,11 +405,11 @@ export function createSessionManager(
   async function begin(
     access: string,
     refresh: string | null,
-    receivedAt: number,
+    receipt: Receipt,
   ): Promise<StoredTokens> {
     epoch += 1
     cookieMayHoldSession = options.mode === 'cookie'
-    const tokens: StoredTokens = { access, refresh, skew: estimateSkew(access, receivedAt) }
+    const tokens = received(access, refresh, receipt)
     await save(tokens)
     announce(tokens)
     post(tokensMessage(tokens))
@@ -490,6 +460,14 @@ export function createSessionManager(
     else events.emit('session-expired', { code: event.code })
   }
 
+  function fromMessage(
+    access: string,
+    refresh: string | null,
+    { skew, lifetime }: { skew?: number; lifetime?: number },
+  ): StoredTokens {
+    return { access, refresh, skew: skew ?? 0, ...(lifetime === undefined ? {} : { lifetime }) }
+  }
+
   async function onMessage(message: TabMessage): Promise<void> {
     if (closed) return
     switch (message.type) {
@@ -499,7 +477,7 @@ export function createSessionManager(
         if (storage !== null) {
           const sent =
             message.access !== undefined && message.refresh !== undefined
-              ? { access: message.access, refresh: message.refresh, skew: message.skew ?? 0 }
+              ? fromMessage(message.access, message.refresh, message)
               : null
           // A later pair of this tab's own session: take it now, even if the storage still
           // shows this tab the earlier one. Anything else is judged by the storage.
@@ -511,7 +489,7 @@ export function createSessionManager(
           }
         } else if (message.access !== undefined && message.access !== held?.access) {
           // Cookie mode: the tabs share the cookie, so the access token is ours too.
-          held = { access: message.access, refresh: null, skew: message.skew ?? 0 }
+          held = fromMessage(message.access, null, message)
           cookieMayHoldSession = true
           adopt(held)
         }

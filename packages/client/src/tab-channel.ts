@@ -3,16 +3,17 @@
  * (SPEC §6). BroadcastChannel where it exists; otherwise the `storage` event of
  * localStorage, which fires in every other tab of the origin (better-auth's fallback).
  */
+import { isLifetime } from './token-storage.js'
 
 /** What one tab tells the others. */
 export type TabMessage =
   /**
-   * New tokens, with the clock skew estimated when they were received. Cookie mode has no
-   * refresh token to share (it is the HttpOnly cookie). In body mode the pair is in the shared
-   * storage too, but a browser may show another tab that storage a moment late (Chromium
+   * New tokens, with the clock skew and lifetime measured when they were received. Cookie mode
+   * has no refresh token to share (it is the HttpOnly cookie). In body mode the pair is in the
+   * shared storage too, but a browser may show another tab that storage a moment late (Chromium
    * caches localStorage per renderer process), so the message carries it as well.
    */
-  | { type: 'tokens'; access?: string; refresh?: string; skew?: number }
+  | { type: 'tokens'; access?: string; refresh?: string; skew?: number; lifetime?: number }
   /**
    * The user logged out. `session` is the session's id (the tokens' `sid`) when known, so every
    * tab holding that session ends it without relying on reading the storage.
@@ -42,14 +43,17 @@ export function parseTabMessage(data: unknown): TabMessage | null {
       const access = message['access']
       const refresh = message['refresh']
       const skew = message['skew']
+      const lifetime = message['lifetime']
       if (access !== undefined && typeof access !== 'string') return null
       if (refresh !== undefined && typeof refresh !== 'string') return null
       if (skew !== undefined && (typeof skew !== 'number' || !Number.isFinite(skew))) return null
+      if (lifetime !== undefined && !isLifetime(lifetime)) return null
       return {
         type: 'tokens',
         ...(access === undefined ? {} : { access }),
         ...(refresh === undefined ? {} : { refresh }),
         ...(skew === undefined ? {} : { skew }),
+        ...(lifetime === undefined ? {} : { lifetime }),
       }
     }
     case 'logout':

@@ -25,10 +25,16 @@ export interface StoredTokens {
   refresh: string | null
   /**
    * Estimated server clock minus local clock, in milliseconds, measured when the access token
-   * was received (its `iat` against the local time). Stored with the tokens so another tab on
-   * the same machine reuses the estimate.
+   * was received (server-clock.ts: the answer's `Date` against the send and receive times).
+   * Stored with the tokens so another tab on the same machine reuses the estimate.
    */
   skew: number
+  /**
+   * The access token's lifetime from its receipt to its `exp`, in milliseconds (not
+   * `exp − iat`: simplejwt's refreshed tokens carry an old `iat`). Absent in records written
+   * by older clients and for tokens without `exp`.
+   */
+  lifetime?: number
 }
 
 /** A storage that lives as long as the client (the default outside browsers). */
@@ -69,14 +75,20 @@ export async function readTokens(storage: TokenStorage, key: string): Promise<St
     return null
   }
   if (typeof value !== 'object' || value === null) return null
-  const { access, refresh, skew } = value as Record<string, unknown>
+  const { access, refresh, skew, lifetime } = value as Record<string, unknown>
   if (typeof access !== 'string' || access === '') return null
   if (refresh !== null && refresh !== undefined && typeof refresh !== 'string') return null
   return {
     access,
     refresh: typeof refresh === 'string' ? refresh : null,
     skew: typeof skew === 'number' && Number.isFinite(skew) ? skew : 0,
+    ...(isLifetime(lifetime) ? { lifetime } : {}),
   }
+}
+
+/** A stored or received lifetime: a finite number of ms, not negative. */
+export function isLifetime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0
 }
 
 /** Writes the token record under `key`. */

@@ -32,6 +32,22 @@ test('options: paths can be changed', () => {
   assert.equal(options.logoutURL, 'https://api.example.com/auth/jwt/blacklist/')
 })
 
+test('options: paths {login, refresh, logout} resolve against baseURL; logout null sends none', () => {
+  const simplejwt = resolveOptions({
+    baseURL: 'https://api.example.com/app/',
+    fetch,
+    paths: { login: '/api/token/', refresh: 'api/token/refresh/', logout: '/api/token/blacklist/' },
+  })
+  assert.equal(simplejwt.loginURL, 'https://api.example.com/api/token/')
+  assert.equal(simplejwt.refreshURL, 'https://api.example.com/app/api/token/refresh/')
+  assert.equal(simplejwt.logoutURL, 'https://api.example.com/api/token/blacklist/')
+  // Each path is optional: the others keep baton's defaults.
+  const some = resolveOptions({ baseURL: 'https://a.test', fetch, paths: { logout: null } })
+  assert.equal(some.loginURL, 'https://a.test/api/auth/token/')
+  assert.equal(some.refreshURL, 'https://a.test/api/auth/refresh/')
+  assert.equal(some.logoutURL, null)
+})
+
 test('options: cookie mode keeps no storage', () => {
   assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie' }).storage, null)
   assert.equal(
@@ -68,6 +84,17 @@ test('options: misuse is a TypeError naming the option', () => {
     [
       { baseURL: 'https://a.test', fetch, refreshPath: 'https://evil.test/refresh/' },
       /refreshPath/,
+    ],
+    [
+      { baseURL: 'https://a.test', fetch, paths: { refresh: 'https://evil.test/r/' } },
+      /paths\.refresh.*origin/,
+    ],
+    [{ baseURL: 'https://a.test', fetch, paths: { login: null } as never }, /paths\.login/],
+    [{ baseURL: 'https://a.test', fetch, paths: { refresh: '' } }, /paths\.refresh/],
+    [{ baseURL: 'https://a.test', fetch, paths: '/api/' as never }, /paths/],
+    [
+      { baseURL: 'https://a.test', fetch, paths: { logout: null }, logoutPath: '/x/' },
+      /paths\.logout.*logoutPath.*not both/,
     ],
     [null as never, /options must be an object/],
   ]

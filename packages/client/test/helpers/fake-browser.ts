@@ -17,6 +17,34 @@ export interface FakeBrowser {
   readonly foreign: { url: string; authorization: string | null }[]
   /** While true, every request fails with a network error. */
   offline: boolean
+  /**
+   * While true, the page is on another origin than the API: as a browser does for a CORS
+   * response, the client sees only the CORS-safelisted response headers and those the server
+   * names in `Access-Control-Expose-Headers` (so no `Date` unless exposed).
+   */
+  crossOrigin: boolean
+}
+
+/** Fetch standard: the response headers a cross-origin page may always read. */
+const CORS_SAFELISTED = [
+  'cache-control',
+  'content-language',
+  'content-length',
+  'content-type',
+  'expires',
+  'last-modified',
+  'pragma',
+]
+
+function corsFiltered(response: Response): Response {
+  const exposed = (response.headers.get('access-control-expose-headers') ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+  const headers = new Headers()
+  response.headers.forEach((value, name) => {
+    if (CORS_SAFELISTED.includes(name) || exposed.includes(name)) headers.set(name, value)
+  })
+  return new Response(response.body, { status: response.status, headers })
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -44,6 +72,7 @@ export function createFakeBrowser(server: FakeServer, origin = ORIGIN): FakeBrow
     cookies,
     foreign,
     offline: false,
+    crossOrigin: false,
     async fetch(input, init) {
       let request = new Request(input, init)
       if (new URL(request.url).origin !== origin) {
@@ -71,7 +100,7 @@ export function createFakeBrowser(server: FakeServer, origin = ORIGIN): FakeBrow
           cookies.delete(name)
         else cookies.set(name, value.join('='))
       }
-      return response
+      return browser.crossOrigin ? corsFiltered(response) : response
     },
   }
   return browser

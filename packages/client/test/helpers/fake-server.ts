@@ -32,6 +32,16 @@ export interface FakeServerOptions {
   graceSeconds?: number
   /** @default { ada: 'lovelace' } */
   users?: Record<string, string>
+  /**
+   * Mint tokens as simplejwt 5 does (SPEC §9): a refreshed access token carries the `iat` of
+   * the refresh token it was refreshed with, not its own issue time.
+   * @default false
+   */
+  simplejwtIat?: boolean
+  /** `Access-Control-Expose-Headers` on every answer (with a CORS-filtering browser). */
+  exposeHeaders?: string
+  /** The auth routes. @default baton's: /api/auth/token/, /api/auth/refresh/, /api/auth/logout/ */
+  paths?: { login: string; refresh: string; logout: string }
 }
 
 export interface LoggedRequest {
@@ -58,6 +68,11 @@ export interface FakeServer {
   readonly log: LoggedRequest[]
   /** While set, refresh requests fail this way (after being counted). */
   refreshFailure: RefreshFailure | null
+  /**
+   * The `Date` header of every answer, from the server's clock (`null`: none). Defaults to
+   * the IMF-fixdate every HTTP server sends; a test may replace it (garbage, none).
+   */
+  dateHeader: (serverNow: number) => string | null
   /** Holds refresh requests (after counting them) until the returned function is called. */
   holdRefresh(): () => void
   /** Creates a session directly, as a login would, and returns its pair. */
@@ -77,6 +92,8 @@ interface Pair {
 
 interface Session {
   sid: string
+  /** `iat` of the current refresh token (what simplejwt copies into refreshed access tokens). */
+  refreshIat: number
   username: string
   currentJti: string
   previous: { jti: string; graceUntil: number; successor: Pair } | null
@@ -84,7 +101,7 @@ interface Session {
   revoked: boolean
 }
 
-const PATHS = {
+const BATON_PATHS = {
   login: '/api/auth/token/',
   refresh: '/api/auth/refresh/',
   logout: '/api/auth/logout/',
@@ -97,6 +114,9 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     accessLifetime: 300,
     graceSeconds: 15,
     users: { ada: 'lovelace' },
+    simplejwtIat: false,
+    exposeHeaders: '',
+    paths: BATON_PATHS,
     ...input,
   }
   const sessions = new Map<string, Session>()
@@ -132,9 +152,10 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       user_id: session.username,
       sid: session.sid,
       jti: accessJti,
-      iat,
+      iat: options.simplejwtIat ? session.refreshIat : iat,
       exp: iat + options.accessLifetime,
     })
+    session.refreshIat = iat
     const refresh = makeToken(
       {
         token_type: 'refresh',
@@ -153,6 +174,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
   function newSession(username: string): Pair {
     const session: Session = {
       sid: nextId('s'),
+      refreshIat: seconds(),
       username,
       currentJti: '',
       previous: null,
@@ -164,9 +186,18 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
   }
 
   function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+    const date = server.dateHeader(options.now())
     return new Response(JSON.stringify(body), {
       status,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+      headers: {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        ...(date === null ? {} : { date }),
+        ...(options.exposeHeaders === ''
+          ? {}
+          : { 'access-control-expose-headers': options.exposeHeaders }),
+        ...headers,
+      },
     })
   }
 
@@ -250,8 +281,10 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     if (claims['jti'] === session.currentJti) {
       if (!options.rotate) {
         // SPEC §3.3: rotation off answers {access} only; the refresh token stays current.
+        const refreshIat = session.refreshIat
         const access = pairFor(session).access
         session.currentJti = String(claims['jti'])
+        session.refreshIat = refreshIat
         session.current = { access, refresh: token }
         return tokenAnswer(session.current, false)
       }
@@ -288,7 +321,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       credentials: request.credentials,
       body,
     })
-    if (request.method === 'POST' && url.pathname === PATHS.login) {
+    if (request.method === 'POST' && url.pathname === options.paths.login) {
       calls.login += 1
       const { username, password } = (body ?? {}) as { username?: unknown; password?: unknown }
       if (typeof username !== 'string' || options.users[username] !== password) {
@@ -296,8 +329,8 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       }
       return tokenAnswer(newSession(username), true)
     }
-    if (request.method === 'POST' && url.pathname === PATHS.refresh) return refresh(request, body)
-    if (request.method === 'POST' && url.pathname === PATHS.logout) {
+    if (request.method === 'POST' && url.pathname === options.paths.refresh) return refresh(request, body)
+    if (request.method === 'POST' && url.pathname === options.paths.logout) {
       calls.logout += 1
       if (options.mode === 'cookie' && request.headers.get(CSRF_HEADER) !== '1')
         return error(403, 'csrf_failed')
@@ -340,6 +373,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     calls,
     log,
     refreshFailure: null,
+    dateHeader: (serverNow) => new Date(serverNow).toUTCString(),
     async handle(request) {
       try {
         return await route(request)
