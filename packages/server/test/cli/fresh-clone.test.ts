@@ -74,7 +74,7 @@ test('fresh clone: after `npm run build`, the README\'s `npx baton` commands wor
   const keygen = ok(await baton('keygen'), 'baton keygen')
   // One key, printed once: the bin imports the CLI, which runs its main exactly once.
   assert.equal(keygen.stdout.match(/^JWT_ALGORITHM=/gm)?.length, 1, keygen.stdout)
-  assert.equal(keygen.stdout.match(/^JWT_PRIVATE_KEY='\{"kty":/gm)?.length, 1, 'one private key line')
+  assert.equal(keygen.stdout.match(/^JWT_PRIVATE_KEY='\{"/gm)?.length, 1, 'one private key line')
   assert.equal(keygen.stderr.match(/^# key id /gm)?.length, 1, keygen.stderr)
   const help = ok(await baton('--help'), 'baton --help')
   assert.match(help.stdout, /^baton: JWT access\/refresh token service/)
