@@ -5,7 +5,8 @@
  * to `/client/index.js`, the client package's own ES modules served by baton (see
  * vite.config.ts), so the page runs exactly the code users install.
  *
- * `window.__baton` is a small test hook (demo/README.md); the e2e tests read it.
+ * `window.__baton` is a small test hook (demo/README.md); the e2e tests read it. The page never
+ * shows it. In development mode the page also offers the outage switch of http/dev-routes.ts.
  */
 import {
   createAuthClient,
@@ -17,10 +18,14 @@ import {
   type SessionInfo,
   type UserInfo,
 } from '@baton/client'
+import { explain, refreshMargin } from './explain.js'
+import { setUpTryIt } from './try-it.js'
 
 /** `GET /demo/config.json`: how the server was started (the page must match its token transport). */
 interface DemoConfig {
   tokenTransport: 'body' | 'cookie'
+  /** Development mode: the outage switch at /demo/dev/store exists (dev-routes.ts). */
+  devControls: boolean
 }
 
 /** One entry of the event log. */
@@ -50,6 +55,10 @@ interface DemoStats {
   apiOutcomes: Record<string, number>
   /** `up`, `down` or `unknown`, from polling `/readyz`. */
   store: 'up' | 'down' | 'unknown'
+  /** The development switch has the store off. */
+  switchedOff: boolean
+  /** The session ended with token_not_valid after an outage: the store lost it. */
+  lostSession: boolean
   /** Local expiry time of the current access token (ms), as the client reported it. */
   expiresAt: number | null
   lastEvent: string | null
@@ -97,6 +106,11 @@ const ui = {
   store: byId('s-store'),
   lastEvent: byId('s-last-event'),
   mode: byId('s-mode'),
+  nextRefresh: byId('s-next-refresh'),
+  explain: byId('explain'),
+  refreshNow: byId<HTMLButtonElement>('refresh-now'),
+  storeToggle: byId<HTMLButtonElement>('store-toggle'),
+  storeHint: byId('store-hint'),
   sessionsBody: byId<HTMLTableElement>('sessions').tBodies[0]!,
   loadSessions: byId<HTMLButtonElement>('load-sessions'),
   log: byId<HTMLOListElement>('log'),
@@ -107,9 +121,9 @@ async function loadConfig(): Promise<DemoConfig> {
   try {
     const response = await fetch('/demo/config.json', { cache: 'no-store' })
     const data = (await response.json()) as Partial<DemoConfig>
-    return { tokenTransport: data.tokenTransport === 'cookie' ? 'cookie' : 'body' }
+    return { tokenTransport: data.tokenTransport === 'cookie' ? 'cookie' : 'body', devControls: data.devControls === true }
   } catch {
-    return { tokenTransport: 'body' }
+    return { tokenTransport: 'body', devControls: false }
   }
 }
 
@@ -125,6 +139,8 @@ const stats: DemoStats = {
   apiCalls: 0,
   apiOutcomes: {},
   store: 'unknown',
+  switchedOff: false,
+  lostSession: false,
   expiresAt: null,
   lastEvent: null,
   events: [],
@@ -132,6 +148,11 @@ const stats: DemoStats = {
 /** Access tokens this tab received in its own login or refresh answers (to tell them from adopted ones). */
 const ownTokens = new Set<string>()
 let lifetimeMs: number | null = null
+/** An outage was seen during this session (so a later token_not_valid means the store lost it). */
+let outageSeen = false
+/** When the client tries a refresh again while degraded, as far as the page was told. */
+let retryAt: number | null = null
+let recoveredAt: number | null = null
 
 const refreshURL = new URL('/api/auth/refresh/', location.origin).href
 const loginURL = new URL('/api/auth/token/', location.origin).href
@@ -191,8 +212,9 @@ function log(name: string, detail: string, clientEvent = false): void {
   while (ui.log.children.length > LOG_LIMIT) ui.log.lastElementChild?.remove()
 }
 
+/** The browser's own locale and clock format (issue 14: no fixed locale), with milliseconds. */
 function formatTime(ms: number): string {
-  return new Date(ms).toLocaleTimeString(undefined, { hour12: false }) + `.${String(ms % 1000).padStart(3, '0')}`
+  return new Date(ms).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 })
 }
 
 ui.clearLog.addEventListener('click', () => ui.log.replaceChildren())
@@ -214,6 +236,8 @@ client.on('tokens', ({ access, expiresAt }) => {
 
 client.on('degraded', ({ retryAfter, cause }) => {
   stats.degraded = true
+  outageSeen = true
+  retryAt = Date.now() + retryAfter * 1000
   const why = isHTTPError(cause) ? `${cause.status} ${cause.code}` : cause.code
   log('degraded', `refresh failed (${why}); keeping the session, retrying in ${retryAfter} s`, true)
   showBanner(`The session store is unavailable (${why}). You stay logged in; baton retries by itself.`)
@@ -222,14 +246,23 @@ client.on('degraded', ({ retryAfter, cause }) => {
 
 client.on('recovered', () => {
   stats.degraded = false
+  retryAt = null
+  recoveredAt = Date.now()
   log('recovered', 'refresh works again', true)
   hideBanner()
   render()
 })
 
 client.on('session-expired', ({ code }) => {
-  log('session-expired', `the server ended the session (${code})`, true)
-  leaveSession(`Your session ended (${code}). Please log in again.`)
+  // An outage then token_not_valid: the session record is gone from the store (a Redis restarted
+  // without persistence). SPEC §3 fails closed on a missing record; say it is data loss.
+  stats.lostSession = code === 'token_not_valid' && outageSeen
+  log('session-expired', stats.lostSession ? `the store lost the session during the outage (${code})` : `the server ended the session (${code})`, true)
+  leaveSession(
+    stats.lostSession
+      ? `The store lost your session (no persistence): ${code} after the outage. Please log in again.`
+      : `Your session ended (${code}). Please log in again.`,
+  )
 })
 
 client.on('logout', () => {
@@ -302,6 +335,9 @@ async function authenticate(action: 'login' | 'register'): Promise<void> {
       log('register', `registered ${username}`)
     }
     await client.login({ username, password })
+    stats.lostSession = false
+    outageSeen = stats.store === 'down'
+    recoveredAt = null
     log('login', `logged in as ${username}`)
     ui.password.value = ''
   } catch (error) {
@@ -337,6 +373,7 @@ async function callMe(): Promise<void> {
     if (!response.ok) log('api', `/api/me/ answered ${response.status}`)
     lastApiOutcome = String(response.status)
   } catch (error) {
+    if (isRefreshUnavailableError(error)) retryAt = Date.now() + error.retryAfter * 1000
     const key = isRefreshUnavailableError(error) ? 'refresh_unavailable' : isSessionExpiredError(error) ? 'session_expired' : 'error'
     bump(stats.apiOutcomes, key)
     ui.meResult.textContent = `not sent: ${describe(error)}`
@@ -434,7 +471,7 @@ function row(cells: string[], className?: string): HTMLTableRowElement {
 
 function formatDate(iso: string): string {
   const date = new Date(iso)
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { hour12: false })
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString()
 }
 
 function browserOf(userAgent: string | null): string {
@@ -452,6 +489,7 @@ async function pollStore(): Promise<void> {
     const response = await fetch('/readyz', { cache: 'no-store' })
     const body = (await response.json()) as { store?: { kind?: string; state?: string; latency_ms?: number } }
     stats.store = body.store?.state === 'up' ? 'up' : 'down'
+    if (stats.store === 'down' && stats.loggedIn) outageSeen = true
     const kind = body.store?.kind ?? 'store'
     ui.store.textContent =
       stats.store === 'up' ? `${kind}: up (${body.store?.latency_ms ?? '?'} ms)` : `${kind}: DOWN (refresh paused, session kept)`
@@ -460,6 +498,7 @@ async function pollStore(): Promise<void> {
     ui.store.textContent = 'server unreachable'
   }
   ui.store.className = `state-${stats.store}`
+  renderExplain()
 }
 
 // ---- rendering --------------------------------------------------------------------------------
@@ -483,6 +522,8 @@ function render(): void {
 }
 
 function renderExpiry(): void {
+  renderNextRefresh()
+  renderExplain()
   if (!stats.loggedIn || stats.expiresAt === null) {
     ui.expiry.textContent = '—'
     ui.expiryBar.value = 0
@@ -492,6 +533,60 @@ function renderExpiry(): void {
   ui.expiry.textContent = left > 0 ? `${(left / 1000).toFixed(1)} s` : `expired ${(-left / 1000).toFixed(1)} s ago`
   ui.expiryBar.value = lifetimeMs === null || left <= 0 ? 0 : Math.min(1, left / lifetimeMs)
 }
+
+function refreshFrom(): number | null {
+  return stats.expiresAt === null || lifetimeMs === null ? null : stats.expiresAt - refreshMargin(lifetimeMs)
+}
+
+function renderNextRefresh(): void {
+  const from = refreshFrom()
+  const now = Date.now()
+  ui.nextRefresh.textContent = !stats.loggedIn
+    ? '—'
+    : stats.degraded
+      ? retryAt !== null && retryAt > now
+        ? `paused: the client retries in ${Math.ceil((retryAt - now) / 1000)} s`
+        : 'paused: the client retries on the next call'
+      : from === null
+        ? 'on the next 401'
+        : from > now
+          ? `on the first API call from ${formatTime(from).replace(/[.,]\d{3}(?=\D*$)/, '')} (in ${Math.ceil((from - now) / 1000)} s)`
+          : 'on the next API call'
+}
+
+function renderExplain(): void {
+  const { state, text } = explain({
+    now: Date.now(),
+    loggedIn: stats.loggedIn,
+    store: stats.store,
+    switchedOff: stats.switchedOff,
+    degraded: stats.degraded,
+    retryAt,
+    expiresAt: stats.expiresAt,
+    refreshFrom: refreshFrom(),
+    lifetimeMs,
+    recoveredAt,
+    lostSession: stats.lostSession,
+  })
+  if (ui.explain.textContent !== text) ui.explain.textContent = text
+  ui.explain.dataset.state = state
+}
+
+// ---- try it: refresh now, and the development outage switch ------------------------------------
+
+setUpTryIt({
+  client,
+  devControls: config.devControls,
+  buttons: { refreshNow: ui.refreshNow, storeToggle: ui.storeToggle, storeHint: ui.storeHint },
+  log,
+  describe,
+  onRetryAfter: (seconds) => (retryAt = Date.now() + seconds * 1000),
+  onSwitched: (down) => {
+    stats.switchedOff = down
+    void pollStore()
+  },
+  render,
+})
 
 // ---- start ------------------------------------------------------------------------------------
 
