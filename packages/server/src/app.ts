@@ -16,6 +16,7 @@ import { frameworkErrorHandler, installErrorHandler } from './http/error-handler
 import { registerMiscRoutes } from './http/misc-routes.js'
 import { registerSessionRoutes } from './http/session-routes.js'
 import { type Logger, lazyChildLogger } from './log.js'
+import { fastifyTrustProxy } from './security/trust-proxy.js'
 import { createSessions } from './sessions.js'
 
 /** Where the demo page's built files are (`npm run build` puts them there). */
@@ -32,7 +33,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,

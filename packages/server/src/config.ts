@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
+import { type TrustProxy, parseTrustProxy } from './security/trust-proxy.js'
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
 
 export type Mode = 'development' | 'production'
@@ -89,8 +90,11 @@ export interface Config {
   readonly revocationCheck: boolean
   /** Worker processes. @default 1 in development, the core count in production */
   readonly workers: number
-  /** Trust `X-Forwarded-For` for the client address. @default false */
-  readonly trustProxy: boolean
+  /**
+   * Which proxies may name the client address in `X-Forwarded-For` (`BATON_TRUST_PROXY`: a hop
+   * count or addresses/CIDRs; `true` only in development). @default { kind: 'none' }
+   */
+  readonly trustProxy: TrustProxy
   /** Request body limit in bytes. @default 16384 */
   readonly bodyLimit: number
   /**
@@ -256,7 +260,14 @@ const VARIABLES = {
   },
   revocationCheck: { env: 'BATON_REVOCATION_CHECK', parse: boolean },
   workers: { env: 'WORKERS', flag: 'workers', parse: integer(1, 256) },
-  trustProxy: { env: 'BATON_TRUST_PROXY', parse: boolean },
+  trustProxy: {
+    env: 'BATON_TRUST_PROXY',
+    parse: (s: string) => {
+      const out = parseTrustProxy(s)
+      if (!out.ok) throw new Invalid(out.problem, out.fix)
+      return out.value
+    },
+  },
   bodyLimit: { env: 'BATON_BODY_LIMIT', parse: integer(1024, 1_048_576) },
   passwordScryptLn: { env: 'PASSWORD_SCRYPT_LN', parse: integer(MIN_SCRYPT_LN, MAX_SCRYPT_LN) },
 } satisfies Record<string, Row>
@@ -331,6 +342,10 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   if (refreshTokenLifetime < accessTokenLifetime)
     problems.push({ variable: 'REFRESH_TOKEN_LIFETIME', problem: 'is shorter than ACCESS_TOKEN_LIFETIME.', fix: 'Make refresh tokens live longer than access tokens.' })
 
+  // Issue 11: trusting every hop lets any client choose its address (per-address limits, the
+  // sessions' `ip`, every log line); development only, where index.ts warns about it.
+  if (parsed.trustProxy?.kind === 'all' && production)
+    problems.push({ variable: 'BATON_TRUST_PROXY', problem: 'is true, which trusts every X-Forwarded-For entry: any client could choose its own address.', fix: 'Set the number of proxies in front of baton (1 for one nginx), or their addresses, such as 10.0.0.0/8,127.0.0.1.' })
   if (store === 'memory' && (parsed.workers ?? 1) > 1)
     problems.push({ variable: 'WORKERS', problem: 'is above 1 with the memory store, whose sessions live in one process.', fix: 'Use BATON_STORE=sqlite or redis, or WORKERS=1.' })
 
@@ -367,7 +382,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     corsOrigins: parsed.corsOrigins ?? [],
     revocationCheck: parsed.revocationCheck ?? false,
     workers: parsed.workers ?? (production ? availableParallelism() : 1),
-    trustProxy: parsed.trustProxy ?? false,
+    trustProxy: parsed.trustProxy ?? { kind: 'none' },
     bodyLimit: parsed.bodyLimit ?? 16_384,
     passwordParams: scryptParams(parsed.passwordScryptLn),
   }

@@ -86,6 +86,9 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
   })
   if (keys.devKeyFile !== null)
     log.warn({ file: keys.devKeyFile }, 'using the development signing key kept in the data folder; set JWT_PRIVATE_KEY in production')
+  // Issue 11: refused in production by loadConfig; in development, said once at start.
+  if (config.trustProxy.kind === 'all')
+    log.warn({ variable: 'BATON_TRUST_PROXY' }, 'BATON_TRUST_PROXY=true trusts every X-Forwarded-For entry, so any client can choose its own address; set the number of proxies (1) or their addresses instead')
 
   const raw = options.store ?? (await openSessionStore(config, log))
   // The demo's "break the store" control (development only): a switch in front of the store,

@@ -242,3 +242,37 @@ test('config: loadPasswordParams reads PASSWORD_SCRYPT_LN alone, with the same r
     )
   }
 })
+
+test('config: BATON_TRUST_PROXY takes a hop count or proxy addresses/CIDRs; false, 0 and unset are no proxy', () => {
+  assert.deepEqual(loadConfig({}).trustProxy, { kind: 'none' })
+  for (const raw of ['false', '0', 'off', 'no']) assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: raw }).trustProxy, { kind: 'none' }, raw)
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '1' }).trustProxy, { kind: 'hops', hops: 1 })
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: ' 2 ' }).trustProxy, { kind: 'hops', hops: 2 })
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, { kind: 'addresses', addresses: ['10.0.0.0/8', '127.0.0.1'] })
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '2001:db8::/32,::1,loopback' }).trustProxy, { kind: 'addresses', addresses: ['2001:db8::/32', '::1', 'loopback'] })
+  // Production accepts both safe forms.
+  const production = { BATON_MODE: 'production', JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET }
+  assert.deepEqual(loadConfig({ ...production, BATON_TRUST_PROXY: '1' }).trustProxy, { kind: 'hops', hops: 1 })
+  assert.deepEqual(loadConfig({ ...production, BATON_TRUST_PROXY: '10.0.0.0/8' }).trustProxy.kind, 'addresses')
+})
+
+test('config: BATON_TRUST_PROXY=true (trust every hop) is a ConfigError in production naming the variable, the problem and the fix', () => {
+  const production = { BATON_MODE: 'production', JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET }
+  for (const raw of ['true', 'yes', 'on', 'TRUE']) {
+    const err = configError({ ...production, BATON_TRUST_PROXY: raw })
+    assert.deepEqual(variables(err), ['BATON_TRUST_PROXY'], raw)
+    assert.match(err.problems[0]!.problem, /any client could choose its own address/)
+    assert.match(err.problems[0]!.fix, /number of proxies.*1.*10\.0\.0\.0\/8,127\.0\.0\.1/)
+  }
+  // Development takes it (and warns at start: test/security/trust-proxy.test.ts).
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: 'true' }).trustProxy, { kind: 'all' })
+})
+
+test('config: a BATON_TRUST_PROXY that is neither a count nor addresses is a ConfigError naming the entry', () => {
+  for (const raw of ['10.0.0.0/33', '10.0.0/8', '::1/129', '10.0.0.0/8,proxy.internal', '300.1.1.1', 'maybe', '17', '10.0.0.1/-1', ',']) {
+    const err = configError({ BATON_TRUST_PROXY: raw })
+    assert.deepEqual(variables(err), ['BATON_TRUST_PROXY'], raw)
+    assert.match(err.problems[0]!.fix, /number of proxies/)
+  }
+  assert.match(configError({ BATON_TRUST_PROXY: '10.0.0.0/8,proxy.internal' }).problems[0]!.problem, /"proxy\.internal" is not an IP address or CIDR range/)
+})
