@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
@@ -11,6 +12,8 @@ export type Mode = 'development' | 'production'
 export type StoreKind = 'memory' | 'sqlite' | 'redis'
 export type Algorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256'
 export const ALGORITHMS: readonly Algorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256']
+/** `JWT_ALGORITHM`'s default (SPEC §9: one simplejwt verifies; it refuses EdDSA). */
+export const DEFAULT_ALGORITHM: Algorithm = 'ES256'
 
 /** A failure-counting limit: `max` failures within `windowSeconds`, or `null` (off). */
 export interface RateLimit {
@@ -54,7 +57,10 @@ export interface Config {
   readonly refreshGraceSeconds: number
   /** @default true */
   readonly rotateRefreshTokens: boolean
-  /** @default 'EdDSA' */
+  /**
+   * ES256 by default (SPEC §9): simplejwt, like many JWT libraries, cannot verify EdDSA, and a
+   * Django API behind baton verifies its access tokens. @default 'ES256'
+   */
   readonly algorithm: Algorithm
   /** PEM or JWK JSON of the signing key (`JWT_PRIVATE_KEY`), or null. */
   readonly privateKey: string | null
@@ -324,7 +330,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   if (store === 'redis' && redis === null)
     problems.push({ variable: 'BATON_STORE', problem: 'is redis but no Redis is configured.', fix: 'Set REDIS_URL (or REDIS_SENTINELS).' })
 
-  const algorithm = parsed.algorithm ?? 'EdDSA'
+  const algorithm = parsed.algorithm ?? DEFAULT_ALGORITHM
   if (algorithm === 'HS256' && parsed.secret === undefined && production)
     problems.push({ variable: 'JWT_SECRET', problem: 'is required for HS256 in production.', fix: 'Generate one with `npx baton keygen --alg HS256`.' })
   if (algorithm !== 'HS256' && parsed.privateKey === undefined && production)
@@ -333,6 +339,14 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     problems.push({ variable: 'JWT_PRIVATE_KEY', problem: 'is set but JWT_ALGORITHM is HS256.', fix: 'Use JWT_SECRET with HS256, or choose EdDSA, ES256 or RS256.' })
   if (algorithm !== 'HS256' && parsed.secret !== undefined)
     problems.push({ variable: 'JWT_SECRET', problem: `is set but JWT_ALGORITHM is ${algorithm}.`, fix: 'Set JWT_ALGORITHM=HS256, or remove JWT_SECRET.' })
+  // The default was EdDSA before SPEC §9: a deployment that set only JWT_PRIVATE_KEY (an Ed25519
+  // key) would otherwise stop with "not a valid ES256 private key" after the upgrade.
+  if (parsed.algorithm === undefined && parsed.privateKey !== undefined && isEd25519Key(parsed.privateKey))
+    problems.push({
+      variable: 'JWT_ALGORITHM',
+      problem: `is unset, so ${DEFAULT_ALGORITHM} (the default), but JWT_PRIVATE_KEY is an Ed25519 (EdDSA) key.`,
+      fix: `Set JWT_ALGORITHM=EdDSA to keep this key (simplejwt cannot verify EdDSA), or make an ${DEFAULT_ALGORITHM} key with \`npx baton keygen\`.`,
+    })
   if (parsed.secret !== undefined && production && sharesSecret(parsed.secret, env))
     problems.push({ variable: 'JWT_SECRET', problem: 'is the same as another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --alg HS256`.' })
 
@@ -463,4 +477,17 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value)
   }
   return value
+}
+
+/** Whether a JWT_PRIVATE_KEY (JWK JSON or PEM) is an Ed25519 key; an unreadable one is not. */
+function isEd25519Key(text: string): boolean {
+  try {
+    if (text.trim().startsWith('{')) {
+      const jwk = JSON.parse(text) as { kty?: unknown; crv?: unknown }
+      return jwk.kty === 'OKP' && jwk.crv === 'Ed25519'
+    }
+    return createPrivateKey(text).asymmetricKeyType === 'ed25519'
+  } catch {
+    return false
+  }
 }

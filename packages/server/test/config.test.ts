@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { generateKeyPairSync } from 'node:crypto'
 import { resolve } from 'node:path'
 import { test } from 'node:test'
 import { type Config, loadConfig, loadPasswordParams } from '../src/config.js'
@@ -39,7 +40,7 @@ test('config: with no variables every setting has its documented default', () =>
   assert.equal(c.sessionMaxLifetime, 2_592_000)
   assert.equal(c.refreshGraceSeconds, 15)
   assert.equal(c.rotateRefreshTokens, true)
-  assert.equal(c.algorithm, 'EdDSA')
+  assert.equal(c.algorithm, 'ES256')
   assert.equal(c.privateKey, null)
   assert.equal(c.secret, null)
   assert.equal(c.leeway, 5)
@@ -174,6 +175,20 @@ test('config: production without a key is a ConfigError for JWT_PRIVATE_KEY (JWT
 test('config: a key of the wrong kind for the algorithm is refused', () => {
   assert.deepEqual(variables(configError({ JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET, JWT_PRIVATE_KEY: '{"kty":"OKP"}' })), ['JWT_PRIVATE_KEY'])
   assert.deepEqual(variables(configError({ JWT_SECRET: SECRET })), ['JWT_SECRET'])
+})
+
+test('config: an Ed25519 JWT_PRIVATE_KEY without JWT_ALGORITHM (the default before ES256) names JWT_ALGORITHM=EdDSA as the fix', () => {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const forms = [privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), JSON.stringify(privateKey.export({ format: 'jwk' }))]
+  for (const key of forms) {
+    const err = configError({ BATON_MODE: 'production', JWT_PRIVATE_KEY: key })
+    assert.deepEqual(variables(err), ['JWT_ALGORITHM'])
+    assert.match(err.problems[0]!.fix, /JWT_ALGORITHM=EdDSA/)
+    assert.ok(!err.message.includes(key.slice(40, 80)), 'the key is not echoed')
+    assert.equal(loadConfig({ BATON_MODE: 'production', JWT_PRIVATE_KEY: key, JWT_ALGORITHM: 'EdDSA' }).algorithm, 'EdDSA')
+  }
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  assert.equal(loadConfig({ BATON_MODE: 'production', JWT_PRIVATE_KEY: ec }).algorithm, 'ES256')
 })
 
 test('config: production turns registration and the demo page off', () => {

@@ -1,26 +1,38 @@
 import { parseArgs } from 'node:util'
-import { ALGORITHMS, type Algorithm } from '../config.js'
-import { generateKey } from '../tokens/keys.js'
+import { type CryptoKey, exportSPKI, importJWK } from 'jose'
+import { ALGORITHMS, type Algorithm, DEFAULT_ALGORITHM, loadConfig } from '../config.js'
+import { ConfigError, EXIT_CONFIG } from '../errors.js'
+import { KeyError, generateKey, loadKeys } from '../tokens/keys.js'
+import { formatConfigError } from './serve.js'
 
 interface IO {
   out: { write(s: string): unknown }
   err: { write(s: string): unknown }
 }
 
-const HELP = `Usage: baton keygen [--alg EdDSA|ES256|RS256|HS256] [--json]
+const HELP = `Usage: baton keygen [--alg ES256|RS256|HS256|EdDSA] [--json]
+       baton keygen --public-pem
 
 Prints a new signing key as an environment line to paste into your secret store:
-  JWT_ALGORITHM=EdDSA
-  JWT_PRIVATE_KEY='{"kty":"OKP",...}'
-For HS256 it prints JWT_SECRET=base64:... (32 random bytes).
+  JWT_ALGORITHM=ES256
+  JWT_PRIVATE_KEY='{"kty":"EC",...}'
+For HS256 it prints JWT_SECRET=base64:... (32 random bytes). ES256 is the default; simplejwt
+(Django) cannot verify EdDSA.
 Keep the old public key in JWT_VERIFY_KEYS while tokens signed with it are still alive.
+
+--public-pem prints the public key the server signs with in this environment (JWT_ALGORITHM,
+JWT_PRIVATE_KEY, else the development key in BATON_DATA_DIR) as a PEM, for another service's
+verifier, such as simplejwt's VERIFYING_KEY.
 `
 
 /** `baton keygen`: a new private key (JWK) or HS256 secret, printed once, never stored. */
-export async function runKeygenCommand(argv: string[], io: IO): Promise<number> {
-  let values: { alg?: string | undefined; json?: boolean | undefined; help?: boolean | undefined }
+export async function runKeygenCommand(argv: string[], io: IO, env: NodeJS.ProcessEnv = {}): Promise<number> {
+  let values: { alg?: string | undefined; json?: boolean | undefined; help?: boolean | undefined; 'public-pem'?: boolean | undefined }
   try {
-    values = parseArgs({ args: argv, options: { alg: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values
+    values = parseArgs({
+      args: argv,
+      options: { alg: { type: 'string' }, json: { type: 'boolean' }, 'public-pem': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }).values
   } catch (err) {
     io.err.write(`${(err as Error).message}\n\n${HELP}`)
     return 2
@@ -29,7 +41,8 @@ export async function runKeygenCommand(argv: string[], io: IO): Promise<number> 
     io.out.write(HELP)
     return 0
   }
-  const alg = ALGORITHMS.find((a) => a.toLowerCase() === (values.alg ?? 'EdDSA').toLowerCase()) as Algorithm | undefined
+  if (values['public-pem'] === true) return printPublicPEM(env, io)
+  const alg = ALGORITHMS.find((a) => a.toLowerCase() === (values.alg ?? DEFAULT_ALGORITHM).toLowerCase()) as Algorithm | undefined
   if (alg === undefined) {
     io.err.write(`unknown algorithm "${values.alg}"; use one of ${ALGORITHMS.join(', ')}\n`)
     return 2
@@ -44,4 +57,40 @@ export async function runKeygenCommand(argv: string[], io: IO): Promise<number> 
   else io.out.write(`JWT_PRIVATE_KEY='${JSON.stringify(key.privateJWK)}'\n`)
   io.err.write(`# key id ${key.kid}; keep this secret.\n`)
   return 0
+}
+
+/**
+ * The signing key's public half as SPKI PEM: what simplejwt's VERIFYING_KEY takes (SPEC §9),
+ * for a Django service that cannot fetch JWK_URL. The key is loaded exactly as `serve` loads it.
+ */
+async function printPublicPEM(env: NodeJS.ProcessEnv, io: IO): Promise<number> {
+  try {
+    const config = loadConfig(env)
+    if (config.algorithm === 'HS256') {
+      io.err.write('baton keygen: HS256 has no public key; the verifier needs JWT_SECRET itself (README, "Behind an existing Django API").\n')
+      return 2
+    }
+    const keys = await loadKeys({
+      algorithm: config.algorithm,
+      privateKey: config.privateKey,
+      secret: null,
+      verifyKeys: null,
+      devKeyDir: config.mode === 'production' ? null : config.dataDir,
+    })
+    const publicJWK = keys.jwks.keys.find((k) => k.kid === keys.kid)!
+    const pem = await exportSPKI((await importJWK(publicJWK, config.algorithm, { extractable: true })) as CryptoKey)
+    io.out.write(pem.endsWith('\n') ? pem : `${pem}\n`)
+    io.err.write(`# ${config.algorithm} public key, key id ${keys.kid}${keys.devKeyFile !== null ? ` (development key ${keys.devKeyFile})` : ''}\n`)
+    return 0
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err.write(formatConfigError(err))
+      return EXIT_CONFIG
+    }
+    if (err instanceof KeyError) {
+      io.err.write(`baton keygen: ${err.message}\n`)
+      return EXIT_CONFIG
+    }
+    throw err
+  }
 }

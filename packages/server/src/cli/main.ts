@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'keygen': {
       const { runKeygenCommand } = await import('./keygen.js')
-      return runKeygenCommand(rest, io)
+      return runKeygenCommand(rest, io, process.env)
     }
     case 'users': {
       const { runUsersCommand } = await import('./users.js')

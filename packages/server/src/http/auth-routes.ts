@@ -46,16 +46,18 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
   app.post('/api/auth/token/', login)
   app.post('/api/auth/login/', login)
 
-  app.post('/api/auth/refresh/', async (request, reply) => {
+  async function refresh(request: FastifyRequest, reply: FastifyReply) {
     return sendTokens(reply, await sessions.refresh(refreshTokenOf(request), client(request)))
-  })
+  }
+  app.post('/api/auth/refresh/', refresh)
 
-  app.post('/api/auth/verify/', async (request, reply) => {
+  async function verify(request: FastifyRequest, reply: FastifyReply) {
     const { token } = readFields(request.body, { token: { max: MAX_TOKEN_LENGTH } })
     await sessions.verify(token)
     void reply.header('cache-control', 'no-store')
     return {}
-  })
+  }
+  app.post('/api/auth/verify/', verify)
 
   async function logout(request: FastifyRequest, reply: FastifyReply) {
     // Cookie mode: no cookie means already logged out (idempotent); the CSRF check still runs.
@@ -67,6 +69,17 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
   }
   app.post('/api/auth/logout/', logout)
   app.post('/api/auth/token/blacklist/', logout)
+
+  // SPEC §9: simplejwt's documented paths, so a frontend written for it works unchanged (the
+  // router's ignoreTrailingSlash serves each without its slash too). Body mode only: such a
+  // frontend sends and expects `refresh` in the body, and cookie mode's refresh cookie
+  // (Path=/api/auth/, SPEC §1) is never sent to /api/token/, so there they are 404.
+  if (!cookieMode) {
+    app.post('/api/token/', login)
+    app.post('/api/token/refresh/', refresh)
+    app.post('/api/token/verify/', verify)
+    app.post('/api/token/blacklist/', logout)
+  }
 
   app.post('/api/auth/logout-all/', async (request, reply) => {
     const claims = await authenticate(sessions, request)

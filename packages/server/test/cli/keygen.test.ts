@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { createPublicKey } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config.js'
-import { loadKeys } from '../../src/tokens/keys.js'
+import { generateKey, loadKeys } from '../../src/tokens/keys.js'
 import { runCLI } from './run-cli.js'
 
 /** Reads the variables back the way a shell does when the output is pasted or `eval`ed. */
@@ -33,11 +37,11 @@ for (const alg of ['EdDSA', 'ES256', 'RS256', 'HS256'] as const) {
   })
 }
 
-test('keygen: EdDSA is the default and every run prints a new key', async () => {
+test('keygen: ES256 is the default and every run prints a new key', async () => {
   const a = await runCLI(['keygen'])
   const b = await runCLI(['keygen'])
   assert.equal(a.code, 0)
-  assert.match(a.stdout, /^JWT_ALGORITHM=EdDSA$/m)
+  assert.match(a.stdout, /^JWT_ALGORITHM=ES256$/m)
   assert.notEqual(a.stdout, b.stdout)
 })
 
@@ -58,4 +62,39 @@ test('keygen: an unknown algorithm exits 2; --help exits 0', async () => {
   const help = await runCLI(['keygen', '--help'])
   assert.equal(help.code, 0)
   assert.match(help.stdout, /Usage: baton keygen/)
+})
+
+for (const alg of ['ES256', 'RS256', 'EdDSA'] as const) {
+  test(`keygen: --public-pem prints the SPKI PEM of the configured ${alg} key, the one the JWKS publishes`, async () => {
+    const { privateJWK } = await generateKey(alg)
+    const env = { JWT_ALGORITHM: alg, JWT_PRIVATE_KEY: JSON.stringify(privateJWK), BATON_MODE: 'production' }
+    const { code, stdout, stderr } = await runCLI(['keygen', '--public-pem'], env)
+    assert.equal(code, 0, stderr)
+    assert.match(stdout, /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/)
+    const keys = await loadKeys({ algorithm: alg, privateKey: env.JWT_PRIVATE_KEY, secret: null, verifyKeys: null, devKeyDir: null })
+    const published = createPublicKey({ key: keys.jwks.keys[0]! as JsonWebKey, format: 'jwk' })
+    assert.ok(createPublicKey(stdout).equals(published), 'the PEM is the published key')
+    assert.match(stderr, new RegExp(`key id ${keys.kid}`))
+    assert.ok(!`${stdout}${stderr}`.includes(privateJWK!.d!), 'the private key is not printed')
+  })
+}
+
+test('keygen: --public-pem with no key prints the development key serve uses (default ES256); HS256 has none (exit 2)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-keygen-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const first = await runCLI(['keygen', '--public-pem'], { BATON_DATA_DIR: dir })
+  assert.equal(first.code, 0, first.stderr)
+  const keys = await loadKeys({ algorithm: 'ES256', privateKey: null, secret: null, verifyKeys: null, devKeyDir: dir })
+  assert.equal(keys.devKeyFile, join(dir, 'dev-key-ES256.json'))
+  assert.ok(createPublicKey(first.stdout).equals(createPublicKey({ key: keys.jwks.keys[0]! as JsonWebKey, format: 'jwk' })))
+  assert.equal((await runCLI(['keygen', '--public-pem'], { BATON_DATA_DIR: dir })).stdout, first.stdout)
+
+  const hs = await runCLI(['keygen', '--public-pem'], { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(32) })
+  assert.equal(hs.code, 2)
+  assert.equal(hs.stdout, '')
+  assert.match(hs.stderr, /HS256 has no public key/)
+  assert.ok(!hs.stderr.includes('x'.repeat(32)))
+  const prod = await runCLI(['keygen', '--public-pem'], { BATON_MODE: 'production' })
+  assert.equal(prod.code, 78)
+  assert.match(prod.stderr, /JWT_PRIVATE_KEY/)
 })

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -127,7 +127,7 @@ test('serve: the development key is created with mode 0600 and reused; tokens an
   const login = await postJSON(`${first.url}/api/auth/token/`, { username: 'alice', password: 'correct horse battery' })
   assert.equal(login.status, 200)
   assert.equal(await stop(first), 0)
-  const keyFile = join(dir, 'dev-key-EdDSA.json')
+  const keyFile = join(dir, 'dev-key-ES256.json')
   assert.equal(statSync(keyFile).mode & 0o777, 0o600)
   const { mtimeMs } = statSync(keyFile)
 
@@ -140,6 +140,31 @@ test('serve: the development key is created with mode 0600 and reused; tokens an
   assert.equal(refreshed.status, 200)
   assert.ok(typeof refreshed.body.refresh === 'string')
   assert.equal(await stop(second), 0)
+})
+
+test('serve: a data folder with the old default EdDSA development key starts on a new ES256 key; the old tokens no longer verify (a re-login)', async (t) => {
+  const dir = tempDir(t)
+  const old = await serve(t, { BATON_DATA_DIR: dir, JWT_ALGORITHM: 'EdDSA' })
+  assert.equal((await postJSON(`${old.url}/api/auth/register/`, { username: 'alice', password: 'correct horse battery' })).status, 201)
+  const before = await postJSON(`${old.url}/api/auth/token/`, { username: 'alice', password: 'correct horse battery' })
+  assert.equal(before.status, 200)
+  assert.equal(await stop(old), 0)
+  const oldKey = readFileSync(join(dir, 'dev-key-EdDSA.json'), 'utf8')
+
+  // The upgrade: JWT_ALGORITHM unset, so ES256 (SPEC §9), with its own key file beside the old one.
+  const upgraded = await serve(t, { BATON_DATA_DIR: dir })
+  assert.equal(readFileSync(join(dir, 'dev-key-EdDSA.json'), 'utf8'), oldKey, 'the old key file is left alone')
+  assert.equal(statSync(join(dir, 'dev-key-ES256.json')).mode & 0o777, 0o600)
+  const jwks = (await (await fetch(`${upgraded.url}/.well-known/jwks.json`)).json()) as { keys: { alg: string; crv: string }[] }
+  assert.deepEqual(jwks.keys.map((k) => [k.alg, k.crv]), [['ES256', 'P-256']])
+  const me = await fetch(`${upgraded.url}/api/me/`, { headers: { authorization: `Bearer ${before.body.access}` } })
+  assert.equal(me.status, 401)
+  assert.equal((await postJSON(`${upgraded.url}/api/auth/refresh/`, { refresh: before.body.refresh })).body.code, 'token_not_valid')
+  // The users are kept: logging in again is all it takes.
+  const after = await postJSON(`${upgraded.url}/api/auth/token/`, { username: 'alice', password: 'correct horse battery' })
+  assert.equal(after.status, 200)
+  assert.equal(JSON.parse(Buffer.from(after.body.access!.split('.')[0]!, 'base64url').toString()).alg, 'ES256')
+  assert.equal(await stop(upgraded), 0)
 })
 
 test('serve: a password Redis does not require gives one JSON warning (masked URL) and no raw [WARN] line, also after a reconnect', async (t) => {

@@ -96,6 +96,67 @@ for (const path of ['/api/auth/logout/', '/api/auth/token/blacklist/', '/api/aut
   })
 }
 
+// SPEC §9: simplejwt's documented paths, each with and without its trailing slash.
+for (const slash of ['/', '']) {
+  test(`simplejwt paths: /api/token${slash}, /api/token/refresh${slash}, /api/token/verify${slash}, /api/token/blacklist${slash} answer as baton's own`, async (t) => {
+    const s = await setup(t)
+    const login = await s.post(`/api/token${slash}`, { username: 'alice', password: PASSWORD })
+    assert.equal(login.statusCode, 200)
+    assert.equal(login.headers['cache-control'], 'no-store')
+    const pair = login.json() as { access: string; refresh: string }
+    assert.deepEqual(Object.keys(pair).sort(), ['access', 'refresh'])
+    assert.equal(claims(pair.access).token_type, 'access')
+
+    const refreshed = await s.post(`/api/token/refresh${slash}`, { refresh: pair.refresh })
+    assert.equal(refreshed.statusCode, 200)
+    assert.equal(refreshed.headers['cache-control'], 'no-store')
+    const next = refreshed.json() as { access: string; refresh: string }
+    assert.deepEqual(Object.keys(next).sort(), ['access', 'refresh'])
+    assert.notEqual(next.refresh, pair.refresh)
+
+    for (const token of [next.access, next.refresh]) {
+      const verified = await s.post(`/api/token/verify${slash}`, { token })
+      assert.equal(verified.statusCode, 200)
+      assert.deepEqual(verified.json(), {})
+    }
+    const garbage = await s.post(`/api/token/verify${slash}`, { token: 'not.a.token' })
+    assert.equal(garbage.json().code, 'token_not_valid')
+    assert.equal(garbage.statusCode, 401)
+
+    const out = await s.post(`/api/token/blacklist${slash}`, { refresh: next.refresh })
+    assert.equal(out.statusCode, 200)
+    assert.deepEqual(out.json(), {})
+    assert.equal((await s.post(`/api/token/blacklist${slash}`, { refresh: next.refresh })).statusCode, 200)
+    const after = await s.post('/api/auth/refresh/', { refresh: next.refresh })
+    assert.equal(after.json().code, 'token_revoked')
+  })
+}
+
+test('simplejwt paths: errors are the same bodies as on /api/auth/ (bad credentials, bad body, reuse)', async (t) => {
+  const s = await setup(t)
+  const wrong = [await s.post('/api/token/', { username: 'alice', password: 'nope' }), await s.post('/api/auth/token/', { username: 'alice', password: 'nope' })]
+  assert.deepEqual(wrong.map((r) => [r.statusCode, r.body]), [[401, wrong[1]!.body], [401, wrong[1]!.body]])
+  const missing = [await s.post('/api/token/refresh/', {}), await s.post('/api/auth/refresh/', {})]
+  assert.equal(missing[0]!.statusCode, 400)
+  assert.equal(missing[0]!.body, missing[1]!.body)
+  const { refresh } = await s.login('alice', PASSWORD)
+  assert.equal((await s.post('/api/token/refresh/', { refresh })).statusCode, 200)
+  s.clock.advance(60_000)
+  const reused = await s.post('/api/token/refresh/', { refresh })
+  assert.equal(reused.json().code, 'token_reused')
+  assert.equal(reused.statusCode, 401)
+})
+
+test('simplejwt paths: not served in cookie mode (404), whose refresh cookie is scoped to /api/auth/', async (t) => {
+  const s = await setup(t, { BATON_TOKEN_TRANSPORT: 'cookie' })
+  for (const path of ['/api/token/', '/api/token/refresh/', '/api/token/verify/', '/api/token/blacklist', '/api/token']) {
+    const res = await s.post(path, { username: 'alice', password: PASSWORD }, { 'x-baton-csrf': '1' })
+    assert.equal(res.statusCode, 404, path)
+    assert.equal(res.json().code, 'not_found')
+  }
+  assert.equal((await s.post('/api/auth/token/', { username: 'alice', password: PASSWORD })).statusCode, 200)
+})
+
 test('logout: an access token is not a refresh token: 401 token_not_valid', async (t) => {
   const s = await setup(t)
   const { access } = await s.login('alice', PASSWORD)
@@ -162,7 +223,7 @@ test('register: invalid fields are 400 bad_request with a message per field', as
 })
 
 test('register: off in production mode (404 not_found)', async (t) => {
-  const key = await generateKey('EdDSA')
+  const key = await generateKey('ES256')
   const s = await setup(t, { BATON_MODE: 'production', JWT_PRIVATE_KEY: JSON.stringify(key.privateJWK) })
   const res = await s.post('/api/auth/register/', { username: 'carol', password: 'carol-password' })
   assert.equal(res.json().code, 'not_found')

@@ -46,7 +46,7 @@ test('keys: a PKCS#8 PEM key (also with literal \\n, as env files carry it) give
   const fromPEM = await loadKeys({ algorithm: 'EdDSA', ...none, privateKey: pem, devKeyDir: null })
   const fromJWK = await loadKeys({ algorithm: 'EdDSA', ...none, privateKey: jwk, devKeyDir: null })
   assert.equal(fromPEM.kid, fromJWK.kid)
-  const config = loadConfig({ JWT_PRIVATE_KEY: pem.trim().replaceAll('\n', '\\n') })
+  const config = loadConfig({ JWT_ALGORITHM: 'EdDSA', JWT_PRIVATE_KEY: pem.trim().replaceAll('\n', '\\n') })
   const fromEnv = await loadKeys({ algorithm: 'EdDSA', ...none, privateKey: config.privateKey, devKeyDir: null })
   assert.equal(fromEnv.kid, fromJWK.kid)
 })
