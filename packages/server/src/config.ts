@@ -7,6 +7,7 @@ import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
 import { type TrustProxy, parseTrustProxy } from './security/trust-proxy.js'
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
+import { checkSQLIdentifier, parseDatabaseURL } from './users/database-url.js'
 
 export type Mode = 'development' | 'production'
 export type StoreKind = 'memory' | 'sqlite' | 'redis'
@@ -45,8 +46,17 @@ export interface Config {
   /** @default './.baton' (absolute after resolving) */
   readonly dataDir: string
   readonly redis: RedisConfig | null
-  /** `postgres://…` for PostgreSQL users; `null` = the embedded SQLite user database. */
+  /**
+   * `postgres://…` for PostgreSQL users, or `sqlite:////abs/path` (dj-database-url's form) for a
+   * SQLite file; `null` = the embedded SQLite user database.
+   */
   readonly databaseURL: string | null
+  /** `baton` (baton's own user table) or `django` (Django's, read-only: SPEC §9). @default 'baton' */
+  readonly userStore: 'baton' | 'django'
+  /** Django's user table (`DJANGO_USER_TABLE`). @default 'auth_user' */
+  readonly djangoUserTable: string
+  /** The column Django users log in with (`DJANGO_USERNAME_FIELD`). @default 'username' */
+  readonly djangoUsernameField: string
   /** Seconds. @default 300 */
   readonly accessTokenLifetime: number
   /** Seconds of inactivity a refresh token lives. @default 86400 */
@@ -187,6 +197,12 @@ function privateKey(raw: string): string {
   throw new Invalid('it is neither a PEM private key nor a JWK.', 'Generate one with `npx baton keygen` and paste its output.')
 }
 
+function sqlIdentifier(raw: string): string {
+  const problem = checkSQLIdentifier(raw.trim())
+  if (problem !== null) throw new Invalid(problem, 'Write the table or column name as Django created it.')
+  return raw.trim()
+}
+
 interface Row {
   /** Environment variable. */
   env: string
@@ -236,10 +252,14 @@ const VARIABLES = {
     parse: (s: string) => {
       const v = s.trim()
       if (v === '') return null
-      if (!/^postgres(ql)?:\/\//i.test(v)) throw new Invalid('only postgres:// URLs are supported.', 'Use postgres://user:password@host:5432/db, or leave it unset for the embedded database.')
+      const location = parseDatabaseURL(v)
+      if (location.kind === 'invalid') throw new Invalid(location.problem, location.fix)
       return v
     },
   },
+  userStore: { env: 'USER_STORE', parse: oneOf(['baton', 'django'] as const) },
+  djangoUserTable: { env: 'DJANGO_USER_TABLE', parse: sqlIdentifier },
+  djangoUsernameField: { env: 'DJANGO_USERNAME_FIELD', parse: sqlIdentifier },
   accessTokenLifetime: { env: 'ACCESS_TOKEN_LIFETIME', parse: integer(1, 86_400) },
   refreshTokenLifetime: { env: 'REFRESH_TOKEN_LIFETIME', parse: integer(1, 400 * 86_400) },
   sessionMaxLifetime: { env: 'SESSION_MAX_LIFETIME', parse: integer(1, 400 * 86_400) },
@@ -363,6 +383,13 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   if (store === 'memory' && (parsed.workers ?? 1) > 1)
     problems.push({ variable: 'WORKERS', problem: 'is above 1 with the memory store, whose sessions live in one process.', fix: 'Use BATON_STORE=sqlite or redis, or WORKERS=1.' })
 
+  // SPEC §9: Django's table is read-only, so it needs its database and cannot take registrations.
+  const userStore = parsed.userStore ?? 'baton'
+  if (userStore === 'django' && parsed.databaseURL == null)
+    problems.push({ variable: 'DATABASE_URL', problem: "is unset, but USER_STORE=django reads users from Django's database.", fix: "Set it as Django's DATABASE_URL: postgres://user:password@host:5432/dbname or sqlite:////abs/path/db.sqlite3." })
+  if (userStore === 'django' && parsed.registration === true)
+    problems.push({ variable: 'BATON_REGISTRATION', problem: "is true, but USER_STORE=django never writes Django's user table.", fix: 'Unset it; users sign up through Django.' })
+
   if (problems.length > 0) throw new ConfigError(problems)
 
   const config: Config = {
@@ -373,6 +400,9 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     dataDir: parsed.dataDir ?? resolve('.baton'),
     redis,
     databaseURL: parsed.databaseURL ?? null,
+    userStore,
+    djangoUserTable: parsed.djangoUserTable ?? 'auth_user',
+    djangoUsernameField: parsed.djangoUsernameField ?? 'username',
     accessTokenLifetime,
     refreshTokenLifetime,
     sessionMaxLifetime,
@@ -390,7 +420,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     refreshRateLimit: parsed.refreshRateLimit === undefined ? { max: 60, windowSeconds: 300 } : parsed.refreshRateLimit,
     storeTimeoutMs: parsed.storeTimeoutMs ?? 500,
     logLevel: parsed.logLevel ?? 'info',
-    registration: parsed.registration ?? !production,
+    registration: parsed.registration ?? (!production && userStore === 'baton'),
     demo: parsed.demo ?? !production,
     tokenTransport: parsed.tokenTransport ?? 'body',
     corsOrigins: parsed.corsOrigins ?? [],

@@ -16,6 +16,7 @@ import { createTokenCodec } from './tokens/jwt.js'
 import { loadKeys } from './tokens/keys.js'
 import { createCredentialChecker } from './users/checker.js'
 import { openUserStore } from './users/open.js'
+import { createDjangoCredentialChecker, isDjangoUserStore } from './users/django-checker.js'
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams, hashPassword } from './users/password.js'
 import type { CredentialChecker, UserStore } from './users/types.js'
 
@@ -97,8 +98,16 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
   const store: GuardedStore = guardStore(faulty?.store ?? raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics })
 
   let users: UserStore | null = options.users ?? null
-  if (users === null && options.credentials === undefined)
-    users = await openUserStore({ DATABASE_URL: config.databaseURL ?? undefined, BATON_DATA_DIR: config.dataDir })
+  if (users === null && options.credentials === undefined) {
+    const env = {
+      DATABASE_URL: config.databaseURL ?? undefined,
+      BATON_DATA_DIR: config.dataDir,
+      USER_STORE: config.userStore,
+      DJANGO_USER_TABLE: config.djangoUserTable,
+      DJANGO_USERNAME_FIELD: config.djangoUsernameField,
+    }
+    users = await openUserStore(env, { log })
+  }
   const params = options.passwordParams ?? config.passwordParams
   if (params.ln < DEFAULT_SCRYPT_PARAMS.ln && config.mode === 'production')
     log.warn(
@@ -106,12 +115,13 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
       'password hashes are cheaper than OWASP recommends for scrypt (N=2^17): a stolen user database is that much faster to crack',
     )
   const background = createBackgroundTasks()
-  const credentials = options.credentials ?? createCredentialChecker(users!, {
+  // SPEC §9: Django's users are checked by Django's rules and never re-hashed.
+  const credentials = options.credentials ?? (isDjangoUserStore(users) ? createDjangoCredentialChecker(users, { log }) : createCredentialChecker(users!, {
       params,
       log,
       background,
       onRehash: (outcome) => metrics.passwordRehashes.inc({ outcome }),
-    })
+    }))
 
   const deps: Deps = {
     config,

@@ -43,7 +43,8 @@ export function createSessions(deps: Deps): Sessions {
     const iat = Math.floor(now / SECOND)
     const access = await tokens.signAccess({
       sub: record.userId,
-      user_id: record.userId,
+      // SPEC §9: in the user store's type (Django's integer key is a number); sub stays a string.
+      user_id: deps.credentials.userIdClaim?.(record.userId) ?? record.userId,
       sid: record.id,
       jti: newId(),
       iat,

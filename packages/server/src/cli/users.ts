@@ -1,6 +1,6 @@
 import { loadPasswordParams } from '../config.js'
 import { ConfigError, EXIT_CONFIG, StoreUnavailableError } from '../errors.js'
-import { openUserStore } from '../users/open.js'
+import { openUserStore, readUserStoreKind } from '../users/open.js'
 import {
   hashPassword,
   MAX_PASSWORD_LENGTH,
@@ -28,8 +28,9 @@ export interface UsersCommandOptions {
 
 const USAGE = `Usage: baton users add <username> [--password-stdin]
 
-Creates a user in the user database: PostgreSQL when DATABASE_URL is set, else the SQLite
-file users.db in BATON_DATA_DIR (default ./.baton).
+Creates a user in the user database: the one DATABASE_URL names (postgres://… or
+sqlite:////abs/path), else the SQLite file users.db in BATON_DATA_DIR (default ./.baton).
+With USER_STORE=django it refuses (exit 1): baton never writes Django's user table.
 
 Options:
   --password-stdin   read the password from standard input (one trailing newline is removed)
@@ -39,7 +40,7 @@ Without --password-stdin, the password is asked for on the terminal (not echoed,
 Usernames: 1-150 letters, digits and @ . + - _ (case-sensitive).
 Passwords: 1-${MAX_PASSWORD_LENGTH} characters.
 
-Exit status: 0 created, 1 username taken or database unavailable, 2 usage error,
+Exit status: 0 created, 1 username taken, database unavailable or USER_STORE=django, 2 usage error,
 ${EXIT_CONFIG} bad configuration, 130 cancelled at the prompt.
 `
 
@@ -82,6 +83,14 @@ export async function runUsersCommand(
     // Read and opened before asking for the password, so a wrong PASSWORD_SCRYPT_LN or
     // DATABASE_URL fails before any typing.
     const params = options.passwordParams ?? loadPasswordParams(env)
+    if (readUserStoreKind(env.USER_STORE) === 'django') {
+      // SPEC §9: Django's user table is read-only for baton.
+      io.err.write(
+        "baton users: USER_STORE=django: users live in Django's table, which baton never writes; " +
+          'create them with Django (manage.py createsuperuser, the admin or your sign-up view)\n',
+      )
+      return 1
+    }
     store = await openUserStore(env)
     if ((await store.findByUsername(username)) !== null) {
       io.err.write(`baton users: username ${JSON.stringify(username)} is already taken\n`)

@@ -27,7 +27,8 @@ export interface AccessClaims {
   jti: string
   sid: string
   token_type: 'access'
-  user_id: string
+  /** `sub` in the user store's type (SPEC §9): a number for Django's integer keys. */
+  user_id: string | number
 }
 
 export interface RefreshClaims {
@@ -194,9 +195,14 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
   }
 
   function asAccess(p: JWTPayload & { token_type?: unknown }): AccessClaims {
-    if (p.token_type !== 'access' || typeof p.sid !== 'string' || typeof p.sub !== 'string' || p.sub === '' || p.user_id !== p.sub)
+    if (p.token_type !== 'access' || typeof p.sid !== 'string' || typeof p.sub !== 'string' || p.sub === '' || !isUserIdOf(p.user_id, p.sub))
       throw new BatonError('token_not_valid')
     return p as unknown as AccessClaims
+  }
+
+  /** `user_id` names the same user as `sub`: the string itself, or its integer as a number. */
+  function isUserIdOf(userId: unknown, sub: string): boolean {
+    return userId === sub || (typeof userId === 'number' && Number.isSafeInteger(userId) && String(userId) === sub)
   }
 
   function asRefresh(p: JWTPayload & { token_type?: unknown }): RefreshClaims {

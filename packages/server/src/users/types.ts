@@ -20,7 +20,7 @@ export interface UserRecord extends User {
  * suite every implementation passes is `test/users/contract.ts`.
  */
 export interface UserStore {
-  /** `memory`, `sqlite` or `postgres`. */
+  /** `memory`, `sqlite`, `postgres` or `django` (Django's table, read-only: users/django.ts). */
   readonly kind: string
   /** Creates the user; `taken` when the username exists (usernames compare case-sensitively). */
   createUser(input: {
@@ -53,4 +53,9 @@ export interface CredentialChecker {
   check(username: string, password: string): Promise<User | null>
   /** Looks a user up by id for `/api/me/`; `null` when gone. */
   findById(id: string): Promise<User | null>
+  /**
+   * The id as access tokens carry it in `user_id` (SPEC §9): Django's users keep Django's type,
+   * so an integer key is a JSON number; `sub` is always the string. @default the string id
+   */
+  userIdClaim?(id: string): string | number
 }
