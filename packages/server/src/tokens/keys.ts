@@ -76,7 +76,10 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
     }
     const publicJWK = toPublic(privateJWK)
     const kid = await calculateJwkThumbprint(publicJWK)
-    const key = (await importJWK({ ...privateJWK, alg: algorithm }, algorithm)) as CryptoKey
+    // Extractable: the codec makes a node:crypto KeyObject of it (KeyObject.from), which Node 24
+    // deprecates for a non-extractable CryptoKey (DEP0204, a warning at every start). A KeyObject
+    // can export its key anyway, so non-extractable would protect nothing here.
+    const key = (await importJWK({ ...privateJWK, alg: algorithm }, algorithm, { extractable: true })) as CryptoKey
     signing = { key, publicJWK: { ...publicJWK, kid, alg: algorithm, use: 'sig' }, kid }
   }
 
