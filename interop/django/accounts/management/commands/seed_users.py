@@ -38,7 +38,7 @@ class Command(BaseCommand):
             elif hasher == 'raw':
                 encoded = item['encoded']
             else:
-                encoded = make_password(item['password'], hasher=None if hasher == 'default' else hasher)
+                encoded = make_password(item['password'], hasher=hasher)
             user = User(username=item['username'], email=item.get('email', ''), is_active=item.get('is_active', True))
             user.password = encoded
             user.save()
