@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { createInProcessLock, createWebLock, defaultLock } from '../src/tab-lock.js'
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -8,6 +8,19 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
     resolve = r
   })
   return { promise, resolve }
+}
+
+/**
+ * Sets globalThis.navigator for one test and puts the host's own back after: Node 22 has a
+ * navigator without Web Locks, Node 24's has `navigator.locks`, so no test may rely on either.
+ */
+function setNavigator(t: TestContext, value: object): void {
+  const own = Object.getOwnPropertyDescriptor(globalThis, 'navigator')
+  Object.defineProperty(globalThis, 'navigator', { value, configurable: true })
+  t.after(() => {
+    if (own) Object.defineProperty(globalThis, 'navigator', own)
+    else Reflect.deleteProperty(globalThis, 'navigator')
+  })
 }
 
 test('tab-lock: the in-process lock runs holders of one name one at a time, first come first served', async () => {
@@ -46,7 +59,7 @@ test('tab-lock: a holder that throws releases the lock', async () => {
   assert.equal(await lock('n', async () => 'next'), 'next')
 })
 
-test('tab-lock: createWebLock goes through navigator.locks.request', async () => {
+test('tab-lock: createWebLock goes through navigator.locks.request', async (t) => {
   const requested: string[] = []
   const locks = {
     request(name: string, callback: (lock: unknown) => unknown) {
@@ -58,7 +71,8 @@ test('tab-lock: createWebLock goes through navigator.locks.request', async () =>
   assert.ok(lock)
   assert.equal(await lock('baton:refresh:x', async () => 'done'), 'done')
   assert.deepEqual(requested, ['baton:refresh:x'])
-  assert.equal(createWebLock(undefined), undefined)
+  setNavigator(t, {})
+  assert.equal(createWebLock(undefined), undefined, 'a host without Web Locks')
 })
 
 test('tab-lock: the default lock is Web Locks when navigator.locks exists', async (t) => {
@@ -69,15 +83,13 @@ test('tab-lock: the default lock is Web Locks when navigator.locks exists', asyn
       return Promise.resolve(callback())
     },
   }
-  Object.defineProperty(globalThis, 'navigator', { value: { locks }, configurable: true })
-  t.after(() => {
-    Reflect.deleteProperty(globalThis, 'navigator')
-  })
+  setNavigator(t, { locks })
   await defaultLock()('web', async () => undefined)
   assert.deepEqual(requested, ['web'])
 })
 
-test('tab-lock: without Web Locks the default is one in-process lock shared by every client', async () => {
+test('tab-lock: without Web Locks the default is one in-process lock shared by every client', async (t) => {
+  setNavigator(t, {})
   assert.equal(globalThis.navigator?.locks, undefined)
   const a = defaultLock()
   const b = defaultLock()
