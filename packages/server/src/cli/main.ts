@@ -11,6 +11,7 @@ Commands:
   doctor         diagnose the Redis connection and say what to fix
   keygen         print a new signing key
   users add      create a user in baton's user store
+  check URL      report on a deployed token service (baton or simplejwt): rotation, retries, headers
 
 Run \`baton <command> --help\` for a command's options. Configuration is read from
 environment variables (see README, "Configuration").
@@ -34,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     case 'keygen': {
       const { runKeygenCommand } = await import('./keygen.js')
       return runKeygenCommand(rest, io, process.env)
+    }
+    case 'check': {
+      const { runCheckCommand } = await import('./check.js')
+      return runCheckCommand(rest, process.env, { out: process.stdout, err: process.stderr, stdin: process.stdin })
     }
     case 'users': {
       const { runUsersCommand } = await import('./users.js')
