@@ -126,12 +126,20 @@ test('tab-channel: the storage-event fallback ignores other keys and unreadable 
 test('tab-channel: parseTabMessage accepts the four messages and refuses anything else', () => {
   assert.deepEqual(parseTabMessage({ type: 'tokens' }), { type: 'tokens' })
   assert.deepEqual(parseTabMessage({ type: 'recovered', extra: 1 }), { type: 'recovered' })
+  assert.deepEqual(parseTabMessage({ type: 'tokens', access: 'a', skew: -5, lifetime: 4_000 }), {
+    type: 'tokens',
+    access: 'a',
+    skew: -5,
+    lifetime: 4_000,
+  })
   for (const junk of [
     null,
     'logout',
     { type: 'nope' },
     { type: 'session-expired' },
     { type: 'tokens', skew: 'x' },
+    { type: 'tokens', lifetime: -1 },
+    { type: 'tokens', lifetime: '5' },
   ]) {
     assert.equal(parseTabMessage(junk), null)
   }

@@ -65,6 +65,16 @@ test('token-storage: a record round-trips; junk reads as no session', async () =
   assert.deepEqual(await readTokens(storage, 'k'), { access: 'a', refresh: null, skew: 0 })
 })
 
+test('token-storage: the measured lifetime round-trips; an unusable one is left out', async () => {
+  const storage = createMemoryStorage()
+  await writeTokens(storage, 'k', { ...TOKENS, lifetime: 4_250 })
+  assert.deepEqual(await readTokens(storage, 'k'), { ...TOKENS, lifetime: 4_250 })
+  for (const lifetime of ['"4250"', '-1', 'null', '1e999']) {
+    await storage.set('k', `{"access":"a","skew":0,"lifetime":${lifetime}}`)
+    assert.deepEqual(await readTokens(storage, 'k'), { access: 'a', refresh: null, skew: 0 }, lifetime)
+  }
+})
+
 for (const name of ['localStorage', 'sessionStorage'] as const) {
   test(`token-storage: storage '${name}' keeps the pair in ${name}, where a new client finds it`, async (t) => {
     const webStorage = new FakeWebStorage()
