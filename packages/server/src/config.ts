@@ -8,6 +8,7 @@ import { lintRedisURL, type Finding } from './redis-url.js'
 import { type TrustProxy, parseTrustProxy } from './security/trust-proxy.js'
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
 import { checkSQLIdentifier, parseDatabaseURL } from './users/database-url.js'
+import { SIMPLEJWT_ALGORITHMS, type SimplejwtAlgorithm, createSimplejwtVerifier } from './tokens/simplejwt.js'
 
 export type Mode = 'development' | 'production'
 export type StoreKind = 'memory' | 'sqlite' | 'redis'
@@ -31,6 +32,16 @@ export interface RedisConfig {
   tlsCA: string | null
   cluster: { nodes: string[] } | null
   sentinel: { sentinels: { host: string; port: number }[]; name: string; password?: string } | null
+}
+
+/** SPEC §9 cut-over: simplejwt refresh tokens baton accepts once each (`SIMPLEJWT_*`). */
+export interface SimplejwtConfig {
+  /** Django's `SIMPLE_JWT["SIGNING_KEY"]` (by default its `SECRET_KEY`), exactly as Django has it. */
+  readonly signingKey: string
+  /** simplejwt's `ALGORITHM`. @default 'HS256' */
+  readonly algorithm: SimplejwtAlgorithm
+  /** After this time (ms since the epoch) legacy tokens are `token_not_valid`; `null` = no end. */
+  readonly acceptUntil: number | null
 }
 
 /** The resolved, frozen configuration. Every field comes from one row of `VARIABLES`. */
@@ -119,6 +130,8 @@ export interface Config {
    * @default N=2^17, r=8, p=1 (OWASP's minimum for scrypt)
    */
   readonly passwordParams: Readonly<ScryptParams>
+  /** The simplejwt cut-over (SPEC §9), on while `SIMPLEJWT_SIGNING_KEY` is set. @default null */
+  readonly simplejwt: SimplejwtConfig | null
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -296,6 +309,10 @@ const VARIABLES = {
   },
   bodyLimit: { env: 'BATON_BODY_LIMIT', parse: integer(1024, 1_048_576) },
   passwordScryptLn: { env: 'PASSWORD_SCRYPT_LN', parse: integer(MIN_SCRYPT_LN, MAX_SCRYPT_LN) },
+  // Django's key as Django has it: not trimmed, no minimum length, no base64 (SPEC §9).
+  simplejwtSigningKey: { env: 'SIMPLEJWT_SIGNING_KEY', parse: (s: string) => s },
+  simplejwtAlgorithm: { env: 'SIMPLEJWT_ALGORITHM', parse: oneOf(SIMPLEJWT_ALGORITHMS) },
+  simplejwtAcceptUntil: { env: 'SIMPLEJWT_ACCEPT_UNTIL', parse: isoTime },
 } satisfies Record<string, Row>
 
 type Parsed = { -readonly [K in keyof typeof VARIABLES]?: ReturnType<(typeof VARIABLES)[K]['parse']> }
@@ -383,6 +400,8 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   if (store === 'memory' && (parsed.workers ?? 1) > 1)
     problems.push({ variable: 'WORKERS', problem: 'is above 1 with the memory store, whose sessions live in one process.', fix: 'Use BATON_STORE=sqlite or redis, or WORKERS=1.' })
 
+  const simplejwt = loadSimplejwt(parsed, problems)
+
   // SPEC §9: Django's table is read-only, so it needs its database and cannot take registrations.
   const userStore = parsed.userStore ?? 'baton'
   if (userStore === 'django' && parsed.databaseURL == null)
@@ -429,8 +448,36 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     trustProxy: parsed.trustProxy ?? { kind: 'none' },
     bodyLimit: parsed.bodyLimit ?? 16_384,
     passwordParams: scryptParams(parsed.passwordScryptLn),
+    simplejwt,
   }
   return deepFreeze(config)
+}
+
+/** An ISO 8601 date-time with an offset (`2027-01-31T00:00:00Z`), as milliseconds since the epoch. */
+function isoTime(raw: string): number {
+  const v = raw.trim()
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : Number.NaN
+  if (Number.isNaN(ms)) throw new Invalid(`"${raw}" is not an ISO 8601 time with a zone.`, 'Use a time such as 2027-01-31T00:00:00Z.')
+  return ms
+}
+
+function loadSimplejwt(parsed: Parsed, problems: ConfigProblem[]): SimplejwtConfig | null {
+  const signingKey = parsed.simplejwtSigningKey
+  if (signingKey === undefined) {
+    for (const [key, variable] of [['simplejwtAlgorithm', 'SIMPLEJWT_ALGORITHM'], ['simplejwtAcceptUntil', 'SIMPLEJWT_ACCEPT_UNTIL']] as const)
+      if (parsed[key] !== undefined)
+        problems.push({ variable, problem: 'is set but SIMPLEJWT_SIGNING_KEY is not.', fix: "Set SIMPLEJWT_SIGNING_KEY to Django's SIMPLE_JWT SIGNING_KEY (by default its SECRET_KEY), or unset this one." })
+    return null
+  }
+  const algorithm = parsed.simplejwtAlgorithm ?? 'HS256'
+  try {
+    // Builds the verifier once to find a key that cannot be used now, not at the first refresh.
+    createSimplejwtVerifier({ signingKey, algorithm, acceptUntil: null, leeway: 0, clock: Date.now })
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err
+    problems.push({ variable: 'SIMPLEJWT_SIGNING_KEY', problem: err.message.replace(/^SIMPLEJWT_SIGNING_KEY /, ''), fix: `Paste Django's SIMPLE_JWT SIGNING_KEY (a PEM key for ${algorithm}), with literal \\n for newlines if need be.` })
+  }
+  return { signingKey, algorithm, acceptUntil: parsed.simplejwtAcceptUntil ?? null }
 }
 
 function loadRedis(env: Env, problems: ConfigProblem[]): RedisConfig | null {
