@@ -3,7 +3,7 @@ import type { Deps } from './deps.js'
 import { BatonError, StoreUnavailableError } from './errors.js'
 import { createFailureLimits, type FailureLimits } from './security/failure-limits.js'
 import type { SessionRecord } from './store/types.js'
-import { type AccessClaims, type RefreshClaims, newId } from './tokens/jwt.js'
+import { type AccessClaims, type RefreshClaims, newId, newRefreshJti } from './tokens/jwt.js'
 
 export interface ClientInfo {
   userAgent: string | null
@@ -104,7 +104,9 @@ export function createSessions(deps: Deps): Sessions {
       const record = await store.createSession({
         id: newId('s_'),
         userId: user.id,
-        jti: newId(),
+        jti: newRefreshJti(),
+        // Chosen now, so a lost first rotation is recoverable (store/rotation.ts).
+        nextJti: newRefreshJti(),
         now,
         expiresAt: now + config.refreshTokenLifetime * SECOND,
         absoluteExpiresAt: now + config.sessionMaxLifetime * SECOND,
@@ -139,7 +141,8 @@ export function createSessions(deps: Deps): Sessions {
         const out = await store.rotate({
           id: claims.sid,
           jti: claims.jti,
-          newJti: newId(),
+          newJti: newRefreshJti(),
+          spareJti: newRefreshJti(),
           now,
           graceMs: config.refreshGraceSeconds * SECOND,
           refreshLifetimeMs: config.refreshTokenLifetime * SECOND,
@@ -191,7 +194,9 @@ export function createSessions(deps: Deps): Sessions {
       if (record.revokedAt !== null) throw new BatonError('token_revoked')
       const current = claims.jti === record.currentJti
       const inGrace = claims.jti === record.previousJti && record.graceUntil !== null && now < record.graceUntil
-      if (!current && !inGrace) throw new BatonError('token_not_valid')
+      // The successor of a rotation the store lost (store/rotation.ts): refresh accepts it.
+      const lostSuccessor = claims.jti === record.nextJti && claims.gen === record.generation + 1
+      if (!current && !inGrace && !lostSuccessor) throw new BatonError('token_not_valid')
     },
 
     async logout(refreshToken) {

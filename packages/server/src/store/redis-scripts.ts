@@ -14,7 +14,7 @@
  * | `ci` | current issued at | | `ae` | absolute expiry |
  * | `p` | previous jti | | `r` | revoked at (absent: live) |
  * | `pu` | previous jti accepted until | | `ip` | client address |
- * | `a0`…`a7` | user agent, in pieces of at most 64 bytes | | | |
+ * | `n` | next jti (absent: none chosen) | | `a0`…`a7` | user agent, in pieces of at most 64 bytes |
  *
  * Every time but `ca` is stored as milliseconds after `ca`: listpack stores an integer in the
  * fewest bytes that hold it, so an offset (under 2^31 for 24 days, 2^39 beyond) takes 5–6 bytes
@@ -35,7 +35,7 @@
 /** The fields a session answer carries, in order; `redis.ts` reads them by position. */
 // prettier-ignore
 export const RECORD_FIELDS = [
-  'u', 'c', 'g', 'ca', 'ci', 'lu', 'e', 'ae', 'p', 'pu', 'r', 'ip',
+  'u', 'c', 'g', 'ca', 'ci', 'lu', 'e', 'ae', 'p', 'pu', 'r', 'ip', 'n',
   'a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7',
 ] as const
 
@@ -54,28 +54,34 @@ return 1
 `
 
 /**
- * SPEC §3.2 in one atomic step. KEYS[1] session; ARGV: jti, newJti, now, graceMs,
- * refreshLifetimeMs, marginMs, presented generation (0: unknown). Answers `{kind}` or
- * `{kind, record}`. A generation above the stored one is a rotation this Redis lost (a
- * failover to an asynchronous replica): that token rotates like the current one.
+ * SPEC §3.2 in one atomic step, the rules of `decideRotation` (store/rotation.ts). KEYS[1]
+ * session; ARGV: jti, newJti, now, graceMs, refreshLifetimeMs, marginMs, presented generation
+ * (0: unknown), spareJti ('': none). Answers `{kind}` or `{kind, record}`. The token `n` names at
+ * generation `g` + 1 is the successor of a rotation this Redis lost (a failover to an
+ * asynchronous replica): it rotates like the current one. Any other later generation is
+ * `not_found`.
  */
 export const ROTATE_LUA = `
 local k = KEYS[1]
 local jti, newJti = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
 local gen = tonumber(ARGV[7]) or 0
-local f = redis.call('HMGET', k, 'e', 'r', 'c', 'p', 'pu', 'ae', 'g', 'ca')
+local f = redis.call('HMGET', k, 'e', 'r', 'c', 'p', 'pu', 'ae', 'g', 'ca', 'n')
 if not f[1] or not f[8] then return {'not_found'} end
 local base = tonumber(f[8])
 local at = string.format('%d', now - base)
 if now >= base + tonumber(f[1]) then return {'not_found'} end
 if f[2] then return {'revoked'} end
 local stored = tonumber(f[7])
-if jti == f[3] or gen > stored then
+local lost = f[9] and jti == f[9] and gen == stored + 1
+if jti == f[3] or lost then
+  local issued = f[9]
+  if lost or not issued then issued = ARGV[8] ~= '' and ARGV[8] or newJti end
   local expires = math.min(now + tonumber(ARGV[5]), base + tonumber(f[6]))
   redis.call('HSET', k, 'p', jti, 'pu', string.format('%d', now + tonumber(ARGV[4]) - base),
-    'c', newJti, 'ci', at, 'lu', at, 'e', string.format('%d', expires - base),
-    'g', string.format('%d', math.max(stored, gen) + 1))
+    'c', issued, 'ci', at, 'lu', at, 'e', string.format('%d', expires - base),
+    'g', string.format('%d', stored + (lost and 2 or 1)))
+  if issued == newJti then redis.call('HDEL', k, 'n') else redis.call('HSET', k, 'n', newJti) end
   redis.call('PEXPIRE', k, string.format('%d', expires - now + tonumber(ARGV[6])))
   return {'rotated', ${READ_RECORD}}
 end
@@ -83,6 +89,7 @@ if f[4] and jti == f[4] and now < base + tonumber(f[5]) then
   redis.call('HSET', k, 'lu', at)
   return {'grace', ${READ_RECORD}}
 end
+if gen > stored then return {'not_found'} end
 redis.call('HSET', k, 'r', at)
 return {'reused', ${READ_RECORD}}
 `

@@ -90,7 +90,10 @@ const PROBE_KEY = 'baton:probe'
  * The session hash's key names its format: the hash of `baton:{<sid>}:session` (before
  * 2026-11-27) held epoch times where this one holds offsets from `ca`, and read as offsets they
  * would put the absolute lifetime decades away. A record in another format is simply not found
- * (the user logs in again), never misread.
+ * (the user logs in again), never misread. The next jti `n` (lost-rotation recovery) is an
+ * addition, not a new format: a v2 hash without it reads as "no successor chosen" and gets one
+ * at its next rotation, and an earlier baton ignores it (a stale `n` it leaves is never in any
+ * token, so it names nothing).
  */
 export const sessionKey = (id: string): string => `baton:{${id}}:session:v2`
 /** The user's index of session ids (a sorted set scored by absolute expiry). */
@@ -326,6 +329,7 @@ export class RedisStore implements SessionStore {
       'e', String(expiresAt - input.now),
       'ae', String(input.absoluteExpiresAt - input.now),
     ]
+    if (input.nextJti !== undefined) fields.push('n', input.nextJti)
     if (input.ip !== null) fields.push('ip', input.ip)
     if (userAgent !== null)
       splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
@@ -361,6 +365,7 @@ export class RedisStore implements SessionStore {
           String(input.refreshLifetimeMs),
           String(TTL_MARGIN_MS),
           String(input.generation ?? 0),
+          input.spareJti ?? '',
         ),
       ([kind]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
     )
@@ -767,7 +772,7 @@ function splitUserAgent(ua: string): string[] {
  * (both mean "not valid"). Times other than `ca` are stored as offsets from it.
  */
 function toRecord(id: string, values: RecordValues): SessionRecord | null {
-  const [u, c, g, ca, ci, lu, e, ae, p, pu, r, ip] = values
+  const [u, c, g, ca, ci, lu, e, ae, p, pu, r, ip, n] = values
   if (
     u == null ||
     c == null ||
@@ -793,6 +798,7 @@ function toRecord(id: string, values: RecordValues): SessionRecord | null {
     currentJti: c,
     generation: Number(g),
     currentIssuedAt: base + Number(ci),
+    nextJti: n ?? null,
     previousJti: p ?? null,
     graceUntil: pu == null ? null : base + Number(pu),
     createdAt: base,

@@ -4,6 +4,21 @@ import type { RotateInput, RotateOutcome, SessionRecord, TouchInput, TouchOutcom
  * SPEC §3.2 as a pure function over one record, shared by the memory and SQLite stores (each runs
  * it inside its own atomic section; Redis runs the same rules in Lua). Answers the outcome and
  * the record to write back, or `null` when nothing changes.
+ *
+ * The record at generation g names three tokens: `currentJti` (the one that rotates),
+ * `previousJti` (answered with the same successor until `graceUntil`) and `nextJti` (what the
+ * current token's rotation will issue, at g + 1: chosen one rotation ahead, at creation or at
+ * the rotation before). Rotating the current token: previous ← it, current ← `nextJti`,
+ * `nextJti` ← `input.newJti`, g + 1.
+ *
+ * A lost rotation (acknowledged, then lost in a failover to an asynchronous replica) leaves the
+ * record at g, and the token it issued is exactly (`nextJti`, g + 1): presented, it rotates as
+ * if current, to g + 2, issuing `input.spareJti` (the successor that rotation chose was lost
+ * with it). Its predecessor is current again: presented first (another tab, a retry), it rotates
+ * once more and issues that same jti with a new `iat`, where the lost write would have answered
+ * grace; once the successor has rotated, the predecessor is two generations old, reuse, as
+ * without the loss. Two lost rotations of one session cannot be told from a forgery: g + 2 or
+ * later is `not_found` and the user logs in again.
  */
 export function decideRotation(
   record: SessionRecord | null,
@@ -14,16 +29,19 @@ export function decideRotation(
   if (record === null || now >= record.expiresAt) return { outcome: { kind: 'not_found' }, write: null }
   if (record.revokedAt !== null) return { outcome: { kind: 'revoked' }, write: null }
 
-  // The current token rotates; so does a token of a later generation than the record (a
-  // rotation the store lost in a failover: see RotateInput.generation).
-  const lostWrite = input.generation !== undefined && input.generation > record.generation
-  if (input.jti === record.currentJti || lostWrite) {
+  // The current token rotates; so does the successor of a rotation this store lost (above).
+  const lost = record.nextJti !== null && input.jti === record.nextJti && input.generation === record.generation + 1
+  if (input.jti === record.currentJti || lost) {
+    // Issue the successor chosen one rotation ahead; a fresh one where there is none (a record
+    // without it, or the lost rotation's own choice, which is lost with it).
+    const issued = !lost && record.nextJti !== null ? record.nextJti : (input.spareJti ?? input.newJti)
     const next: SessionRecord = {
       ...record,
       previousJti: input.jti,
       graceUntil: now + input.graceMs,
-      currentJti: input.newJti,
-      generation: Math.max(record.generation, input.generation ?? 0) + 1,
+      currentJti: issued,
+      nextJti: issued === input.newJti ? null : input.newJti,
+      generation: record.generation + (lost ? 2 : 1),
       currentIssuedAt: now,
       lastUsedAt: now,
       // SPEC §3.4: rotation never extends the absolute lifetime.
@@ -36,6 +54,13 @@ export function decideRotation(
   if (input.jti === record.previousJti && record.graceUntil !== null && now < record.graceUntil) {
     const next: SessionRecord = { ...record, lastUsedAt: now }
     return { outcome: { kind: 'grace', session: next }, write: next }
+  }
+
+  // SPEC §3: a later generation the record does not name is not valid. It is not reuse either:
+  // nothing shows this store ever issued it (more than one lost rotation, or not baton's doing),
+  // and answering reuse would let it revoke the session.
+  if (input.generation !== undefined && input.generation > record.generation) {
+    return { outcome: { kind: 'not_found' }, write: null }
   }
 
   // Older, or the previous one after grace: reuse. Revoke the whole family.
@@ -68,6 +93,7 @@ export function newRecord(input: import('./types.js').NewSession): SessionRecord
     currentJti: input.jti,
     generation: 1,
     currentIssuedAt: input.now,
+    nextJti: input.nextJti ?? null,
     previousJti: null,
     graceUntil: null,
     createdAt: input.now,

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   absolute_expires_at INTEGER NOT NULL,
   revoked_at INTEGER,
   user_agent TEXT,
-  ip TEXT
+  ip TEXT,
+  next_jti TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
@@ -52,6 +53,7 @@ interface Row {
   revoked_at: number | null
   user_agent: string | null
   ip: string | null
+  next_jti: string | null
 }
 
 function toRecord(row: Row): SessionRecord {
@@ -61,6 +63,7 @@ function toRecord(row: Row): SessionRecord {
     currentJti: row.current_jti,
     generation: row.generation,
     currentIssuedAt: row.current_issued_at,
+    nextJti: row.next_jti,
     previousJti: row.previous_jti,
     graceUntil: row.grace_until,
     createdAt: row.created_at,
@@ -89,7 +92,21 @@ function toParams(r: SessionRecord): Row {
     revoked_at: r.revokedAt,
     user_agent: r.userAgent,
     ip: r.ip,
+    next_jti: r.nextJti,
   }
+}
+
+/**
+ * Adds `next_jti` (lost-rotation recovery, store/rotation.ts) to a file made before it. Rows
+ * from before keep working with `next_jti` NULL: their next rotation issues a fresh jti and
+ * chooses one, so only a rotation lost before that is unrecoverable. In one IMMEDIATE
+ * transaction, so workers opening the same file at once add it once.
+ */
+function addNextJti(db: BetterSqlite3.Database): void {
+  db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('sessions')").all()
+    if (!columns.some((c) => c.name === 'next_jti')) db.exec('ALTER TABLE sessions ADD COLUMN next_jti TEXT')
+  }).immediate()
 }
 
 /**
@@ -107,11 +124,14 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   db.exec(SCHEMA)
+  addNextJti(db)
 
   const select = db.prepare<[string], Row>('SELECT * FROM sessions WHERE id = ?')
-  const upsert = db.prepare<Row>(`INSERT OR REPLACE INTO sessions VALUES (@id, @user_id, @current_jti,
-    @generation, @current_issued_at, @previous_jti, @grace_until, @created_at, @last_used_at,
-    @expires_at, @absolute_expires_at, @revoked_at, @user_agent, @ip)`)
+  const upsert = db.prepare<Row>(`INSERT OR REPLACE INTO sessions (id, user_id, current_jti,
+    generation, current_issued_at, previous_jti, grace_until, created_at, last_used_at,
+    expires_at, absolute_expires_at, revoked_at, user_agent, ip, next_jti) VALUES (@id, @user_id,
+    @current_jti, @generation, @current_issued_at, @previous_jti, @grace_until, @created_at,
+    @last_used_at, @expires_at, @absolute_expires_at, @revoked_at, @user_agent, @ip, @next_jti)`)
   const byUser = db.prepare<[string, number], Row>(
     'SELECT * FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, rowid DESC',
   )

@@ -11,17 +11,20 @@
  * @example
  * ```ts
  * const store = createMemoryStore()
- * await store.createSession({ id: 's_1', userId: '42', jti: 'j1', now, expiresAt, absoluteExpiresAt,
- *   userAgent: null, ip: null })
- * const outcome = await store.rotate({ id: 's_1', jti: 'j1', newJti: 'j2', now, graceMs: 15_000,
- *   refreshLifetimeMs: 86_400_000 })
- * if (outcome.kind === 'rotated') issue(outcome.session.currentJti)
+ * await store.createSession({ id: 's_1', userId: '42', jti: 'j1', nextJti: 'j2', now, expiresAt,
+ *   absoluteExpiresAt, userAgent: null, ip: null })
+ * const outcome = await store.rotate({ id: 's_1', jti: 'j1', generation: 1, newJti: 'j3',
+ *   spareJti: 'j4', now, graceMs: 15_000, refreshLifetimeMs: 86_400_000 })
+ * if (outcome.kind === 'rotated') issue(outcome.session.currentJti) // 'j2', generation 2
  * ```
  */
 export interface SessionStore {
   /** A short name for logs and metrics: `memory`, `sqlite`, `redis`. */
   readonly kind: string
-  /** Stores a new session whose current refresh token is `input.jti` (generation 1). */
+  /**
+   * Stores a new session whose current refresh token is `input.jti` (generation 1) and whose
+   * first rotation will issue `input.nextJti`.
+   */
   createSession(input: NewSession): Promise<SessionRecord>
   /**
    * The one atomic operation of SPEC §3.2: given the presented refresh token's `jti`, rotate,
@@ -66,6 +69,12 @@ export interface NewSession {
   id: string
   userId: string
   jti: string
+  /**
+   * The `jti` the first rotation issues, chosen now so that a lost first rotation can be
+   * recovered (see {@link SessionRecord.nextJti}). Absent: that rotation issues a fresh one
+   * (`RotateInput.spareJti`) and only later rotations are recoverable.
+   */
+  nextJti?: string
   now: number
   /** When the first refresh token expires: the record lives until then. */
   expiresAt: number
@@ -84,6 +93,16 @@ export interface SessionRecord {
   generation: number
   /** When the current refresh token was issued (its `iat`), so a grace answer re-mints it exactly. */
   currentIssuedAt: number
+  /**
+   * The `jti` the next rotation of the current token issues (as generation + 1), chosen one
+   * rotation ahead. So after a store loses an acknowledged rotation (a failover to an
+   * asynchronous replica) it still knows the one token that rotation issued: the current
+   * token's successor, exactly this jti at generation + 1, is rotated as if current. Any other
+   * jti of a later generation is not valid (SPEC §3: the record must name the token); a larger
+   * `gen` alone proves nothing. `null`: no successor chosen (a record from before this field,
+   * or a caller that gave no `spareJti`), so a lost rotation of it is not recoverable.
+   */
+  nextJti: string | null
   /** The token the current one replaced, accepted until `graceUntil` (its successor is `currentJti`). */
   previousJti: string | null
   graceUntil: number | null
@@ -101,18 +120,28 @@ export interface RotateInput {
   id: string
   /** The presented refresh token's `jti`. */
   jti: string
-  /** The `jti` the successor gets if this call rotates. */
+  /**
+   * A fresh `jti`. If this call rotates, it becomes the record's `nextJti`: the token the
+   * rotation after this one issues. (The token this rotation issues is the `nextJti` chosen
+   * before, so a lost rotation can be recognised exactly.)
+   */
   newJti: string
+  /**
+   * A second fresh `jti`, issued now when the record has no chosen successor to issue: a record
+   * without `nextJti`, or a lost rotation being recovered (the successor that rotation chose was
+   * lost with it). Absent then, `newJti` is issued and no successor is chosen (`nextJti: null`).
+   */
+  spareJti?: string
   now: number
   graceMs: number
   /** The new token's lifetime; the record's expiry becomes min(now + this, absoluteExpiresAt). */
   refreshLifetimeMs: number
   /**
-   * The presented token's generation (`gen`). Only baton mints tokens, and generation n+1 only
-   * from n, so a generation above the stored one means the store lost a rotation it had
-   * acknowledged (an asynchronous replica promoted by a failover): the presented token is then
-   * taken as current and rotated, where it would otherwise look like reuse. Older generations
-   * are reuse as before.
+   * The presented token's generation (`gen`). A token of the record's generation + 1 whose jti
+   * is the record's `nextJti` is the successor of a rotation the store acknowledged and then
+   * lost (a failover): it rotates as if current, to generation + 2. Any other jti of a later
+   * generation than the record is `not_found` (never a rotation, never reuse: nothing shows the
+   * store issued it); an unknown jti of the record's generation or older is reuse.
    */
   generation?: number
   /**
@@ -129,6 +158,7 @@ export type RotateOutcome =
   /** An older token, or the previous one after grace: the session is now revoked. */
   | { kind: 'reused'; session: SessionRecord }
   | { kind: 'revoked' }
+  /** No live record, or a later generation than the record with a jti it does not name. */
   | { kind: 'not_found' }
 
 export interface TouchInput {

@@ -61,13 +61,30 @@ let idOffset = 0
 
 /** A random id for `jti` and `sid`: 128 bits, URL-safe. Each pooled byte is used once. */
 export function newId(prefix = ''): string {
-  if (idOffset + ID_BYTES > idPool.length) {
+  return prefix + pooledId(ID_BYTES)
+}
+
+/**
+ * A refresh token's `jti` is 96 bits: it names a token within its session (the signature is
+ * what authenticates it), and a session record holds three (current, previous, next): 16
+ * characters where 128 bits take 22 keep a Redis session hash in its 224-byte listpack class
+ * with the next jti added (store/redis-scripts.ts; SPEC §3 bounds storage per session).
+ */
+const REFRESH_JTI_BYTES = 12
+
+/** A random `jti` for a refresh token (96 bits, URL-safe), from the same pool as {@link newId}. */
+export function newRefreshJti(): string {
+  return pooledId(REFRESH_JTI_BYTES)
+}
+
+function pooledId(bytes: number): string {
+  if (idOffset + bytes > idPool.length) {
     idPool = randomBytes(ID_BYTES * 256)
     idOffset = 0
   }
-  const id = idPool.toString('base64url', idOffset, idOffset + ID_BYTES)
-  idOffset += ID_BYTES
-  return prefix + id
+  const id = idPool.toString('base64url', idOffset, idOffset + bytes)
+  idOffset += bytes
+  return id
 }
 
 /** Signs and verifies baton's two token types with one key set. */
