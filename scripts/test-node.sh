@@ -24,12 +24,15 @@ export npm_config_nodedir="$node_root"
 [ "$(node --version)" = "v$version" ] || { echo "test-node: node is $(node --version), not v$version" >&2; exit 1; }
 
 mkdir "$work/repo"
-git ls-files -z | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$work/repo"
+# Tracked and new (not ignored) files: the working tree as it is, without its build or node_modules.
+git ls-files -z --cached --others --exclude-standard | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$work/repo"
 cd "$work/repo"
 echo "test-node: Node $(node --version): npm ci, build, store, HTTP and token tests"
 npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 node -e "require('better-sqlite3')(':memory:').prepare('select 1').get()"
+echo "test-node: installed at $((SECONDS - start)) s"
 npm run build --silent
+echo "test-node: built at $((SECONDS - start)) s"
 
 mapfile -t files < <(find packages/server/test/store packages/server/test/http packages/server/test/tokens -name '*.test.ts' | sort)
 status=0
