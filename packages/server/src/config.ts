@@ -470,6 +470,10 @@ function loadSimplejwt(parsed: Parsed, problems: ConfigProblem[]): SimplejwtConf
     return null
   }
   const algorithm = parsed.simplejwtAlgorithm ?? 'HS256'
+  // With rotation off a refresh answers only {access}: the client would keep presenting the
+  // legacy token, which is reuse once its grace window ends. Refused rather than half-done.
+  if (parsed.rotateRefreshTokens === false)
+    problems.push({ variable: 'SIMPLEJWT_SIGNING_KEY', problem: 'is set with ROTATE_REFRESH_TOKENS=false; the cut-over exchanges each simplejwt token for a rotating baton pair.', fix: 'Keep ROTATE_REFRESH_TOKENS on (the default) during the cut-over.' })
   try {
     // Builds the verifier once to find a key that cannot be used now, not at the first refresh.
     createSimplejwtVerifier({ signingKey, algorithm, acceptUntil: null, leeway: 0, clock: Date.now })

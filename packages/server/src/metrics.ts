@@ -19,6 +19,8 @@ export interface Metrics {
   reuseDetections: Counter
   /** Refreshes answered from the grace window. */
   graceHits: Counter
+  /** SPEC §9: simplejwt refresh tokens exchanged for a new baton session. */
+  migrated: Counter
   /** Password re-hashes at login (`rehashed`, `skipped`: changed meanwhile, `deferred`: another was running, `failed`). */
   passwordRehashes: Counter<'outcome'>
 }
@@ -43,6 +45,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     circuitState: new Gauge({ name: 'baton_store_circuit_state', help: 'Store circuit breaker: 0 closed, 1 open, 2 half-open.', registers }),
     reuseDetections: new Counter({ name: 'baton_refresh_reuse_detected_total', help: 'Refresh-token reuse detections (sessions revoked).', registers }),
     graceHits: new Counter({ name: 'baton_refresh_grace_hits_total', help: 'Refreshes answered with the same successor inside the grace window.', registers }),
+    migrated: new Counter({ name: 'baton_migrated_total', help: 'simplejwt refresh tokens exchanged for a new baton session (SPEC §9 cut-over); unset SIMPLEJWT_* once it stops rising.', registers }),
     passwordRehashes: new Counter({ name: 'baton_password_rehash_total', help: 'Password re-hashes at login to the current scrypt params, by outcome.', labelNames: ['outcome'], registers }),
   }
 }

@@ -1,8 +1,9 @@
 import type { SessionInfo } from '@baton/client'
 import type { Deps } from './deps.js'
 import { BatonError, StoreUnavailableError } from './errors.js'
+import { createLegacyExchange } from './migration.js'
 import { createFailureLimits, type FailureLimits } from './security/failure-limits.js'
-import type { SessionRecord } from './store/types.js'
+import type { RotateOutcome, SessionRecord } from './store/types.js'
 import { type AccessClaims, type RefreshClaims, newId, newRefreshJti } from './tokens/jwt.js'
 
 export interface ClientInfo {
@@ -36,6 +37,7 @@ const SECOND = 1000
 export function createSessions(deps: Deps): Sessions {
   const { config, store, tokens, clock, log, metrics } = deps
   const limits = createFailureLimits(deps)
+  const legacy = createLegacyExchange(deps)
   const sessionCache = new Map<string, { live: boolean; until: number }>()
 
   async function issue(record: SessionRecord, withRefresh: boolean): Promise<IssuedTokens> {
@@ -63,6 +65,56 @@ export function createSessions(deps: Deps): Sessions {
       auth_time: Math.floor(record.createdAt / SECOND),
     })
     return { access, refresh, sid: record.id }
+  }
+
+  /** SPEC §3.2's outcomes as answers: the same for baton's tokens and for legacy ones (§9). */
+  async function answer(out: RotateOutcome, fields: { sid: string; sub: string; presented_gen: number }, client: ClientInfo, legacyJtiHash?: string): Promise<IssuedTokens> {
+    const { presented_gen, ...ids } = fields
+    switch (out.kind) {
+      case 'rotated':
+        if (out.session.userId !== fields.sub) throw new BatonError('token_not_valid')
+        metrics.refreshOutcomes.inc({ outcome: 'ok' })
+        if (legacyJtiHash === undefined) audit('rotated', { ...ids, gen: out.session.generation })
+        else {
+          metrics.migrated.inc()
+          audit('migrated', { ...ids, gen: out.session.generation, legacy_jti_hash: legacyJtiHash })
+        }
+        return await issue(out.session, true)
+      case 'grace':
+        if (out.session.userId !== fields.sub) throw new BatonError('token_not_valid')
+        metrics.refreshOutcomes.inc({ outcome: 'grace' })
+        metrics.graceHits.inc()
+        audit('grace_hit', { ...ids, gen: out.session.generation })
+        return await issue(out.session, true)
+      case 'reused':
+        metrics.reuseDetections.inc()
+        audit('reused', { ...ids, presented_gen, current_gen: out.session.generation, ip: client.ip, ...(legacyJtiHash === undefined ? {} : { legacy_jti_hash: legacyJtiHash }) }, 'warn')
+        throw new BatonError('token_reused')
+      case 'revoked':
+        throw new BatonError('token_revoked')
+      case 'not_found':
+        throw new BatonError('token_not_valid')
+    }
+  }
+
+  function countFailure(err: unknown): void {
+    if (err instanceof StoreUnavailableError) {
+      // The guard already wrote the one `store_error` line (with the cause and the sid).
+      metrics.refreshOutcomes.inc({ outcome: 'store_unavailable' })
+    } else if (err instanceof BatonError) {
+      metrics.refreshOutcomes.inc({ outcome: err.code })
+    }
+  }
+
+  /** SPEC §9: generation 0 of a new session; the store decides created, grace or reuse. */
+  async function refreshLegacy(token: string, client: ClientInfo): Promise<IssuedTokens> {
+    try {
+      const { outcome, claims, sub, sid } = await legacy!.exchange(token, client)
+      return await answer(outcome, { sid, sub, presented_gen: 0 }, client, legacy!.jtiHash(claims.jti))
+    } catch (err) {
+      countFailure(err)
+      throw err
+    }
   }
 
   function audit(event: string, fields: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void {
@@ -119,6 +171,8 @@ export function createSessions(deps: Deps): Sessions {
     },
 
     async refresh(token, client) {
+      // SPEC §9: a simplejwt refresh token during the cut-over (migration.ts).
+      if (legacy !== null && legacy.accepts(token)) return refreshLegacy(token, client)
       let claims: RefreshClaims
       try {
         // SPEC §3.2 step 1: signature, type, issuer, audience and expiry before the store.
@@ -149,35 +203,9 @@ export function createSessions(deps: Deps): Sessions {
           generation: claims.gen,
           userId: claims.sub,
         })
-        switch (out.kind) {
-          case 'rotated':
-            if (out.session.userId !== claims.sub) throw new BatonError('token_not_valid')
-            metrics.refreshOutcomes.inc({ outcome: 'ok' })
-            audit('rotated', { ...fields, gen: out.session.generation })
-            return await issue(out.session, true)
-          case 'grace':
-            if (out.session.userId !== claims.sub) throw new BatonError('token_not_valid')
-            metrics.refreshOutcomes.inc({ outcome: 'grace' })
-            metrics.graceHits.inc()
-            audit('grace_hit', { ...fields, gen: out.session.generation })
-            return await issue(out.session, true)
-          case 'reused':
-            metrics.reuseDetections.inc()
-            audit('reused', { ...fields, presented_gen: claims.gen, current_gen: out.session.generation, ip: client.ip }, 'warn')
-            throw new BatonError('token_reused')
-          case 'revoked':
-            throw new BatonError('token_revoked')
-          case 'not_found':
-            throw new BatonError('token_not_valid')
-        }
+        return await answer(out, { ...fields, presented_gen: claims.gen }, client)
       } catch (err) {
-        if (err instanceof StoreUnavailableError) {
-          // The guard already wrote the one `store_error` line (with the cause and the sid).
-          metrics.refreshOutcomes.inc({ outcome: 'store_unavailable' })
-        } else if (err instanceof BatonError) {
-          if (err.code !== 'token_reused') metrics.refreshOutcomes.inc({ outcome: err.code })
-          else metrics.refreshOutcomes.inc({ outcome: 'token_reused' })
-        }
+        countFailure(err)
         throw err
       }
     },
@@ -200,6 +228,12 @@ export function createSessions(deps: Deps): Sessions {
     },
 
     async logout(refreshToken) {
+      if (legacy !== null && legacy.accepts(refreshToken)) {
+        // SPEC §9: simplejwt's blacklist path moved to baton; the legacy token is done for.
+        const revoked = await legacy.logout(refreshToken)
+        if (revoked !== null) audit('revoked', { ...revoked, reason: 'logout' })
+        return
+      }
       const claims = await tokens.verifyRefresh(refreshToken)
       // Idempotent: a session already revoked (or gone) is logged out all the same.
       const revoked = await store.revokeSession(claims.sid, clock())

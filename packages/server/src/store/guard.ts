@@ -32,6 +32,7 @@ export interface GuardedStore extends SessionStore {
 const OPERATIONS = [
   'createSession',
   'rotate',
+  'migrateLegacy',
   'touch',
   'getSession',
   'revokeSession',

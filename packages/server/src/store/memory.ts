@@ -1,4 +1,4 @@
-import { decideRotation, decideTouch, isLive, newRecord } from './rotation.js'
+import { decideMigration, decideRotation, decideTouch, isLive, newRecord } from './rotation.js'
 import type { Counter, NewSession, SessionRecord, SessionStore } from './types.js'
 
 const MAX_COUNTERS = 100_000
@@ -60,6 +60,17 @@ export function createMemoryStore(): SessionStore {
     async rotate(input) {
       const { outcome, write } = decideRotation(read(input.id, input.now), input)
       if (write !== null) sessions.set(write.id, write)
+      return outcome
+    },
+    async migrateLegacy(input) {
+      const { outcome, write, created } = decideMigration(read(input.id, input.now), input)
+      if (write === null) return outcome
+      sessions.set(write.id, write)
+      if (created) {
+        let ids = byUser.get(write.userId)
+        if (ids === undefined) byUser.set(write.userId, (ids = new Set()))
+        ids.add(write.id)
+      }
       return outcome
     },
     async touch(input) {

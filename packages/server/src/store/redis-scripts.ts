@@ -94,6 +94,21 @@ redis.call('HSET', k, 'r', at)
 return {'reused', ${READ_RECORD}}
 `
 
+/**
+ * SPEC §9 cut-over: ROTATE_LUA over a record created first when missing, in the same script (so
+ * racing exchanges of one legacy token start one session). KEYS[1] session; ARGV 1–8 as
+ * ROTATE_LUA (jti = the legacy jti, generation 0); ARGV[9] the new record's TTL; ARGV[10] the
+ * refresh lifetime a new record rotates with (it outlives the legacy token); ARGV[11…] the new
+ * record's field/value pairs (generation 0, current = the legacy jti, next = generation 1's).
+ */
+export const MIGRATE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+  redis.call('PEXPIRE', KEYS[1], ARGV[9])
+  ARGV[5] = ARGV[10]
+end
+${ROTATE_LUA}`
+
 /** Rotation off (SPEC §3.3). KEYS[1] session; ARGV: jti, now. */
 export const TOUCH_LUA = `
 local k = KEYS[1]

@@ -10,12 +10,14 @@ import {
   RECORD_FIELDS,
   RELEASE_COUNTER_LUA,
   REVOKE_LUA,
+  MIGRATE_LUA,
   ROTATE_LUA,
   TOUCH_LUA,
 } from './redis-scripts.js'
 import type {
   Counter,
   NewSession,
+  MigrateInput,
   RotateInput,
   RotateOutcome,
   SessionRecord,
@@ -103,6 +105,7 @@ const counterKey = (key: string): string => `baton:rl:{${key}}`
 interface Scripts {
   batonCreateSession(key: string, ...args: string[]): Promise<number>
   batonRotate(key: string, ...args: string[]): Promise<[string, RecordValues?]>
+  batonMigrate(key: string, ...args: string[]): Promise<[string, RecordValues?]>
   batonTouch(key: string, ...args: string[]): Promise<[string, RecordValues?]>
   batonRevoke(key: string, now: string): Promise<number>
   batonIndexAdd(key: string, ...args: string[]): Promise<number>
@@ -237,6 +240,7 @@ export class RedisStore implements SessionStore {
     const client = this.#client
     client.defineCommand('batonCreateSession', { numberOfKeys: 1, lua: CREATE_SESSION_LUA })
     client.defineCommand('batonRotate', { numberOfKeys: 1, lua: ROTATE_LUA })
+    client.defineCommand('batonMigrate', { numberOfKeys: 1, lua: MIGRATE_LUA })
     client.defineCommand('batonTouch', { numberOfKeys: 1, lua: TOUCH_LUA })
     client.defineCommand('batonRevoke', { numberOfKeys: 1, lua: REVOKE_LUA })
     client.defineCommand('batonIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
@@ -374,6 +378,55 @@ export class RedisStore implements SessionStore {
     if (session === null) return { kind: 'not_found' }
     if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
     throw new Error(`redis rotate script answered an unknown outcome: ${kind}`)
+  }
+
+  async migrateLegacy(input: MigrateInput): Promise<RotateOutcome> {
+    const userAgent = input.userAgent === null ? null : boundUserAgent(input.userAgent)
+    const lifetime = Math.max(input.refreshLifetimeMs, input.keepUntil - input.now)
+    const expiresAt = Math.min(input.now + lifetime, input.absoluteExpiresAt)
+    // The generation-0 record the script creates when missing (times as offsets from `ca`).
+    // prettier-ignore
+    const fields = [
+      'u', input.userId,
+      'c', input.legacyJti,
+      'n', input.newJti,
+      'g', '0',
+      'ca', String(input.now),
+      'ci', '0',
+      'lu', '0',
+      'e', String(expiresAt - input.now),
+      'ae', String(input.absoluteExpiresAt - input.now),
+    ]
+    if (input.ip !== null) fields.push('ip', input.ip)
+    if (userAgent !== null) splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
+    // The user index lives in another slot: indexed first (an idempotent ZADD), so a session
+    // this call creates is always found by "log out everywhere", even if the reply is lost.
+    const [, [kind, values]] = await this.#run(
+      () =>
+        Promise.all([
+          this.#client.batonIndexAdd(userKey(input.userId), input.id, String(input.absoluteExpiresAt), String(input.now), String(TTL_MARGIN_MS)),
+          this.#client.batonMigrate(
+            sessionKey(input.id),
+            input.legacyJti,
+            input.nextJti,
+            String(input.now),
+            String(input.graceMs),
+            String(input.refreshLifetimeMs),
+            String(TTL_MARGIN_MS),
+            '0',
+            '',
+            String(expiresAt - input.now + TTL_MARGIN_MS),
+            String(lifetime),
+            ...fields,
+          ),
+        ]),
+      () => true,
+    )
+    if (kind === 'revoked' || kind === 'not_found') return { kind }
+    const session = values === undefined ? null : toRecord(input.id, values)
+    if (session === null) return { kind: 'not_found' }
+    if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
+    throw new Error(`redis migrate script answered an unknown outcome: ${kind}`)
   }
 
   async touch(input: TouchInput): Promise<TouchOutcome> {

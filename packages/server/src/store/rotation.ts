@@ -68,6 +68,45 @@ export function decideRotation(
   return { outcome: { kind: 'reused', session: revoked }, write: revoked }
 }
 
+/**
+ * SPEC §9: a legacy token is generation 0 of its session, so §3's rules apply to it unchanged.
+ * A missing record is created at generation 0 (current: the legacy `jti`; next: `newJti`) and
+ * the legacy token rotates it at once; an existing one answers as {@link decideRotation} does.
+ * `created` tells the caller to index the new record under its user.
+ */
+export function decideMigration(
+  record: SessionRecord | null,
+  input: import('./types.js').MigrateInput,
+): { outcome: RotateOutcome; write: SessionRecord | null; created: boolean } {
+  const rotate = {
+    id: input.id,
+    jti: input.legacyJti,
+    newJti: input.nextJti,
+    now: input.now,
+    graceMs: input.graceMs,
+    generation: 0,
+    userId: input.userId,
+  }
+  if (record !== null) return { ...decideRotation(record, { ...rotate, refreshLifetimeMs: input.refreshLifetimeMs }), created: false }
+  const start: SessionRecord = {
+    ...newRecord({
+      id: input.id,
+      userId: input.userId,
+      jti: input.legacyJti,
+      nextJti: input.newJti,
+      now: input.now,
+      expiresAt: input.absoluteExpiresAt,
+      absoluteExpiresAt: input.absoluteExpiresAt,
+      userAgent: input.userAgent,
+      ip: input.ip,
+    }),
+    generation: 0,
+  }
+  // The first record outlives the legacy token (MigrateInput.keepUntil).
+  const lifetime = Math.max(input.refreshLifetimeMs, input.keepUntil - input.now)
+  return { ...decideRotation(start, { ...rotate, refreshLifetimeMs: lifetime }), created: true }
+}
+
 /** SPEC §3.3 (rotation off): only the current token is accepted; it updates last-used. */
 export function decideTouch(
   record: SessionRecord | null,

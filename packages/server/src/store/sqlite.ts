@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { enableWAL } from '../sqlite-wal.js'
-import { decideRotation, decideTouch, newRecord } from './rotation.js'
+import { decideMigration, decideRotation, decideTouch, newRecord } from './rotation.js'
 import type { Counter, SessionRecord, SessionStore } from './types.js'
 
 export interface SqliteStoreOptions {
@@ -166,6 +166,13 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
     if (write !== null) upsert.run(toParams(write))
     return outcome
   })
+  // SPEC §9: create-if-missing and rotate in the same IMMEDIATE transaction, so racing workers
+  // exchanging one legacy token start one session.
+  const migrateTx = db.transaction((input: Parameters<SessionStore['migrateLegacy']>[0]) => {
+    const { outcome, write } = decideMigration(read(input.id, input.now), input)
+    if (write !== null) upsert.run(toParams(write))
+    return outcome
+  })
   const touchTx = db.transaction((input: Parameters<SessionStore['touch']>[0]) => {
     const { outcome, write } = decideTouch(read(input.id, input.now), input)
     if (write !== null) upsert.run(toParams(write))
@@ -189,6 +196,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
     },
     async rotate(input) {
       return rotateTx.immediate(input)
+    },
+    async migrateLegacy(input) {
+      return migrateTx.immediate(input)
     },
     async touch(input) {
       return touchTx.immediate(input)

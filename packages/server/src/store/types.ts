@@ -32,6 +32,14 @@ export interface SessionStore {
    * `not_found`.
    */
   rotate(input: RotateInput): Promise<RotateOutcome>
+  /**
+   * SPEC §9 cut-over, in one atomic step: the session whose generation 0 is a simplejwt refresh
+   * token. Missing: it is created at generation 0 and rotated at once (`rotated`, generation 1).
+   * Present: the legacy token is presented to it as to {@link rotate} (`grace` inside the window,
+   * `reused` once it is older, `revoked`, or `not_found` once expired), so parallel presentations
+   * of one legacy token start one session and all answer its one successor.
+   */
+  migrateLegacy(input: MigrateInput): Promise<RotateOutcome>
   /** Rotation off (SPEC §3.3): checks that `jti` is current and updates last-used. */
   touch(input: TouchInput): Promise<TouchOutcome>
   /** The record, or `null` when missing or past its expiry (both mean "not valid"). */
@@ -149,6 +157,30 @@ export interface RotateInput {
    * guard's `store_error` line names it when the call fails (SPEC §3.5: `sid` and `sub`).
    */
   userId?: string
+}
+
+export interface MigrateInput {
+  /** The session's id, derived from the legacy `jti` so that every instance names the same one. */
+  id: string
+  userId: string
+  /** The simplejwt token's `jti`: generation 0 of the session. */
+  legacyJti: string
+  /** Generation 1's `jti`: what the legacy token is exchanged for. */
+  newJti: string
+  /** Generation 2's, chosen ahead (see SessionRecord.nextJti). */
+  nextJti: string
+  now: number
+  graceMs: number
+  refreshLifetimeMs: number
+  /** The session's hard end (SPEC §3.4), anchored at the exchange. */
+  absoluteExpiresAt: number
+  /**
+   * When the legacy token expires (ms). A new record lives at least until then, so the token is
+   * exchanged once for its whole life: presented again, it finds the record (grace or reuse).
+   */
+  keepUntil: number
+  userAgent: string | null
+  ip: string | null
 }
 
 export type RotateOutcome =

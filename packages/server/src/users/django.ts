@@ -24,6 +24,11 @@ export interface DjangoUserStore extends UserStore {
   findById(id: string): Promise<DjangoUserRecord | null>
   /** The id as tokens carry it in `user_id`, in Django's type: an integer key is a number. */
   userIdClaim(id: string): string | number
+  /**
+   * SPEC §9: whether simplejwt's blacklist (token_blacklist app) holds this `jti`; `false` when
+   * the database has no blacklist tables (looked for once, at start).
+   */
+  isBlacklisted(jti: string): Promise<boolean>
   /** The newest usable hashes in the table at start (up to 20, newest first): models for the unknown-user stand-in. */
   readonly sampleHashes: readonly string[]
 }
@@ -60,6 +65,8 @@ interface Backend {
   /** How a name is looked up in `columns()`. */
   columnKey(name: string): string
   one(sql: string, param: string | number): Promise<Row[]>
+  /** Whether a table of this name exists. */
+  hasTable(name: string): Promise<boolean>
   sample(sql: string): Promise<string[]>
   close(): Promise<void>
 }
@@ -118,6 +125,11 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
   const byName = `${select} WHERE ${name} = ${location.kind === 'sqlite' ? '?' : '$1'} LIMIT 2`
   const byId = `${select} WHERE ${id} = ${location.kind === 'sqlite' ? '?' : '$1'}`
   const warned = new Set<string>()
+  // simplejwt's blacklist: BlacklistedToken.token → OutstandingToken, looked up by jti.
+  const blacklist =
+    (await backend.hasTable('token_blacklist_blacklistedtoken')) && (await backend.hasTable('token_blacklist_outstandingtoken'))
+      ? `SELECT o.id AS id FROM token_blacklist_blacklistedtoken b JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id WHERE o.jti = ${location.kind === 'sqlite' ? '?' : '$1'} LIMIT 1`
+      : null
 
   /** The lookup value for an id as `sub` carries it, or `null` when no row can have it. */
   function idParam(sub: string): string | number | null {
@@ -151,6 +163,9 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
     async findById(sub) {
       const param = idParam(sub)
       return param === null ? null : toRecord((await backend.one(byId, param))[0])
+    },
+    async isBlacklisted(jti) {
+      return blacklist !== null && (await backend.one(blacklist, jti)).length > 0
     },
     userIdClaim(sub) {
       // simplejwt: an int primary key stays an int in user_id; anything else becomes str().
@@ -218,6 +233,9 @@ async function openSqlite(file: string, table: string, timeoutMs: number): Promi
       })
     },
     columnKey: (name) => name.toLowerCase(),
+    async hasTable(name) {
+      return run('columns', () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined)
+    },
     async one(sql, param) {
       return run('find', () => prepared(sql).all(param) as Row[])
     },
@@ -270,6 +288,9 @@ async function openPostgres(url: string, table: string, timeoutMs: number, log: 
       return new Map(rows.map((r) => [r.name, r.type]))
     },
     columnKey: (name) => name,
+    async hasTable(name) {
+      return (await query<{ t: string | null }>('columns', 'SELECT to_regclass($1)::text AS t', [name]))[0]?.t != null
+    },
     one: (sql, param) => query<Row>('find', sql, [param]),
     async sample(sql) {
       return (await query<{ password: unknown }>('sample', sql, [])).map((r) => r.password).filter((p): p is string => typeof p === 'string')

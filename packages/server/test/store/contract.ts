@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { NewSession, RotateInput, SessionStore } from '../../src/store/types.js'
 import { describeLostRotation } from './contract-lost-rotation.js'
+import { describeMigrateLegacy } from './contract-migrate.js'
 
 const MINUTE = 60_000
 const DAY = 24 * 60 * MINUTE
@@ -203,6 +204,8 @@ export function describeStoreContract(
 
     // SPEC §3 and a store that lost writes (a failover): contract-lost-rotation.ts.
     describeLostRotation({ store: () => store, login, rotation, id, T0, snapshot: options.snapshot })
+    // SPEC §9's cut-over: contract-migrate.ts.
+    describeMigrateLegacy({ store: () => store, id, T0 })
 
     test('rotate: an unknown jti of the stored generation or older is reuse', async () => {
       const s = await login()
