@@ -404,3 +404,28 @@ describe('secrets: nothing secret reaches the output of a spawned server', () =>
     assertCleanErrorBodies(ev, { kid: ev.kid!, addresses: [`127.0.0.1:${redis.port}`, 'redis://', 'rediss://'] })
   })
 })
+
+test('secrets: the simplejwt signing key (SPEC §9 cut-over) appears in no output, and neither do legacy tokens', async () => {
+  const key = 'django-insecure-s3cr3t-cutover-key-!@#$%^&*(-_=+)abcdefghij'
+  const baton = await spawnBaton({ BATON_DATA_DIR: tempDir(), SIMPLEJWT_SIGNING_KEY: key, NODE_DEBUG: 'http' })
+  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
+  const now = Math.floor(Date.now() / 1000)
+  const payload = b64url(JSON.stringify({ token_type: 'refresh', exp: now + 600, iat: now, jti: 'a'.repeat(32), user_id: 999 }))
+  const { createHmac } = await import('node:crypto')
+  const legacy = `${header}.${payload}.${createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url')}`
+  const answers: string[] = []
+  for (const refresh of [legacy, `${legacy.slice(0, -2)}AA`]) {
+    const res = await fetch(`${baton.base}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }) })
+    answers.push(`${res.status} ${await res.text()}`)
+  }
+  assert.match(answers[0]!, /^401 .*token_not_valid/, 'a validly signed token of an unknown user')
+  await baton.stop()
+  const text = baton.output() + answers.join('\n')
+  for (const [value, label] of [[key, 'SIMPLEJWT_SIGNING_KEY'], [legacy, 'the legacy token'], [legacy.split('.')[2]!, 'its signature']] as const)
+    assert.ok(!text.includes(value), `${label} was printed`)
+
+  const bad = await spawnBaton({ BATON_DATA_DIR: tempDir(), SIMPLEJWT_SIGNING_KEY: `not a pem ${key}`, SIMPLEJWT_ALGORITHM: 'RS256' }, { waitReady: false })
+  assert.equal(await bad.exited, 78, 'an unusable key is a configuration problem')
+  assert.match(bad.output(), /SIMPLEJWT_SIGNING_KEY/)
+  assert.ok(!bad.output().includes(key), 'the refused key is not echoed')
+})
