@@ -26,10 +26,6 @@ fi
 npm run build --silent
 
 mapfile -t files < <(find packages/client/test packages/server/test e2e interop -name '*.test.ts' 2>/dev/null | sort)
-# --test-force-exit: on 2026-11-26, under the runner (not when run alone) the outage test file's
-# process stayed up after its last test, its tsx loader thread busy. On 2026-11-27 the whole
-# suite ended by itself without the flag (770 tests, 52 s); the flag stays so that a handle
-# leaked by a future test ends the run once every test has reported, instead of hanging CI.
 status=0
 # One more Node version than the machine's (engines promise 22 and 24): install, build, the store,
 # HTTP and token tests on Node 24 in a copy with its own node_modules (scripts/test-node.sh), first,
@@ -38,6 +34,12 @@ status=0
 if [ "${BATON_TEST_NODE:-}" != off ]; then
   bash scripts/test-node.sh ${BATON_TEST_NODE:+"$BATON_TEST_NODE"} || status=$?
 fi
+# --test-force-exit: on 2026-11-26, under the runner (not when run alone) the outage test file's
+# process stayed up after its last test, its tsx loader thread busy. On 2026-11-27 the whole
+# suite ended by itself without the flag (770 tests, 52 s); the flag stays so that a handle
+# leaked by a future test ends the run once every test has reported, instead of hanging CI.
+# --test-timeout bounds each test file: the Django interop files start gunicorn and hash with
+# Django's default costs, which takes minutes on a loaded 2-core machine.
 node --import tsx --test --test-force-exit --test-concurrency="${TEST_CONCURRENCY:-4}" --test-timeout=600000 "${files[@]}" || status=$?
 
 exit $status
