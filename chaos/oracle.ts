@@ -1,0 +1,201 @@
+/**
+ * The oracle: judges the whole history after the run. Each invariant is pass/fail with a
+ * count and, when it fails, the smallest excerpt that shows it (which actor, which jtis, which
+ * answers). Explained exceptions (killed instance, attacked family, data a fault destroyed)
+ * are counted apart, each with its reason.
+ */
+import type { Exchange, FaultRecord, Happening, History } from './history.js'
+import type { Revoked } from './users.js'
+
+export interface Invariant {
+  name: string
+  pass: boolean
+  /** One line: what was counted. */
+  summary: string
+  /** When it fails: up to a few excerpt lines. */
+  excerpt: string[]
+}
+
+export interface OracleInput {
+  history: History
+  revoked: Revoked[]
+  revokedProbes: { index: number; t: number; status: number | null; code?: string; after: string }[]
+  attacked: Map<string, number>
+  recovery: Map<FaultRecord, number | null>
+  storeTimeoutMs: number
+  marginMs: number
+  recoveryBoundMs: number
+  keys: { total: number; withoutTTL: string[] }
+  memory: { batonRssMax: number; redisUsedMax: number; batonBound: number; redisBound: number }
+}
+
+export interface Explained {
+  killedInstance: number
+  attacked: number
+  faultDestroyed: { actor: string; sid?: string; why: string }[]
+  ownAction: number
+}
+
+export interface Verdict {
+  invariants: Invariant[]
+  explained: Explained
+}
+
+const STORE_KINDS = new Set(['login', 'refresh', 'logout', 'logout-all', 'revoke', 'sessions'])
+const honest = (actor: string): boolean => actor.startsWith('u')
+const EXCERPT = 6
+
+export function show(e: Exchange): string {
+  const ids = [e.jti && `jti=${e.jti}`, e.gen !== undefined && `gen=${e.gen}`, e.sid && `sid=${e.sid}`, e.successor && `→ ${e.successor}`].filter(Boolean).join(' ')
+  return `#${e.id} ${e.actor} ${e.kind} baton-${e.inst + 1} t=${e.t0}+${e.t1 - e.t0}ms ${e.status ?? e.error ?? 'no answer'}${e.code ? ` ${e.code}` : ''} ${ids}`.trim()
+}
+
+function invariant(name: string, bad: string[], summary: string): Invariant {
+  return { name, pass: bad.length === 0, summary, excerpt: bad.slice(0, EXCERPT) }
+}
+
+function downAt(history: History, e: Exchange): boolean {
+  return history.downtime.some((d) => d.inst === e.inst && e.t1 >= d.start - 50 && e.t0 <= d.end)
+}
+
+/** Why a session ended, or null when nothing explains it. */
+function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string, number>, lastWrite: Map<string, number[]>): string | null {
+  const { history } = input
+  if (h.sid !== undefined && input.attacked.has(h.sid)) return 'attacked'
+  const own = history.happenings.find(
+    (a) => a.user === h.user && a.t <= h.t && (a.what === 'logout-all-called' || (a.what === 'revoke-called' && a.target === h.sid)) &&
+      // …and the session that ended existed when the action was taken.
+      !history.happenings.some((l) => l.user === h.user && l.what === 'logged-in' && l.sid === h.sid && l.t > a.t),
+  )
+  if (own !== undefined) return 'own action'
+  if (h.detail !== 'token_not_valid' || h.sid === undefined) return null
+  const created = firstWrite.get(h.sid) ?? 0
+  const writes = (lastWrite.get(h.sid) ?? []).filter((t) => t <= h.t)
+  for (const f of history.faults) {
+    if (!f.destroysData || f.start > h.t) continue
+    // A primary restarted empty before any failover: everything it held is gone.
+    if (f.kind === 'redis-kill' && !f.failedOver && created <= f.end + 15_000) return `${f.kind} at ${f.start} wiped Redis (no persistence)`
+    // A failover (or a restarted node written to before Sentinel demoted it) loses the last writes.
+    if (writes.some((w) => w >= f.start - 5_000 && w <= f.end + 15_000)) return `${f.kind}${f.failedOver ? ' (failed over)' : ''} at ${f.start} lost this session's last write`
+  }
+  return null
+}
+
+export function judge(input: OracleInput): Verdict {
+  const { history } = input
+  const ex = history.exchanges
+  const explained: Explained = { killedInstance: 0, attacked: 0, faultDestroyed: [], ownAction: 0 }
+
+  const fivexx = ex.filter((e) => e.status !== null && e.status >= 500 && e.status !== 503)
+
+  const slow: string[] = []
+  for (const e of ex) {
+    const late = e.t1 - e.t0 > input.storeTimeoutMs + input.marginMs
+    if (!(e.status === null || (late && STORE_KINDS.has(e.kind)))) continue
+    if (downAt(history, e)) explained.killedInstance++
+    else slow.push(show(e))
+  }
+
+  const hung = history.happenings.filter((h) => h.what === 'hung').map((h) => `${h.actor} ${h.detail} pending past the bound at ${h.t}`)
+
+  // Every session's successful writes (login, rotation), for the "data destroyed" explanation.
+  const firstWrite = new Map<string, number>()
+  const writes = new Map<string, number[]>()
+  for (const e of ex) {
+    if (e.status !== 200 || e.successorSid === undefined) continue
+    if (!firstWrite.has(e.successorSid)) firstWrite.set(e.successorSid, e.t1)
+    const list = writes.get(e.successorSid) ?? []
+    list.push(e.t1)
+    writes.set(e.successorSid, list)
+  }
+  const unexplained: string[] = []
+  for (const h of history.happenings) {
+    if (h.what !== 'session-expired') continue
+    const why = explainExpiry(input, h, firstWrite, writes)
+    if (why === 'attacked') explained.attacked++
+    else if (why === 'own action') explained.ownAction++
+    else if (why !== null) explained.faultDestroyed.push({ actor: h.actor, ...(h.sid === undefined ? {} : { sid: h.sid }), why })
+    else {
+      const last = ex.filter((e) => e.actor === h.actor && e.kind === 'refresh' && e.t0 <= h.t).slice(-3).map(show)
+      unexplained.push(`${h.actor} session-expired ${h.detail} sid=${h.sid} at ${h.t}; last refreshes: ${last.join(' | ')}`)
+    }
+  }
+
+  const reused = ex.filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid))).map(show)
+
+  const attacks: string[] = []
+  const rotatedBefore = new Map<string, number>()
+  for (const e of ex) if (e.kind === 'refresh' && e.status === 200 && e.jti !== undefined && !rotatedBefore.has(e.jti)) rotatedBefore.set(e.jti, e.t0)
+  for (const e of ex.filter((x) => x.actor.startsWith('attacker') && x.status !== null && x.status !== 503)) {
+    const rotated = e.jti !== undefined && (rotatedBefore.get(e.jti) ?? Infinity) < e.t0
+    if (e.status === 200 && rotated) attacks.push(`a replay of an already rotated token refreshed: ${show(e)}`)
+    if (e.sid === undefined || e.status !== 401) continue
+    const alive = ex.find((x) => x.kind === 'refresh' && x.status === 200 && x.sid === e.sid && x.t0 > e.t1)
+    if (alive !== undefined) attacks.push(`family ${e.sid} still refreshes after the replay ${show(e)}: ${show(alive)}`)
+  }
+
+  const undone: string[] = []
+  for (const p of input.revokedProbes) {
+    if (p.status !== 200) continue
+    const r = input.revoked[p.index] as Revoked
+    undone.push(`revoked (${r.why} at ${r.t}) sid=${r.sid} refreshed again at ${p.t}, after ${p.after}`)
+  }
+  for (const r of input.revoked) {
+    const later = ex.find((e) => e.kind === 'refresh' && e.status === 200 && e.sid === r.sid && e.t0 > r.t + 100)
+    if (later !== undefined) undone.push(`sid=${r.sid} (${r.why} at ${r.t}) refreshed later: ${show(later)}`)
+  }
+
+  const successors = new Map<string, Set<string>>()
+  const forks: string[] = []
+  for (const e of ex) {
+    if (e.kind !== 'refresh' || e.status !== 200 || e.jti === undefined || e.successor === undefined) continue
+    const set = successors.get(e.jti) ?? new Set<string>()
+    set.add(e.successor)
+    successors.set(e.jti, set)
+    if (set.size === 2) forks.push(`jti ${e.jti} has successors ${[...set].join(', ')}: ${ex.filter((x) => x.jti === e.jti && x.status === 200).map(show).join(' | ')}`)
+  }
+
+  // Retry storm: runs of failed refreshes (503 / no answer) per client, against the backoff's
+  // floor (SPEC §6: exponential from 1 s with equal jitter, so never closer than 0.5 s).
+  const storms: string[] = []
+  let worstRun = 0
+  const runs = new Map<string, Exchange[]>()
+  const closeRun = (actor: string): void => {
+    const run = runs.get(actor)
+    runs.delete(actor)
+    if (run === undefined || run.length < 2) return
+    worstRun = Math.max(worstRun, run.length)
+    const span = (run.at(-1) as Exchange).t0 - (run[0] as Exchange).t0
+    if (run.length > 3 + span / 500) storms.push(`${actor}: ${run.length} failed refreshes in ${span} ms (bound ${Math.floor(3 + span / 500)}): ${run.slice(0, 3).map(show).join(' | ')}`)
+  }
+  for (const e of ex) {
+    if (!honest(e.actor) || e.kind !== 'refresh') continue
+    if (e.status === 503 || e.status === null) runs.set(e.actor, [...(runs.get(e.actor) ?? []), e])
+    else closeRun(e.actor)
+  }
+  for (const actor of [...runs.keys()]) closeRun(actor)
+
+  const slowRecoveries: string[] = []
+  for (const [f, ms] of input.recovery) if (ms === null || ms > input.recoveryBoundMs) slowRecoveries.push(`${f.kind} on ${f.target} ended at ${f.end}: ${ms === null ? 'no good refresh within 30 s' : `${ms} ms`}`)
+
+  const m = input.memory
+  const invariants = [
+    invariant('no 5xx but 503', fivexx.map(show), `${fivexx.length} of ${ex.length} responses`),
+    invariant('every request answered in time', slow, `${slow.length} late or unanswered (bound ${input.storeTimeoutMs}+${input.marginMs} ms for store routes); ${explained.killedInstance} to an instance that was down, counted apart`),
+    invariant('no client call hangs', hung, `${hung.length} calls past the hard bound`),
+    invariant('no unexplained logout', unexplained, `${unexplained.length} unexplained; own/other session ${explained.ownAction}, attacked ${explained.attacked}, data a fault destroyed ${explained.faultDestroyed.length}`),
+    invariant('no token_reused for an honest client', reused, `${reused.length}`),
+    invariant('every replay ends its family', attacks, `${ex.filter((x) => x.actor.startsWith('attacker') && x.status === 401).length} replays refused`),
+    invariant('a revocation is never undone', undone, `${input.revoked.length} revoked tokens, ${input.revokedProbes.length} probes`),
+    invariant('one successor per refresh token', forks, `${successors.size} rotated jtis`),
+    invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
+    invariant('every Redis key has a TTL', input.keys.withoutTTL, `${input.keys.total} keys, ${input.keys.withoutTTL.length} without TTL`),
+    invariant(
+      'memory bounded',
+      [m.batonRssMax > m.batonBound ? `baton RSS ${m.batonRssMax} > ${m.batonBound}` : '', m.redisUsedMax > m.redisBound ? `redis used_memory ${m.redisUsedMax} > ${m.redisBound}` : ''].filter(Boolean),
+      `baton RSS max ${(m.batonRssMax / 2 ** 20).toFixed(0)} MiB, redis used_memory max ${(m.redisUsedMax / 2 ** 20).toFixed(1)} MiB`,
+    ),
+    invariant('recovery within the bound', slowRecoveries, `bound ${input.recoveryBoundMs} ms (SPEC §4 says 2 s; the generous bound is for a loaded CI machine)`),
+  ]
+  return { invariants, explained }
+}

@@ -1,0 +1,130 @@
+/**
+ * The oracle on small made-up histories: a clean one passes, and each violation the chaos run
+ * looks for makes its invariant fail with an excerpt naming the actor and jtis (so none of the
+ * chaos run's checks is one that cannot fail).
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { createHistory, type Exchange, type FaultRecord, type History } from '../history.js'
+import { judge, type OracleInput } from '../oracle.js'
+import type { Revoked } from '../users.js'
+
+let id = 0
+function exchange(partial: Partial<Exchange>): Exchange {
+  return { id: id++, actor: 'u1/t0', kind: 'refresh', inst: 0, t0: 1000, t1: 1010, status: 200, ...partial }
+}
+
+function input(history: History, extra: Partial<OracleInput> = {}): OracleInput {
+  return {
+    history,
+    revoked: [],
+    revokedProbes: [],
+    attacked: new Map(),
+    recovery: new Map(),
+    storeTimeoutMs: 500,
+    marginMs: 2500,
+    recoveryBoundMs: 10_000,
+    keys: { total: 3, withoutTTL: [] },
+    memory: { batonRssMax: 100, redisUsedMax: 100, batonBound: 1000, redisBound: 1000 },
+    ...extra,
+  }
+}
+
+function failed(i: OracleInput): string[] {
+  return judge(i).invariants.filter((x) => !x.pass).map((x) => x.name)
+}
+
+function clean(): History {
+  const h = createHistory()
+  h.exchanges.push(
+    exchange({ kind: 'login', successor: 'j1', successorSid: 's1', t0: 0, t1: 5 }),
+    exchange({ jti: 'j1', sid: 's1', successor: 'j2', successorSid: 's1', t0: 3000, t1: 3010 }),
+    // a second tab inside the grace window: the same successor
+    exchange({ actor: 'u1/t1', jti: 'j1', sid: 's1', successor: 'j2', successorSid: 's1', t0: 3005, t1: 3020 }),
+  )
+  return h
+}
+
+test('a clean history passes every invariant', () => {
+  assert.deepEqual(failed(input(clean())), [])
+})
+
+test('two successors of one jti fail, naming the jti', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ actor: 'u1/t1', jti: 'j1', sid: 's1', successor: 'j3', successorSid: 's1', t0: 3100, t1: 3110 }))
+  const verdict = judge(input(h))
+  const fork = verdict.invariants.find((i) => i.name === 'one successor per refresh token')
+  assert.equal(fork?.pass, false)
+  assert.match(fork?.excerpt[0] ?? '', /jti j1 has successors j2, j3/)
+})
+
+test('a 500 fails; a 503 does not', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ status: 503, code: 'store_unavailable', jti: 'j2' }))
+  assert.deepEqual(failed(input(h)), [])
+  h.exchanges.push(exchange({ status: 500, code: 'internal_error', jti: 'j2' }))
+  assert.deepEqual(failed(input(h)), ['no 5xx but 503'])
+})
+
+test('a late store call fails unless its instance was down then', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ t0: 5000, t1: 9000, status: 503 }))
+  assert.deepEqual(failed(input(h)), ['every request answered in time'])
+  h.downtime.push({ inst: 0, start: 6000, end: 7000 })
+  assert.deepEqual(failed(input(h)), [])
+})
+
+test('a logout nothing explains fails; a fault that destroyed the data explains it', () => {
+  const h = clean()
+  h.happenings.push({ t: 8000, actor: 'u1/t0', user: 1, what: 'session-expired', detail: 'token_not_valid', sid: 's1' })
+  assert.deepEqual(failed(input(h)), ['no unexplained logout'])
+  const fault: FaultRecord = { kind: 'redis-kill', target: 'redis-a', start: 5000, end: 6000, failedOver: false, destroysData: true }
+  h.faults.push(fault)
+  const verdict = judge(input(h, { recovery: new Map([[fault, 300]]) }))
+  assert.deepEqual(verdict.invariants.filter((i) => !i.pass).map((i) => i.name), [])
+  assert.equal(verdict.explained.faultDestroyed.length, 1)
+})
+
+test('token_reused for a client that never replayed fails; for an attacked family it is expected', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ jti: 'j1', sid: 's1', status: 401, code: 'token_reused', t0: 30_000, t1: 30_010 }))
+  assert.deepEqual(failed(input(h)), ['no token_reused for an honest client'])
+  assert.deepEqual(failed(input(h, { attacked: new Map([['s1', 29_000]]) })), [])
+})
+
+test('a family that refreshes after the replay was refused fails', () => {
+  const h = clean()
+  h.exchanges.push(
+    exchange({ actor: 'attacker0', jti: 'j1', sid: 's1', status: 401, code: 'token_reused', t0: 20_000, t1: 20_010 }),
+    exchange({ jti: 'j2', sid: 's1', successor: 'j4', successorSid: 's1', t0: 21_000, t1: 21_010 }),
+  )
+  assert.deepEqual(failed(input(h, { attacked: new Map([['s1', 20_010]]) })), ['every replay ends its family'])
+})
+
+test('a revoked token that refreshes again fails', () => {
+  const h = clean()
+  const revoked: Revoked[] = [{ token: 'x', sid: 's9', why: 'logout by u2/t0', t: 100 }]
+  assert.deepEqual(failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 401, code: 'token_revoked', after: 'end' }] })), [])
+  assert.deepEqual(failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 200, after: 'end' }] })), ['a revocation is never undone'])
+})
+
+test('failed refreshes closer than the backoff allows are a retry storm', () => {
+  const h = clean()
+  for (let i = 0; i < 12; i++) h.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + i * 100, t1: 10_000 + i * 100 + 5 }))
+  assert.deepEqual(failed(input(h)), ['no retry storm'])
+  const spaced = clean()
+  for (let i = 0; i < 6; i++) spaced.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + 2 ** i * 1000, t1: 10_000 + 2 ** i * 1000 + 5 }))
+  assert.deepEqual(failed(input(spaced)), [])
+})
+
+test('keys without a TTL, a hung call and a slow recovery each fail', () => {
+  const h = clean()
+  h.happenings.push({ t: 1, actor: 'u1/t0', user: 1, what: 'hung', detail: 'fetch /api/me/' })
+  const fault: FaultRecord = { kind: 'failover', target: 'redis-a', start: 0, end: 1, failedOver: true, destroysData: true }
+  h.faults.push(fault)
+  assert.deepEqual(failed(input(h, { keys: { total: 1, withoutTTL: ['baton:x (PTTL -1)'] }, recovery: new Map([[fault, 12_000]]) })), [
+    'no client call hangs',
+    'every Redis key has a TTL',
+    'recovery within the bound',
+  ])
+})
