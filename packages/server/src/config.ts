@@ -89,6 +89,10 @@ export interface Config {
   readonly secret: Uint8Array | null
   /** Older verification keys still accepted (`JWT_VERIFY_KEYS`, a JWKS JSON), for key rotation. */
   readonly verifyKeys: string | null
+  /** HMAC key of refresh tokens (`BATON_REFRESH_SECRET`, issue 17); null = derived from the signing key. */
+  readonly refreshSecret: Uint8Array | null
+  /** Older refresh keys still accepted (`BATON_REFRESH_SECRETS_PREVIOUS`, comma-separated). @default [] */
+  readonly refreshSecretsPrevious: readonly Uint8Array[]
   /** @default 5 */
   readonly leeway: number
   /** @default 'baton' */
@@ -202,6 +206,16 @@ function secret(raw: string): Uint8Array {
   return new Uint8Array(bytes)
 }
 
+/** JWT_SECRET's syntax (SPEC §5), with its own fix: a raw secret holding a comma needs `base64:` in the list. */
+function refreshSecret(raw: string): Uint8Array {
+  try {
+    return secret(raw)
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err
+    throw new Invalid(err.problem.replace('HS256 needs', 'a refresh secret needs'), 'Generate one with `npx baton keygen --refresh`.')
+  }
+}
+
 function privateKey(raw: string): string {
   const v = raw.trim()
   // Many platforms cannot hold newlines in a variable: accept PEM with literal "\n".
@@ -282,6 +296,8 @@ const VARIABLES = {
   privateKey: { env: 'JWT_PRIVATE_KEY', parse: privateKey },
   secret: { env: 'JWT_SECRET', parse: secret },
   verifyKeys: { env: 'JWT_VERIFY_KEYS', parse: (s: string) => s.trim() || null },
+  refreshSecret: { env: 'BATON_REFRESH_SECRET', parse: refreshSecret },
+  refreshSecretsPrevious: { env: 'BATON_REFRESH_SECRETS_PREVIOUS', parse: (s: string) => s.split(',').map((v) => v.trim()).filter(Boolean).map(refreshSecret) },
   leeway: { env: 'JWT_LEEWAY', parse: integer(0, 300) },
   issuer: { env: 'JWT_ISSUER', parse: (s: string) => s.trim() },
   audience: { env: 'JWT_AUDIENCE', parse: (s: string) => s.trim() },
@@ -386,6 +402,12 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     })
   if (parsed.secret !== undefined && production && sharesSecret(parsed.secret, env))
     problems.push({ variable: 'JWT_SECRET', problem: 'is the same as another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --alg HS256`.' })
+  // Issue 17: the refresh key has one purpose; an access key or a password it is not.
+  for (const variable of ['BATON_REFRESH_SECRET', 'BATON_REFRESH_SECRETS_PREVIOUS'] as const) {
+    const values = variable === 'BATON_REFRESH_SECRET' ? (parsed.refreshSecret === undefined ? [] : [parsed.refreshSecret]) : (parsed.refreshSecretsPrevious ?? [])
+    if (values.some((v) => (parsed.secret !== undefined && Buffer.from(v).equals(Buffer.from(parsed.secret))) || sharesSecret(v, env)))
+      problems.push({ variable, problem: 'is the same as JWT_SECRET or another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --refresh`.' })
+  }
 
   const accessTokenLifetime = parsed.accessTokenLifetime ?? 300
   const refreshTokenLifetime = parsed.refreshTokenLifetime ?? 86_400
@@ -431,6 +453,8 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     privateKey: parsed.privateKey ?? null,
     secret: parsed.secret ?? null,
     verifyKeys: parsed.verifyKeys ?? null,
+    refreshSecret: parsed.refreshSecret ?? null,
+    refreshSecretsPrevious: parsed.refreshSecretsPrevious ?? [],
     leeway: parsed.leeway ?? 5,
     issuer: parsed.issuer || 'baton',
     audience: parsed.audience || 'baton',

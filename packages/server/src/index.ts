@@ -84,9 +84,14 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     secret: config.secret,
     verifyKeys: config.verifyKeys,
     devKeyDir: config.mode === 'production' ? null : config.dataDir,
+    refreshSecret: config.refreshSecret,
+    refreshSecretsPrevious: config.refreshSecretsPrevious,
   })
   if (keys.devKeyFile !== null)
     log.warn({ file: keys.devKeyFile }, 'using the development signing key kept in the data folder; set JWT_PRIVATE_KEY in production')
+  // Issue 17: said once, because replacing the signing key then ends every session (README).
+  if (keys.refresh.derived && config.mode === 'production')
+    log.info({ variable: 'BATON_REFRESH_SECRET', kid: keys.refresh.kid }, 'refresh tokens are authenticated with a key derived from the signing key; set BATON_REFRESH_SECRET before replacing that key')
   // Issue 11: refused in production by loadConfig; in development, said once at start.
   if (config.trustProxy.kind === 'all')
     log.warn({ variable: 'BATON_TRUST_PROXY' }, 'BATON_TRUST_PROXY=true trusts every X-Forwarded-For entry, so any client can choose its own address; set the number of proxies (1) or their addresses instead')

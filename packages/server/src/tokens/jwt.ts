@@ -12,6 +12,7 @@ import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
 import { parseCompactJWS } from '../security/jws-shape.js'
 import type { KeySet, VerifyKey } from './keys.js'
+import { refreshSigner } from './refresh-key.js'
 import { createVerifiedCache } from './verified-cache.js'
 
 /** RFC 9068 §2.1: access tokens are typed `at+jwt`, so a refresh token can never pass as one. */
@@ -127,17 +128,24 @@ export interface TokenCodecOptions {
  * is still checked by jose.
  */
 export function createTokenCodec(keys: KeySet, settings: TokenSettings, options: TokenCodecOptions = {}): TokenCodec {
-  const signer = signerFor(keys.algorithm, toKeyObject(keys.signingKey))
-  const encodedHeaders = new Map(
-    [ACCESS_TYP, REFRESH_TYP].map((typ) => [typ, b64json({ alg: keys.algorithm, kid: keys.kid, typ })]),
-  )
+  // Issue 17: access tokens with the configured algorithm and key; refresh tokens with an HMAC
+  // key only baton holds (tokens/refresh-key.ts), in a header of their own.
+  const signers = new Map<string, { header: string; sign: Signer }>([
+    [ACCESS_TYP, { header: b64json({ alg: keys.algorithm, kid: keys.kid, typ: ACCESS_TYP }), sign: signerFor(keys.algorithm, toKeyObject(keys.signingKey)) }],
+    [REFRESH_TYP, { header: b64json({ alg: 'HS256', kid: keys.refresh.kid, typ: REFRESH_TYP }), sign: refreshSigner(keys.refresh) }],
+  ])
   const verifiers = new Map<string, Verifier>()
   for (const [kid, key] of keys.verifyKeys) verifiers.set(kid, verifierFor(key))
+  // Only refresh tokens are looked up here, and only refresh tokens fall back to `verifiers`:
+  // those issued before issue 17 were signed with the access key and live out their lifetime.
+  const refreshOnly = new Map<string, Verifier>()
+  for (const [kid, secret] of keys.refresh.accepted) refreshOnly.set(kid, verifierFor({ alg: 'HS256', key: secret }))
   const accessCache = createVerifiedCache<AccessClaims>(options.accessCacheSize ?? 10_000)
 
   async function sign(payload: JWTPayload, typ: string): Promise<string> {
-    const input = `${encodedHeaders.get(typ)!}.${b64json(payload)}`
-    const signature = await signer(Buffer.from(input, 'latin1'))
+    const signer = signers.get(typ)!
+    const input = `${signer.header}.${b64json(payload)}`
+    const signature = await signer.sign(Buffer.from(input, 'latin1'))
     return `${input}.${signature.toString('base64url')}`
   }
 
@@ -155,10 +163,13 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
     // is understood, so any is refused (as jose refuses those it does not know, and `b64`).
     if (header.jku !== undefined || header.x5u !== undefined || header.jwk !== undefined || header.x5c !== undefined || header.crit !== undefined)
       throw new BatonError('token_not_valid')
-    const verifier = typeof header.kid === 'string' ? verifiers.get(header.kid) : undefined
-    if (verifier === undefined || typeof header.alg !== 'string' || verifier.alg !== header.alg) throw new BatonError('token_not_valid')
     if (typ !== null ? typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ) : header.typ !== ACCESS_TYP && header.typ !== REFRESH_TYP)
       throw new BatonError('token_not_valid')
+    // The type decides which keys may have signed it: an access token never by the refresh key.
+    const kid = typeof header.kid === 'string' ? header.kid : undefined
+    const refresh = (typ ?? header.typ) === REFRESH_TYP
+    const verifier = kid === undefined ? undefined : refresh ? (refreshOnly.get(kid) ?? verifiers.get(kid)) : verifiers.get(kid)
+    if (verifier === undefined || typeof header.alg !== 'string' || verifier.alg !== header.alg) throw new BatonError('token_not_valid')
 
     let payload: JWTPayload & { token_type?: unknown }
     if (verifier.verify === null) {

@@ -11,6 +11,7 @@ import {
   importPKCS8,
 } from 'jose'
 import type { Algorithm } from '../config.js'
+import { type RefreshKeys, RefreshKeyError, loadRefreshKeys } from './refresh-key.js'
 
 /** A verification key and the algorithm it is for. */
 export interface VerifyKey {
@@ -30,6 +31,8 @@ export interface KeySet {
   jwks: { keys: JWK[] }
   /** The development key's file when no key was configured, else `null`. */
   devKeyFile: string | null
+  /** The HMAC key of refresh tokens (issue 17): never in `verifyKeys`, never in the JWKS. */
+  refresh: RefreshKeys
 }
 
 export interface KeySource {
@@ -41,6 +44,10 @@ export interface KeySource {
   verifyKeys: string | null
   /** Where the development key is kept when no key is configured; `null` = refuse. */
   devKeyDir: string | null
+  /** `BATON_REFRESH_SECRET`; unset or null = derived from the signing key (refresh-key.ts). */
+  refreshSecret?: Uint8Array | null
+  /** `BATON_REFRESH_SECRETS_PREVIOUS`. */
+  refreshSecretsPrevious?: readonly Uint8Array[]
 }
 
 /** Thrown when the configured key cannot be used; the CLI shows it as a config problem. */
@@ -53,6 +60,8 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
   const { algorithm } = source
   let devKeyFile: string | null = null
   let signing: { key: CryptoKey | Uint8Array; publicJWK: JWK | null; kid: string }
+  // What the refresh key is derived from when none is configured: the signing key's secret part.
+  let signingMaterial: Uint8Array
 
   if (algorithm === 'HS256') {
     let secret = source.secret
@@ -64,6 +73,7 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
     }
     const kid = (await calculateJwkThumbprint({ kty: 'oct', k: Buffer.from(secret).toString('base64url') })).slice(0, 16)
     signing = { key: secret, publicJWK: null, kid }
+    signingMaterial = secret
   } else {
     let privateJWK: JWK
     if (source.privateKey !== null) {
@@ -75,6 +85,8 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
       privateJWK = JSON.parse(text) as JWK
     }
     const publicJWK = toPublic(privateJWK)
+    if (typeof privateJWK.d !== 'string' || privateJWK.d === '') throw new KeyError('JWT_PRIVATE_KEY is a public key; a private key is needed.')
+    signingMaterial = Buffer.from(privateJWK.d, 'base64url')
     const kid = await calculateJwkThumbprint(publicJWK)
     // Extractable: the codec makes a node:crypto KeyObject of it (KeyObject.from), which Node 24
     // deprecates for a non-extractable CryptoKey (DEP0204, a warning at every start). A KeyObject
@@ -106,7 +118,24 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
     verifyKeys.set(kid, { alg, key: key instanceof Buffer ? new Uint8Array(key) : key })
     if (extra.kty !== 'oct') jwks.push({ ...extra, kid, alg, use: 'sig' })
   }
-  return { algorithm, kid: signing.kid, signingKey: signing.key, verifyKeys, jwks: { keys: jwks }, devKeyFile }
+  const refresh = loadRefresh(source, signingMaterial, verifyKeys)
+  return { algorithm, kid: signing.kid, signingKey: signing.key, verifyKeys, jwks: { keys: jwks }, devKeyFile, refresh }
+}
+
+/** The refresh key, refused when it equals an access key: one key, one purpose (issue 17). */
+function loadRefresh(source: KeySource, signingMaterial: Uint8Array, verifyKeys: ReadonlyMap<string, VerifyKey>): RefreshKeys {
+  let refresh: RefreshKeys
+  try {
+    refresh = loadRefreshKeys({ secret: source.refreshSecret ?? null, previous: source.refreshSecretsPrevious ?? [], signingMaterial })
+  } catch (err) {
+    if (err instanceof RefreshKeyError) throw new KeyError(`BATON_REFRESH_SECRET(S_PREVIOUS): ${err.message}`)
+    throw err
+  }
+  for (const { key } of verifyKeys.values())
+    for (const secret of refresh.accepted.values())
+      if (key instanceof Uint8Array && Buffer.from(key).equals(Buffer.from(secret)))
+        throw new KeyError('BATON_REFRESH_SECRET (or a previous one) is the same as JWT_SECRET or a key in JWT_VERIFY_KEYS; generate a separate one with `npx baton keygen --refresh`.')
+  return refresh
 }
 
 /** A new private key for `baton keygen`: PEM and JWK forms, or a secret for HS256. */

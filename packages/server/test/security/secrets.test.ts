@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
 import { exportJWK, exportPKCS8, generateKeyPair } from 'jose'
+import { deriveRefreshSecret } from '../../src/tokens/refresh-key.js'
 import { b64url, fromB64url } from './forge.js'
 import { freePort, startRedisServer, waitFor } from '../helpers/redis-server.js'
 
@@ -174,7 +176,18 @@ async function signingKey(ev: Evidence): Promise<{ pem: string }> {
   // The PEM body: its base64 lines hold the private key bytes.
   const body = pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----')).join('')
   ev.secret(body, 'signing key PEM body')
+  // Issue 17: the refresh key derived from it is a secret too.
+  refreshSecret(ev, deriveRefreshSecret(Buffer.from(d!, 'base64url')), 'derived refresh key')
   return { pem }
+}
+
+/** A refresh key in every form it could be printed in. */
+function refreshSecret(ev: Evidence, bytes: Uint8Array, label: string): string {
+  const b = Buffer.from(bytes)
+  ev.secret(b.toString('base64').replace(/=+$/, ''), `${label} (base64)`)
+  ev.secret(b.toString('base64url'), `${label} (base64url)`)
+  ev.secret(b.toString('hex'), `${label} (hex)`)
+  return `base64:${b.toString('base64')}`
 }
 
 /** Bodies of every error answer: no token, key id, store address, stack or secret. */
@@ -276,7 +289,8 @@ describe('secrets: nothing secret reaches the output of a spawned server', () =>
     const ev = new Evidence()
     const { pem } = await signingKey(ev)
     const dir = tempDir()
-    const baton = await spawnBaton({ BATON_DATA_DIR: dir, JWT_PRIVATE_KEY: pem, NODE_DEBUG: 'http' })
+    const BATON_REFRESH_SECRET = refreshSecret(ev, randomBytes(32), 'BATON_REFRESH_SECRET')
+    const baton = await spawnBaton({ BATON_DATA_DIR: dir, JWT_PRIVATE_KEY: pem, BATON_REFRESH_SECRET, NODE_DEBUG: 'http' })
     await scenario(baton.base, ev)
     assert.equal(await baton.stop(), 0)
     const out = baton.output()

@@ -31,16 +31,18 @@ for (const alg of ALGORITHMS) {
     const s = await setup(t, envFor(alg))
     const { access, refresh } = await s.login('alice', PASSWORD)
     assert.equal(decodeProtectedHeader(access).alg, alg)
-    assert.equal(decodeProtectedHeader(refresh).alg, alg)
+    // Issue 17: refresh tokens carry an HMAC with the refresh key, whatever the access algorithm.
+    assert.equal(decodeProtectedHeader(refresh).alg, 'HS256')
+    assert.equal(decodeProtectedHeader(refresh).kid, s.deps.keys.refresh.kid)
     assert.equal(decodeProtectedHeader(access).kid, s.deps.keys.kid)
     assert.equal((await s.get('/api/me/', access)).statusCode, 200)
     const next = await s.post('/api/auth/refresh/', { refresh })
     assert.equal(next.statusCode, 200)
     const graced = await s.post('/api/auth/refresh/', { refresh })
     assert.equal(graced.statusCode, 200)
-    // The same successor: same jti (ES256 signatures are randomised, so not always the same string).
+    // The same successor: same jti, and the same string (an HMAC is deterministic).
     assert.equal(claims(graced.json().refresh).jti, claims(next.json().refresh).jti)
-    if (alg !== 'ES256') assert.equal(graced.json().refresh, next.json().refresh)
+    assert.equal(graced.json().refresh, next.json().refresh)
     assert.equal((await s.post('/api/auth/verify/', { token: next.json().refresh })).statusCode, 200)
   })
 }
@@ -201,7 +203,10 @@ test('keys: after a key rotation, tokens of the old key listed in JWT_VERIFY_KEY
   const oldJWKS = (await old.get('/.well-known/jwks.json')).body
 
   const next = await generateKey('ES256')
-  const current = await setup(t, { JWT_PRIVATE_KEY: JSON.stringify(next.privateJWK), JWT_VERIFY_KEYS: oldJWKS }, store)
+  // Issue 17: the refresh key was derived from the old signing key; pinning it (what
+  // `baton keygen --refresh --derived` prints) keeps refresh tokens valid across the change.
+  const pinned = `base64:${Buffer.from(old.deps.keys.refresh.secret).toString('base64')}`
+  const current = await setup(t, { JWT_PRIVATE_KEY: JSON.stringify(next.privateJWK), JWT_VERIFY_KEYS: oldJWKS, BATON_REFRESH_SECRET: pinned }, store)
   assert.notEqual(current.deps.keys.kid, old.deps.keys.kid)
   assert.equal(current.deps.keys.kid, next.kid)
 
@@ -210,11 +215,14 @@ test('keys: after a key rotation, tokens of the old key listed in JWT_VERIFY_KEY
   const rotated = await current.post('/api/auth/refresh/', { refresh: oldTokens.refresh })
   assert.equal(rotated.statusCode, 200)
   assert.equal(decodeProtectedHeader(rotated.json().access).kid, next.kid)
-  assert.equal(decodeProtectedHeader(rotated.json().refresh).kid, next.kid)
+  assert.equal(decodeProtectedHeader(rotated.json().refresh).kid, old.deps.keys.refresh.kid)
   const kids = (current.get('/.well-known/jwks.json').then((r) => (r.json() as { keys: { kid: string }[] }).keys.map((k) => k.kid)))
   assert.deepEqual((await kids).sort(), [old.deps.keys.kid, next.kid].sort())
 
   // Without the old key listed, its tokens are refused.
   const forgetful = await setup(t, { JWT_PRIVATE_KEY: JSON.stringify(next.privateJWK) }, store)
   assert.equal((await forgetful.get('/api/me/', oldTokens.access)).statusCode, 401)
+  // Without the refresh key pinned, the new signing key derives another: the README's warning.
+  const unpinned = await setup(t, { JWT_PRIVATE_KEY: JSON.stringify(next.privateJWK), JWT_VERIFY_KEYS: oldJWKS }, store)
+  assert.equal((await unpinned.post('/api/auth/verify/', { token: rotated.json().refresh })).statusCode, 401)
 })
