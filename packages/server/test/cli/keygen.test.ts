@@ -98,3 +98,31 @@ test('keygen: --public-pem with no key prints the development key serve uses (de
   assert.equal(prod.code, 78)
   assert.match(prod.stderr, /JWT_PRIVATE_KEY/)
 })
+
+test('keygen: --refresh prints a new BATON_REFRESH_SECRET that configuration accepts; --derived prints the key serve derives now', async () => {
+  const a = await runCLI(['keygen', '--refresh'])
+  const b = await runCLI(['keygen', '--refresh'])
+  assert.equal(a.code, 0, a.stderr)
+  assert.match(a.stdout, /^BATON_REFRESH_SECRET=base64:[A-Za-z0-9+/]{43}=\n$/)
+  assert.notEqual(a.stdout, b.stdout)
+  const value = a.stdout.trim().slice('BATON_REFRESH_SECRET='.length)
+  const { privateJWK } = await generateKey('ES256')
+  const env = { BATON_MODE: 'production', JWT_PRIVATE_KEY: JSON.stringify(privateJWK) }
+  const config = loadConfig({ ...env, BATON_REFRESH_SECRET: value })
+  const pinned = await loadKeys({ algorithm: 'ES256', privateKey: config.privateKey, secret: null, verifyKeys: null, devKeyDir: null, refreshSecret: config.refreshSecret })
+  assert.match(a.stderr, new RegExp(`refresh-token key id ${pinned.refresh.kid};`))
+  assert.ok(!a.stderr.includes(value.slice(7)), 'the secret is on stderr')
+
+  // --derived: the key of this environment while BATON_REFRESH_SECRET is unset, as serve derives it.
+  const derived = await runCLI(['keygen', '--refresh', '--derived', '--json'], env)
+  assert.equal(derived.code, 0, derived.stderr)
+  const out = JSON.parse(derived.stdout) as { refreshSecret: string; kid: string }
+  const serving = await loadKeys({ algorithm: 'ES256', privateKey: env.JWT_PRIVATE_KEY, secret: null, verifyKeys: null, devKeyDir: null })
+  assert.equal(out.kid, serving.refresh.kid)
+  const repinned = loadConfig({ ...env, BATON_REFRESH_SECRET: out.refreshSecret })
+  assert.ok(Buffer.from(repinned.refreshSecret!).equals(Buffer.from(serving.refresh.secret)))
+  const set = await runCLI(['keygen', '--refresh', '--derived'], { ...env, BATON_REFRESH_SECRET: value })
+  assert.equal(set.code, 2)
+  assert.equal(set.stdout, '')
+  assert.equal((await runCLI(['keygen', '--refresh', '--derived'], { BATON_MODE: 'production' })).code, 78, 'no signing key to derive from')
+})
