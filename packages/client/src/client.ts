@@ -21,8 +21,8 @@ export interface AuthClient {
   readonly options: ResolvedClientOptions
   /**
    * Logs in and stores the tokens; fires `tokens`. Rejects with `HTTPError` carrying the
-   * server's `code` (`invalid_credentials`, `rate_limited`, `store_unavailable`, …) or with
-   * `NetworkError`.
+   * server's `code` (`invalid_credentials`, `rate_limited`, `store_unavailable`, `login_busy`,
+   * …) and `retryAfter`, or with `NetworkError`. A login is never retried by itself.
    */
   login(credentials: LoginRequest): Promise<TokensEvent>
   /**

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'internal_error'
   | 'request_header_fields_too_large'
   | 'csrf_failed'
+  | 'login_busy'
 
 /** The JSON body of every error response (djangorestframework-simplejwt's shape). */
 export interface ErrorBody {

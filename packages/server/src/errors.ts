@@ -1,8 +1,9 @@
 import type { ErrorCode } from '@baton/client'
 
 /**
- * Every error the HTTP API can answer: SPEC §1's table, plus two codes SPEC leaves unnamed
- * (`csrf_failed` for cookie mode's CSRF check, `request_header_fields_too_large` for 431).
+ * Every error the HTTP API can answer: SPEC §1's table, plus three codes SPEC leaves unnamed
+ * (`csrf_failed` for cookie mode's CSRF check, `request_header_fields_too_large` for 431,
+ * `login_busy` for a login storm's overflow).
  * `test/error-catalogue.test.ts` checks this against SPEC §1 both ways.
  */
 export const ERRORS = {
@@ -23,6 +24,8 @@ export const ERRORS = {
   request_header_fields_too_large: { status: 431, detail: 'Request headers are too large.' },
   internal_error: { status: 500, detail: 'Internal error.' },
   store_unavailable: { status: 503, detail: 'Session store unavailable; retry shortly.' },
+  // Issue 15: more logins at once than the password checks can serve (security/login-queue.ts).
+  login_busy: { status: 503, detail: 'Too many logins at once; retry shortly.' },
 } as const satisfies Record<ErrorCode, { status: number; detail: string }>
 
 export interface BatonErrorOptions {

@@ -13,7 +13,7 @@ import { ERRORS } from '../src/errors.js'
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url))
 
 /** Codes baton answers that SPEC §1 leaves unnamed: the README marks each "(addition to SPEC)". */
-const ADDITIONS: Record<string, number> = { csrf_failed: 403, request_header_fields_too_large: 431 }
+const ADDITIONS: Record<string, number> = { csrf_failed: 403, request_header_fields_too_large: 431, login_busy: 503 }
 
 /** Every ErrorCode of the client's wire types, as a value: the compiler checks it is exhaustive. */
 const CLIENT_CODES = {
@@ -31,6 +31,7 @@ const CLIENT_CODES = {
   internal_error: true,
   request_header_fields_too_large: true,
   csrf_failed: true,
+  login_busy: true,
 } as const satisfies Record<ErrorCode, true>
 
 // Type level, both ways: ERRORS has every ErrorCode and nothing else.
