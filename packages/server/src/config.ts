@@ -136,6 +136,15 @@ export interface Config {
   readonly passwordParams: Readonly<ScryptParams>
   /** The simplejwt cut-over (SPEC §9), on while `SIMPLEJWT_SIGNING_KEY` is set. @default null */
   readonly simplejwt: SimplejwtConfig | null
+  /**
+   * Password checks running at once in this process (`BATON_LOGIN_CONCURRENCY`; issue 15).
+   * @default the core count divided by `workers`, at least 1
+   */
+  readonly loginConcurrency: number
+  /** Logins that may wait for a check beyond those (`BATON_LOGIN_QUEUE`). @default 4 x loginConcurrency */
+  readonly loginQueueLength: number
+  /** The longest a login waits for its check, in ms (`BATON_LOGIN_QUEUE_MS`). @default 2000 */
+  readonly loginQueueWaitMs: number
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -325,6 +334,9 @@ const VARIABLES = {
   },
   bodyLimit: { env: 'BATON_BODY_LIMIT', parse: integer(1024, 1_048_576) },
   passwordScryptLn: { env: 'PASSWORD_SCRYPT_LN', parse: integer(MIN_SCRYPT_LN, MAX_SCRYPT_LN) },
+  loginConcurrency: { env: 'BATON_LOGIN_CONCURRENCY', parse: integer(1, 1024) },
+  loginQueueLength: { env: 'BATON_LOGIN_QUEUE', parse: integer(0, 100_000) },
+  loginQueueWaitMs: { env: 'BATON_LOGIN_QUEUE_MS', parse: integer(1, 60_000) },
   // Django's key as Django has it: not trimmed, no minimum length, no base64 (SPEC §9).
   simplejwtSigningKey: { env: 'SIMPLEJWT_SIGNING_KEY', parse: (s: string) => s },
   simplejwtAlgorithm: { env: 'SIMPLEJWT_ALGORITHM', parse: oneOf(SIMPLEJWT_ALGORITHMS) },
@@ -433,6 +445,10 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
 
   if (problems.length > 0) throw new ConfigError(problems)
 
+  const workers = parsed.workers ?? (production ? availableParallelism() : 1)
+  // Issue 15: scrypt keeps a core busy per check, so the workers share the cores between them;
+  // more checks at once would only make each slower, and the event loops' share smaller.
+  const loginConcurrency = parsed.loginConcurrency ?? Math.max(1, Math.floor(availableParallelism() / workers))
   const config: Config = {
     mode,
     port: parsed.port ?? 8000,
@@ -468,11 +484,15 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     tokenTransport: parsed.tokenTransport ?? 'body',
     corsOrigins: parsed.corsOrigins ?? [],
     revocationCheck: parsed.revocationCheck ?? false,
-    workers: parsed.workers ?? (production ? availableParallelism() : 1),
+    workers,
     trustProxy: parsed.trustProxy ?? { kind: 'none' },
     bodyLimit: parsed.bodyLimit ?? 16_384,
     passwordParams: scryptParams(parsed.passwordScryptLn),
     simplejwt,
+    loginConcurrency,
+    // About 2 s of checks at ~0.4 s each: those further back would time out anyway.
+    loginQueueLength: parsed.loginQueueLength ?? 4 * loginConcurrency,
+    loginQueueWaitMs: parsed.loginQueueWaitMs ?? 2_000,
   }
   return deepFreeze(config)
 }

@@ -24,7 +24,7 @@ export type { Config } from './config.js'
 export { loadConfig } from './config.js'
 export { BatonError, ConfigError, StoreUnavailableError, ERRORS } from './errors.js'
 export type { SessionStore, SessionRecord, RotateOutcome } from './store/types.js'
-export type { UserStore, CredentialChecker, User } from './users/types.js'
+export type { UserStore, CredentialChecker, CheckOptions, User } from './users/types.js'
 export { createMemoryStore } from './store/memory.js'
 export type { Clock } from './clock.js'
 

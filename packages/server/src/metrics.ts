@@ -23,6 +23,8 @@ export interface Metrics {
   migrated: Counter
   /** Password re-hashes at login (`rehashed`, `skipped`: changed meanwhile, `deferred`: another was running, `failed`). */
   passwordRehashes: Counter<'outcome'>
+  /** Issue 15: password checks `running` and logins `waiting` for one, in this process. */
+  loginQueue: Gauge<'state'>
 }
 
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
@@ -47,5 +49,6 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     graceHits: new Counter({ name: 'baton_refresh_grace_hits_total', help: 'Refreshes answered with the same successor inside the grace window.', registers }),
     migrated: new Counter({ name: 'baton_migrated_total', help: 'simplejwt refresh tokens exchanged for a new baton session (SPEC §9 cut-over); unset SIMPLEJWT_* once it stops rising.', registers }),
     passwordRehashes: new Counter({ name: 'baton_password_rehash_total', help: 'Password re-hashes at login to the current scrypt params, by outcome.', labelNames: ['outcome'], registers }),
+    loginQueue: new Gauge({ name: 'baton_login_queue', help: 'Password checks running and logins waiting for one (BATON_LOGIN_CONCURRENCY, BATON_LOGIN_QUEUE).', labelNames: ['state'], registers }),
   }
 }

@@ -3,12 +3,18 @@ import type { Deps } from './deps.js'
 import { BatonError, StoreUnavailableError } from './errors.js'
 import { createLegacyExchange } from './migration.js'
 import { createFailureLimits, type FailureLimits } from './security/failure-limits.js'
+import { createLoginQueue } from './security/login-queue.js'
 import type { RotateOutcome, SessionRecord } from './store/types.js'
 import { type AccessClaims, type RefreshClaims, newId, newRefreshJti } from './tokens/jwt.js'
 
 export interface ClientInfo {
   userAgent: string | null
   ip: string | null
+}
+
+export interface LoginOptions {
+  /** Aborted when the client closed its connection: its login then leaves the queue (issue 15). */
+  signal?: AbortSignal
 }
 
 export interface IssuedTokens {
@@ -20,7 +26,7 @@ export interface IssuedTokens {
 
 /** The session rules of SPEC §3, over the store, the token codec and the credential check. */
 export interface Sessions {
-  login(username: string, password: string, client: ClientInfo): Promise<IssuedTokens>
+  login(username: string, password: string, client: ClientInfo, options?: LoginOptions): Promise<IssuedTokens>
   refresh(token: string, client: ClientInfo): Promise<IssuedTokens>
   /** Checks any of our tokens; a refresh token also against its session. */
   verify(token: string): Promise<void>
@@ -38,6 +44,30 @@ export function createSessions(deps: Deps): Sessions {
   const { config, store, tokens, clock, log, metrics } = deps
   const limits = createFailureLimits(deps)
   const legacy = createLegacyExchange(deps)
+  let shedSinceLog = 0
+  let shedLoggedAt = -Infinity
+  // Only login's password checks wait here: refresh and protected routes do no password work,
+  // so a login storm never stands in front of them (issue 15).
+  const loginQueue = createLoginQueue({
+    concurrency: config.loginConcurrency,
+    maxWaiting: config.loginQueueLength,
+    maxWaitMs: config.loginQueueWaitMs,
+    clock,
+    onChange(running, waiting) {
+      metrics.loginQueue.set({ state: 'running' }, running)
+      metrics.loginQueue.set({ state: 'waiting' }, waiting)
+    },
+    onShed(reason) {
+      if (reason === 'gone') return // counted by login() below, with the gone clients the checker saw
+      metrics.loginOutcomes.inc({ outcome: 'login_busy' })
+      // One line per 10 s at most: a storm sheds hundreds a second.
+      shedSinceLog++
+      if (clock() - shedLoggedAt < 10 * SECOND) return
+      log.warn({ event: 'login_busy', shed: shedSinceLog, concurrency: config.loginConcurrency, queue: config.loginQueueLength }, 'more logins at once than the password checks can serve: answering 503 login_busy')
+      shedSinceLog = 0
+      shedLoggedAt = clock()
+    },
+  })
   const sessionCache = new Map<string, { live: boolean; until: number }>()
 
   async function issue(record: SessionRecord, withRefresh: boolean): Promise<IssuedTokens> {
@@ -134,16 +164,34 @@ export function createSessions(deps: Deps): Sessions {
     return live
   }
 
+  /** A login whose client closed its connection: the answer goes nowhere, so any code would do. */
+  function clientGone(): BatonError {
+    metrics.loginOutcomes.inc({ outcome: 'client_gone' })
+    return new BatonError('login_busy', { detail: 'The client closed the connection.' })
+  }
+
   const sessions: Sessions = {
-    async login(username, password, client) {
+    async login(username, password, client, options = {}) {
+      const { signal } = options
       // The attempt is counted before the password check (issue 11): see failure-limits.ts.
+      // Reserve, then queue (issue 15): a name or address past its limit is refused before it
+      // takes a place in the queue, so a locked-out guesser cannot fill it and shed everyone
+      // else; a reservation held while waiting still counts, so a burst on one name cannot get
+      // more checks than its limit by queueing. A login that is shed gives the attempt back.
       const reservation = await limits.reserveLogin(username, client.ip)
       let user: Awaited<ReturnType<typeof deps.credentials.check>>
       try {
-        user = await deps.credentials.check(username, password)
+        user = await loginQueue.run(() => deps.credentials.check(username, password, signal === undefined ? {} : { signal }), signal)
       } catch (err) {
+        // Shed (login_busy), client gone, or the user database down: nothing was tried.
         await reservation.abandoned()
+        if (signal?.aborted === true) throw clientGone()
         throw err
+      }
+      if (signal?.aborted === true) {
+        // The check ran to its end but nobody is there to take the tokens: no session for them.
+        if (user !== null) await reservation.succeeded()
+        throw clientGone()
       }
       if (user === null) {
         // The reserved attempt is the counted failure.

@@ -5,6 +5,7 @@ import type { ClientInfo, IssuedTokens, Sessions } from '../sessions.js'
 import { MAX_TOKEN_LENGTH } from '../tokens/jwt.js'
 import { MAX_PASSWORD_LENGTH, normalizeUsername, validatePassword, validateUsername } from '../users/password.js'
 import { readFields } from './body.js'
+import { clientGoneSignal } from './client-gone.js'
 import { compactUserAgent } from './user-agent.js'
 import { authenticate } from './bearer.js'
 import { REFRESH_COOKIE, checkCSRF, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
@@ -41,7 +42,8 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
       username: { max: USERNAME_MAX },
       password: { max: MAX_PASSWORD_LENGTH },
     })
-    return sendTokens(reply, await sessions.login(username, password, client(request)))
+    const signal = clientGoneSignal(request, reply)
+    return sendTokens(reply, await sessions.login(username, password, client(request), { signal }))
   }
   app.post('/api/auth/token/', login)
   app.post('/api/auth/login/', login)

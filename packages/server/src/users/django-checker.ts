@@ -53,11 +53,13 @@ export function createDjangoCredentialChecker(
   }
 
   return {
-    async check(username, password): Promise<User | null> {
+    async check(username, password, options = {}): Promise<User | null> {
       // Whether a password is acceptable does not depend on the username: refusing early tells
       // nothing about who exists.
       if (typeof username !== 'string' || validatePassword(password) !== null) return null
       const record = await store.findByUsername(username)
+      // Issue 15: a client gone during the look-up is not worth a hash verification.
+      options.signal?.throwIfAborted()
       if (record === null) {
         await verify(password, dummyHash)
         return null

@@ -49,8 +49,12 @@ export type CreateUserOutcome = { kind: 'created'; user: User } | { kind: 'taken
  * with its own user table passes its own (see README, "Bring your own users").
  */
 export interface CredentialChecker {
-  /** The user for these credentials, or `null`: never says which part was wrong. */
-  check(username: string, password: string): Promise<User | null>
+  /**
+   * The user for these credentials, or `null`: never says which part was wrong. `options.signal`
+   * aborts when the login's client has closed its connection: a checker may then skip work it has
+   * not begun (throwing anything), since nobody will read the answer.
+   */
+  check(username: string, password: string, options?: CheckOptions): Promise<User | null>
   /** Looks a user up by id for `/api/me/`; `null` when gone. */
   findById(id: string): Promise<User | null>
   /**
@@ -58,4 +62,10 @@ export interface CredentialChecker {
    * so an integer key is a JSON number; `sub` is always the string. @default the string id
    */
   userIdClaim?(id: string): string | number
+}
+
+/** What login passes to {@link CredentialChecker.check} besides the credentials. */
+export interface CheckOptions {
+  /** Aborted when the client closed its connection (issue 15): nothing new should start. */
+  signal?: AbortSignal
 }
