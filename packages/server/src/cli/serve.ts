@@ -94,8 +94,10 @@ async function runWorker(config: Config, io: IO): Promise<number> {
       },
     )
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  // `on`, not `once`: a second signal (systemd's control group and the cluster primary both send
+  // one to a worker) must not fall back to the default action and cut in-flight requests off.
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
   return -1
 }
 
@@ -113,11 +115,12 @@ function runPrimary(config: Config, io: IO): number {
     cluster.fork()
   })
   const stop = () => {
+    if (stopping) return
     stopping = true
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM')
   }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
   // "Running" only once every worker listens: before that, connections all go to the workers
   // that are up, and a client (or a test) would be told the service is ready when it is not.
   let listening = 0
