@@ -97,6 +97,38 @@ const PROBE_KEY = 'baton:probe'
  * at its next rotation, and an earlier baton ignores it (a stale `n` it leaves is never in any
  * token, so it names nothing).
  */
+/**
+ * The field/value pairs of a new session hash (redis-scripts.ts names the fields). Times after
+ * `ca` are offsets from it (redis-scripts.ts says why); the user agent is already bounded.
+ */
+function recordFields(r: {
+  userId: string
+  jti: string
+  nextJti?: string | undefined
+  generation: number
+  now: number
+  expiresAt: number
+  absoluteExpiresAt: number
+  ip: string | null
+  userAgent: string | null
+}): string[] {
+  // prettier-ignore
+  const fields = [
+    'u', r.userId,
+    'c', r.jti,
+    'g', String(r.generation),
+    'ca', String(r.now),
+    'ci', '0',
+    'lu', '0',
+    'e', String(r.expiresAt - r.now),
+    'ae', String(r.absoluteExpiresAt - r.now),
+  ]
+  if (r.nextJti !== undefined) fields.push('n', r.nextJti)
+  if (r.ip !== null) fields.push('ip', r.ip)
+  if (r.userAgent !== null) splitUserAgent(r.userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
+  return fields
+}
+
 export const sessionKey = (id: string): string => `baton:{${id}}:session:v2`
 /** The user's index of session ids (a sorted set scored by absolute expiry). */
 export const userKey = (userId: string): string => `baton:user:{${userId}}`
@@ -321,22 +353,7 @@ export class RedisStore implements SessionStore {
   async createSession(input: NewSession): Promise<SessionRecord> {
     const expiresAt = Math.min(input.expiresAt, input.absoluteExpiresAt)
     const userAgent = input.userAgent === null ? null : boundUserAgent(input.userAgent)
-    // Times after `ca` are offsets from it (redis-scripts.ts says why).
-    // prettier-ignore
-    const fields = [
-      'u', input.userId,
-      'c', input.jti,
-      'g', '1',
-      'ca', String(input.now),
-      'ci', '0',
-      'lu', '0',
-      'e', String(expiresAt - input.now),
-      'ae', String(input.absoluteExpiresAt - input.now),
-    ]
-    if (input.nextJti !== undefined) fields.push('n', input.nextJti)
-    if (input.ip !== null) fields.push('ip', input.ip)
-    if (userAgent !== null)
-      splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
+    const fields = recordFields({ ...input, generation: 1, expiresAt, userAgent })
     const ttl = String(expiresAt - input.now + TTL_MARGIN_MS)
     // Two keys in two slots, so two commands, sent together. If either fails the login fails:
     // a session never handed out is harmless, and a dangling index entry is skipped when read.
@@ -384,21 +401,8 @@ export class RedisStore implements SessionStore {
     const userAgent = input.userAgent === null ? null : boundUserAgent(input.userAgent)
     const lifetime = Math.max(input.refreshLifetimeMs, input.keepUntil - input.now)
     const expiresAt = Math.min(input.now + lifetime, input.absoluteExpiresAt)
-    // The generation-0 record the script creates when missing (times as offsets from `ca`).
-    // prettier-ignore
-    const fields = [
-      'u', input.userId,
-      'c', input.legacyJti,
-      'n', input.newJti,
-      'g', '0',
-      'ca', String(input.now),
-      'ci', '0',
-      'lu', '0',
-      'e', String(expiresAt - input.now),
-      'ae', String(input.absoluteExpiresAt - input.now),
-    ]
-    if (input.ip !== null) fields.push('ip', input.ip)
-    if (userAgent !== null) splitUserAgent(userAgent).forEach((piece, i) => fields.push(`a${i}`, piece))
+    // The generation-0 record the script creates when missing.
+    const fields = recordFields({ ...input, jti: input.legacyJti, nextJti: input.newJti, generation: 0, expiresAt, userAgent })
     // The user index lives in another slot: indexed first (an idempotent ZADD), so a session
     // this call creates is always found by "log out everywhere", even if the reply is lost.
     const [, [kind, values]] = await this.#run(
