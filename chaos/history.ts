@@ -140,7 +140,8 @@ export function recordingFetch(
     const kind = kindOf(request.method, original.pathname)
     const record: Exchange = { id: nextId++, actor, kind, inst, t0: Date.now(), t1: 0, status: null }
     let body: string | undefined
-    if (request.method !== 'GET' && request.method !== 'HEAD') body = await request.clone().text()
+    // No body stays no body: an empty string would go out as text/plain (a 415 from baton).
+    if (request.body !== null) body = await request.clone().text()
     if ((kind === 'refresh' || kind === 'logout') && body !== undefined) {
       try {
         const presented = claimsOf((JSON.parse(body) as { refresh?: unknown }).refresh)

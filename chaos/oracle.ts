@@ -62,8 +62,9 @@ function downAt(history: History, e: Exchange): boolean {
 function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string, number>, lastWrite: Map<string, number[]>): string | null {
   const { history } = input
   if (h.sid !== undefined && input.attacked.has(h.sid)) return 'attacked'
+  // The action's time is when it was answered (users.ts records it then).
   const own = history.happenings.find(
-    (a) => a.user === h.user && a.t <= h.t && (a.what === 'logout-all-called' || (a.what === 'revoke-called' && a.target === h.sid)) &&
+    (a) => a.user === h.user && a.t <= h.t + 1000 && (a.what === 'logout-all-called' || (a.what === 'revoke-called' && a.target === h.sid)) &&
       // …and the session that ended existed when the action was taken.
       !history.happenings.some((l) => l.user === h.user && l.what === 'logged-in' && l.sid === h.sid && l.t > a.t),
   )
@@ -87,6 +88,9 @@ export function judge(input: OracleInput): Verdict {
   const explained: Explained = { killedInstance: 0, attacked: 0, faultDestroyed: [], ownAction: 0 }
 
   const fivexx = ex.filter((e) => e.status !== null && e.status >= 500 && e.status !== 503)
+  // What an honest client may be answered: success, 401 (a session ended), 503 (an outage); a
+  // revocation of a session already gone is 404. Anything else is a bug on one side.
+  const odd = ex.filter((e) => honest(e.actor) && e.status !== null && e.status >= 300 && e.status < 500 && e.status !== 401 && !(e.status === 404 && e.kind === 'revoke'))
 
   const slow: string[] = []
   for (const e of ex) {
@@ -181,6 +185,7 @@ export function judge(input: OracleInput): Verdict {
   const m = input.memory
   const invariants = [
     invariant('no 5xx but 503', fivexx.map(show), `${fivexx.length} of ${ex.length} responses`),
+    invariant('no unexpected 4xx', odd.map(show), `${odd.length} honest requests answered other than 2xx/401/503`),
     invariant('every request answered in time', slow, `${slow.length} late or unanswered (bound ${input.storeTimeoutMs}+${input.marginMs} ms for store routes); ${explained.killedInstance} to an instance that was down, counted apart`),
     invariant('no client call hangs', hung, `${hung.length} calls past the hard bound`),
     invariant('no unexplained logout', unexplained, `${unexplained.length} unexplained; own/other session ${explained.ownAction}, attacked ${explained.attacked}, data a fault destroyed ${explained.faultDestroyed.length}`),

@@ -115,7 +115,10 @@ function makeTab(ctx: RunContext, user: number, actor: string, route: () => numb
     baseURL: ctx.urls[0] as string,
     storage,
     fetch: recordingFetch(ctx.history, actor, ctx.urls, route),
-    ...(shared === undefined ? {} : { lock: shared.lock, channel: shared.hub.channel() }),
+    // Each user is another browser: its own lock. The client's default in-process lock is one
+    // per process and baseURL, so it would queue every user's refresh behind every other's
+    // (seen in the first 5-minute run: retries 20 s late, past the grace window: token_reused).
+    ...(shared === undefined ? { lock: createInProcessLock() } : { lock: shared.lock, channel: shared.hub.channel() }),
   })
   // The session a session-expired is about: storage is already cleared when it fires.
   let sid: string | undefined
@@ -236,22 +239,23 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
     const before = await Promise.all(devices.map(currentRefresh))
     const t = Date.now()
     if (plan.action === 'logout-all') {
-      ctx.history.happenings.push({ t, actor: actor.actor, user: plan.index, what: 'logout-all-called' })
       await bounded(ctx, actor.actor, plan.index, 'logout-all', async () => {
         const response = await actor.client.fetch('/api/auth/logout-all/', { method: 'POST' })
         await response.arrayBuffer()
       })
+      // Recorded once answered: a session whose login was answered before then is one it ended.
+      ctx.history.happenings.push({ t: Date.now(), actor: actor.actor, user: plan.index, what: 'logout-all-called' })
       if (answered(ctx, actor.actor, 'logout-all', t, 200)) {
         for (const token of before) if (token !== null) ctx.revoked.push({ token, sid: claimsOf(token).sid, why: `logout-all by ${actor.actor}`, t: Date.now() })
       }
     } else {
       const sid = await currentSid(target)
       if (sid === undefined) return
-      ctx.history.happenings.push({ t, actor: actor.actor, user: plan.index, what: 'revoke-called', target: sid })
       await bounded(ctx, actor.actor, plan.index, 'revoke', async () => {
         const response = await actor.client.fetch(`/api/auth/sessions/${sid}/`, { method: 'DELETE' })
         await response.arrayBuffer()
       })
+      ctx.history.happenings.push({ t: Date.now(), actor: actor.actor, user: plan.index, what: 'revoke-called', target: sid })
       const token = before[0]
       if (token != null && answered(ctx, actor.actor, 'revoke', t, 204)) ctx.revoked.push({ token, sid, why: `DELETE sessions/${sid} by ${actor.actor}`, t: Date.now() })
     }

@@ -25,7 +25,7 @@ fi
 [ -d node_modules ] || npm ci
 npm run build --silent
 
-mapfile -t files < <(find packages/client/test packages/server/test e2e interop -name '*.test.ts' 2>/dev/null | sort)
+mapfile -t files < <(find packages/client/test packages/server/test e2e interop chaos -name '*.test.ts' 2>/dev/null | sort)
 status=0
 # One more Node version than the machine's (engines promise 22 and 24): install, build, the store,
 # HTTP and token tests on Node 24 in a copy with its own node_modules (scripts/test-node.sh), first,

@@ -66,6 +66,12 @@ test('a 500 fails; a 503 does not', () => {
   assert.deepEqual(failed(input(h)), ['no 5xx but 503'])
 })
 
+test('a 415 to an honest client fails', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ kind: 'logout-all', status: 415, code: 'unsupported_media_type' }))
+  assert.deepEqual(failed(input(h)), ['no unexpected 4xx'])
+})
+
 test('a late store call fails unless its instance was down then', () => {
   const h = clean()
   h.exchanges.push(exchange({ t0: 5000, t1: 9000, status: 503 }))

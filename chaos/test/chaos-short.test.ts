@@ -1,0 +1,37 @@
+/**
+ * The short chaos run (about a minute, fixed seed, 60 users) as part of `npm test`: the real
+ * topology (Redis primary + replica + three Sentinels, two built baton instances) under faults,
+ * judged by the oracle. Needs the build (scripts/test.sh builds first).
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..')
+
+// todo, not skip: it runs and reports in every `npm test`, without failing the suite, until the
+// two baton defects the chaos run found are fixed (README, "Chaos run": a logout answered 200
+// during a failover comes back; a rotation committed behind a 503 plus an outage longer than the
+// grace window ends in token_reused). Remove the todo with the fix.
+const KNOWN = 'baton defects found by the chaos run (README "Chaos run"): revocation lost in a failover; token_reused after a 503 whose rotation committed'
+
+test('a one-minute chaos run (seed 11, 60 users) violates no invariant', { timeout: 240_000, todo: KNOWN }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'chaos/main.ts', '--seed', '11', '--minutes', '1', '--users', '60'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const last = out.trim().split('\n').at(-1) ?? ''
+  // The report (its table, invariants and excerpts) is the failure message.
+  assert.equal(code, 0, `chaos run exited ${code}:\n${out}\n${err.slice(-4000)}`)
+  const summary = JSON.parse(last) as { violated: number; faults: Record<string, unknown>; requests: number }
+  assert.equal(summary.violated, 0)
+  assert.ok(Object.keys(summary.faults).length >= 5, `fault kinds injected: ${Object.keys(summary.faults).join(', ')}`)
+  assert.ok(summary.requests > 1000, `only ${summary.requests} requests`)
+})
