@@ -21,9 +21,13 @@ export async function readPasswordFrom(stream: Readable, limit = 8192): Promise<
     }
     chunks.push(buf)
   }
-  const text = Buffer.concat(chunks).toString('utf8')
-  if (text.endsWith('\r\n')) return text.slice(0, -2)
-  return text.endsWith('\n') ? text.slice(0, -1) : text
+  return trimOneNewline(Buffer.concat(chunks).toString('utf8'))
+}
+
+/** Removes one trailing `\n` or `\r\n` (what `echo` and here-strings add), nothing else. */
+export function trimOneNewline(s: string): string {
+  if (s.endsWith('\r\n')) return s.slice(0, -2)
+  return s.endsWith('\n') ? s.slice(0, -1) : s
 }
 
 /** A terminal's input: a readable with raw mode. */

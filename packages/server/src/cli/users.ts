@@ -10,6 +10,7 @@ import {
   validateUsername,
 } from '../users/password.js'
 import type { UserStore } from '../users/types.js'
+import { PromptCancelled, promptHidden, readPasswordFrom, trimOneNewline } from './read-password.js'
 
 export interface UsersCommandIO {
   out: { write(s: string): void }
@@ -45,9 +46,6 @@ ${EXIT_CONFIG} bad configuration, 130 cancelled at the prompt.
 `
 
 const TOO_LONG = `Ensure this field has no more than ${MAX_PASSWORD_LENGTH} characters.`
-
-/** Thrown by the terminal prompt when the person presses Ctrl-C. */
-class PromptCancelled extends Error {}
 
 /**
  * `baton users …`: `argv` is what follows `users` (`['add', 'alice', '--password-stdin']`).
@@ -102,15 +100,16 @@ export async function runUsersCommand(
       password = await io.readPassword()
       if (parsed.passwordStdin) password = trimOneNewline(password)
     } else if (parsed.passwordStdin) {
-      const input = await readStdin()
+      // Four bytes per character at most, plus a newline: more than that is not a password.
+      const input = await readPasswordFrom(process.stdin, MAX_PASSWORD_LENGTH * 4 + 2)
       if (input === null) {
         io.err.write(`baton users: password: ${TOO_LONG}\n`)
         return 2
       }
-      password = trimOneNewline(input)
+      password = input
     } else if (process.stdin.isTTY) {
-      password = await promptHidden('Password: ')
-      if ((await promptHidden('Password (again): ')) !== password) {
+      password = await promptHidden(process.stdin, process.stderr, 'Password: ')
+      if ((await promptHidden(process.stdin, process.stderr, 'Password (again): ')) !== password) {
         io.err.write('baton users: the passwords do not match\n')
         return 2
       }
@@ -188,59 +187,4 @@ function parseArgs(argv: readonly string[]): ParsedArgs {
     return { kind: 'usage', message: `unexpected argument ${JSON.stringify(extra[0])}` }
   }
   return { kind: 'add', username, passwordStdin }
-}
-
-/** Removes one trailing `\n` or `\r\n` (what `echo` and here-strings add), nothing else. */
-function trimOneNewline(s: string): string {
-  if (s.endsWith('\r\n')) return s.slice(0, -2)
-  if (s.endsWith('\n')) return s.slice(0, -1)
-  return s
-}
-
-/** All of standard input, or `null` when it is too long to be a password. */
-async function readStdin(): Promise<string | null> {
-  const chunks: Buffer[] = []
-  let size = 0
-  // Four bytes per character at most, plus a newline: more than that is not a password.
-  const limit = MAX_PASSWORD_LENGTH * 4 + 2
-  for await (const chunk of process.stdin) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk))
-    size += buf.length
-    if (size > limit) {
-      process.stdin.destroy()
-      return null
-    }
-    chunks.push(buf)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-/** Reads one line from the terminal in raw mode, echoing nothing. */
-function promptHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin
-  return new Promise((resolve, reject) => {
-    let value = ''
-    // Echo goes off before the prompt shows, or what is typed right after it would be echoed.
-    stdin.setRawMode(true)
-    stdin.setEncoding('utf8')
-    stdin.resume()
-    process.stderr.write(prompt)
-    function finish(outcome: () => void): void {
-      stdin.off('data', onData)
-      stdin.setRawMode(false)
-      stdin.pause()
-      process.stderr.write('\n')
-      outcome()
-    }
-    function onData(data: string): void {
-      for (const ch of data) {
-        if (ch === '\r' || ch === '\n') return finish(() => resolve(value))
-        if (ch === '\u0003') return finish(() => reject(new PromptCancelled()))
-        if (ch === '\u0004' && value === '') return finish(() => reject(new PromptCancelled()))
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('')
-        else if (ch >= ' ') value += ch
-      }
-    }
-    stdin.on('data', onData)
-  })
 }
