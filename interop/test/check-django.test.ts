@@ -3,13 +3,11 @@
  * gunicorn with 3 sync workers): the report card SPEC §9 promises for the stack baton replaces.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { dirname, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { runCLI } from '../../packages/server/test/cli/run-cli.js'
+import type { ProcessResult } from '../../packages/server/test/helpers/run-process.js'
 import { type DjangoProject, type DjangoServer, createDjangoProject } from '../helpers/django.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const PASSWORD = 'dj-Pässword-42'
 const DJANGO_PATHS = 'token/,token/refresh/,token/verify/,token/blacklist/'
 
@@ -21,27 +19,10 @@ interface Finding {
   fix: string
 }
 
-function spawnCheck(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/cli/main.ts', 'check', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }))
-    child.stdin.end(`${input}\n`)
-  })
-}
-
 describe('baton check against Django + simplejwt (ROTATE_REFRESH_TOKENS, BLACKLIST_AFTER_ROTATION)', () => {
   let project: DjangoProject
   let server: DjangoServer
-  let run: { code: number | null; stdout: string; stderr: string }
+  let run: ProcessResult
   let findings: Map<string, Finding>
   let requests: number
 
@@ -50,9 +31,10 @@ describe('baton check against Django + simplejwt (ROTATE_REFRESH_TOKENS, BLACKLI
     await project.seedUsers([{ username: 'alice', password: PASSWORD, hasher: 'pbkdf2_sha256' }])
     server = await project.serve()
     // simplejwt has no grace window: no wait is needed before the replay.
-    run = await spawnCheck(
-      [`${server.url}/api/`, '--username', 'alice', '--password-stdin', '--paths', DJANGO_PATHS, '--protected', 'me/', '--grace-seconds', '0', '--json'],
-      PASSWORD,
+    run = await runCLI(
+      ['check', `${server.url}/api/`, '--username', 'alice', '--password-stdin', '--paths', DJANGO_PATHS, '--protected', 'me/', '--grace-seconds', '0', '--json'],
+      {},
+      { input: `${PASSWORD}\n` },
     )
     const report = JSON.parse(run.stdout) as { target: string; findings: Finding[]; requests: number }
     assert.deepEqual(Object.keys(report), ['target', 'findings', 'requests'])

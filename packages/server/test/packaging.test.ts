@@ -8,18 +8,12 @@
  * rebuild it under them. It packs what the build left, so it needs `npm run build` first.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { ROOT } from './cli/run-cli.js'
-
-interface Ran {
-  code: number | null
-  stdout: string
-  stderr: string
-}
+import { runProcess } from './helpers/run-process.js'
 
 interface Manifest {
   name: string
@@ -43,17 +37,7 @@ const PACKAGES = [
 const out = mkdtempSync(join(tmpdir(), 'baton-pack-'))
 after(() => rmSync(out, { recursive: true, force: true }))
 
-function run(command: string, args: string[]): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const run = (command: string, args: string[]) => runProcess(command, args, { cwd: ROOT })
 
 async function pack(name: string, dryRun: boolean): Promise<PackEntry> {
   const args = ['pack', '--json', '--ignore-scripts', '-w', name]

@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { isLoopback, resolveTarget } from '../../src/check/target.js'
-import { ROOT } from '../cli/run-cli.js'
+import { runCLI } from '../cli/run-cli.js'
 import { type ListeningBaton, runCheck, startBaton } from './check-helpers.js'
 
 const PASSWORD = 'Sp3cial-pass-word'
 
 /** `baton check …` as a user runs it (the CLI through tsx), `input` piped to standard input. */
-function spawnCheck(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/cli/main.ts', 'check', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(input)
-  })
-}
+const spawnCheck = (args: string[], input: string) => runCLI(['check', ...args], {}, { input })
 
 describe('baton check: the command line', () => {
   let baton: ListeningBaton

@@ -8,38 +8,22 @@
  * nature (npm ci and a build), so it is the one test that does this, and does it once.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { type ProcessResult, baseEnv, runProcess } from '../helpers/run-process.js'
 import { ROOT } from './run-cli.js'
-
-interface Ran {
-  code: number | null
-  stdout: string
-  stderr: string
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-clone-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 /** A user's shell: PATH and HOME (the npm cache) only, none of the runner's npm_* variables. */
-const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', CI: 'true' }
+const env = baseEnv({ CI: 'true' })
 
-function run(command: string, args: string[], cwd = dir): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const run = (command: string, args: string[], cwd = dir): Promise<ProcessResult> => runProcess(command, args, { cwd, env })
 
-function ok(ran: Ran, what: string): Ran {
+function ok(ran: ProcessResult, what: string): ProcessResult {
   assert.equal(ran.code, 0, `${what} exited ${String(ran.code)}:\n${ran.stdout}\n${ran.stderr}`)
   return ran
 }

@@ -1,26 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { type ProcessResult, baseEnv, runProcess } from '../helpers/run-process.js'
+
+export { baseEnv }
 
 /** The repository root (tsx is resolved from there). */
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const MAIN = 'packages/server/src/cli/main.ts'
 
-/** A clean environment: nothing of the caller's (no REDIS_URL, no DATABASE_URL) leaks in. */
-export function baseEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...extra }
-}
-
-/** Runs `baton <args>` to completion. */
-export function runCLI(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+/**
+ * Runs `baton <args>` (the CLI through tsx, from the repository root) to completion in a clean
+ * environment (`baseEnv(env)`), `input` piped to its standard input.
+ */
+export function runCLI(args: string[], env: Record<string, string> = {}, options: { input?: string } = {}): Promise<ProcessResult> {
+  return runProcess(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: baseEnv(env), ...options })
 }
 
 export interface Served {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { runUsersCommand } from '../../src/cli/users.js'
 import { readHashParams, verifyPassword } from '../../src/users/password.js'
 import { createSqliteUserStore } from '../../src/users/sqlite.js'
+import { runProcess } from '../helpers/run-process.js'
 
 const CHEAP = { ln: 10, r: 8, p: 1 }
 const root = mkdtempSync(join(tmpdir(), 'baton-users-cli-'))
@@ -186,28 +187,22 @@ describe('baton users add', () => {
 describe('baton users add (as a process)', () => {
   const fixture = fileURLToPath(new URL('./fixtures/users-cli.ts', import.meta.url))
 
-  async function runProcess(
+  async function runUsers(
     args: string[],
     env: Record<string, string>,
     stdin: string,
   ): Promise<Captured> {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
+    const r = await runProcess(process.execPath, ['--import', 'tsx', fixture, ...args], {
       env: { ...process.env, ...env, DATABASE_URL: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      input: stdin,
     })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    child.stdin.end(stdin)
-    const [code] = (await once(child, 'exit')) as [number]
-    return { code, out, err }
+    return { code: r.code ?? -1, out: r.stdout, err: r.stderr }
   }
 
   test('users add: --password-stdin reads a piped password and hashes with the OWASP params', async () => {
     const dataDir = join(root, 'process')
     const args = ['add', 'frank', '--password-stdin']
-    const r = await runProcess(args, { BATON_DATA_DIR: dataDir }, 'hunter2\n')
+    const r = await runUsers(args, { BATON_DATA_DIR: dataDir }, 'hunter2\n')
     assert.deepEqual(r, { code: 0, out: 'created user frank (id 1)\n', err: '' })
     const frank = await findUser(dataDir, 'frank')
     assert.ok(frank)
@@ -216,7 +211,7 @@ describe('baton users add (as a process)', () => {
 
   test('users add: without --password-stdin and no terminal, exits 2 saying how to pass it', async () => {
     const dataDir = join(root, 'process-notty')
-    const r = await runProcess(['add', 'grace'], { BATON_DATA_DIR: dataDir }, 'pw\n')
+    const r = await runUsers(['add', 'grace'], { BATON_DATA_DIR: dataDir }, 'pw\n')
     assert.equal(r.code, 2)
     assert.match(r.err, /not a terminal.*--password-stdin/)
     assert.equal(await findUser(dataDir, 'grace'), null)
