@@ -17,7 +17,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { promisify } from 'node:util'
+import { startNginxServers } from '../helpers/nginx.js'
 import { freePort, makeTestTLS, startRedisServer, waitFor } from '../helpers/redis-server.js'
+import { runProcess } from '../helpers/run-process.js'
 import { ROOT } from './run-cli.js'
 
 const run = promisify(execFile)
@@ -126,33 +128,6 @@ function nginxServerBlocks(conf: string, subs: [RegExp, string][]): string {
   return out
 }
 
-async function startNginx(t: TestContext, serverBlocks: string): Promise<void> {
-  const dir = tempDir(t, 'baton-deploy-nginx-')
-  const conf = join(dir, 'nginx.conf')
-  const temp = (name: string) => `${name}_temp_path ${join(dir, name)};`
-  writeFileSync(
-    conf,
-    [
-      'daemon off;',
-      'worker_processes 1;',
-      ...(process.getuid?.() === 0 ? ['user root;'] : []),
-      `pid ${join(dir, 'nginx.pid')};`,
-      `error_log ${join(dir, 'error.log')} warn;`,
-      'events { worker_connections 256; }',
-      'http {',
-      '  access_log off;',
-      `  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}`,
-      serverBlocks,
-      '}',
-      '',
-    ].join('\n'),
-  )
-  // `nginx -t` first: a directive this nginx does not know fails here with its own message.
-  await run('/usr/sbin/nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')])
-  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: 'ignore' })
-  t.after(() => stopChild(child, 'SIGQUIT'))
-}
-
 function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -215,9 +190,12 @@ test('deploy unit: ExecStart with its environment serves production behind deplo
   const serviceEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env, PORT: String(port), BATON_DATA_DIR: dataDir, JWT_PRIVATE_KEY_FILE: keyFile, REDIS_URL: redis.url }
 
   // A user, as an operator makes one (registration is off in production).
-  const add = spawn(BUILT_CLI, ['users', 'add', 'operator', '--password-stdin'], { cwd: dataDir, env: { PATH: serviceEnv.PATH, BATON_DATA_DIR: dataDir, PASSWORD_SCRYPT_LN: '10' }, stdio: ['pipe', 'pipe', 'pipe'] })
-  add.stdin.end('correct horse battery staple\n')
-  assert.equal(await new Promise((resolve) => add.on('exit', resolve)), 0)
+  const add = await runProcess(BUILT_CLI, ['users', 'add', 'operator', '--password-stdin'], {
+    cwd: dataDir,
+    env: { PATH: serviceEnv.PATH, BATON_DATA_DIR: dataDir, PASSWORD_SCRYPT_LN: '10' },
+    input: 'correct horse battery staple\n',
+  })
+  assert.equal(add.code, 0, add.stderr)
 
   const [cmd, ...args] = words(one(unit, 'ExecStart'))
   assert.equal(cmd, INSTALLED_CLI)
@@ -246,8 +224,7 @@ test('deploy unit: ExecStart with its environment serves production behind deplo
   const tls = await makeTestTLS(tempDir(t, 'baton-deploy-tls-'))
   const httpPort = await freePort()
   const tlsPort = await freePort()
-  await startNginx(
-    t,
+  const nginx = await startNginxServers(
     nginxServerBlocks(readFileSync(NGINX_CONF, 'utf8'), [
       [/^\s*listen 80;$/, `    listen 127.0.0.1:${httpPort};`],
       [/^\s*listen \[::\]:80;$/, ''],
@@ -257,7 +234,9 @@ test('deploy unit: ExecStart with its environment serves production behind deplo
       [/^\s*ssl_certificate_key\s.*$/, `    ssl_certificate_key ${tls.keyFile};`],
       [new RegExp(`^\\s*server ${env.HOST!.replace(/\./g, '\\.')}:${env.PORT};$`), `    server 127.0.0.1:${port};`],
     ]),
+    [httpPort, tlsPort],
   )
+  t.after(() => nginx.stop())
   const front = `https://localhost:${tlsPort}`
   // The client connects from 127.0.0.2 and claims another address; nginx appends 127.0.0.2.
   const client = { ca: tls.ca, localAddress: '127.0.0.2' }

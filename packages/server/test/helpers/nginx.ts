@@ -1,9 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { freePort, waitFor } from './redis-server.js'
+
+const execFileAsync = promisify(execFile)
 
 /**
  * A real nginx (Debian's /usr/sbin/nginx) as a reverse proxy in front of a test server, the way
@@ -25,14 +28,18 @@ export interface NginxOptions {
   bind?: string
 }
 
-export interface Nginx {
-  readonly host: '127.0.0.1'
-  readonly port: number
-  readonly url: string
+/** A running nginx started from server blocks (`startNginxServers`). */
+export interface RunningNginx {
   /** nginx's error log so far (for a failing test's message). */
   errorLog(): string
   /** SIGQUIT (graceful), then waits for the master to exit; removes the dir. Idempotent. */
   stop(): Promise<void>
+}
+
+export interface Nginx extends RunningNginx {
+  readonly host: '127.0.0.1'
+  readonly port: number
+  readonly url: string
 }
 
 const NGINX = '/usr/sbin/nginx'
@@ -41,9 +48,32 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL')
 })
 
+/** The reverse proxy README's "behind a reverse proxy" note describes, on a free port. */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-nginx-'))
   const port = await freePort()
+  const server = [
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    '    location / {',
+    `      proxy_pass http://${options.upstream};`,
+    '      proxy_set_header Host $host;',
+    '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    ...(options.bind !== undefined ? [`      proxy_bind ${options.bind};`] : []),
+    '    }',
+    '  }',
+  ].join('\n')
+  const nginx = await startNginxServers(server, [port])
+  return { host: '127.0.0.1', port, url: `http://127.0.0.1:${port}`, ...nginx }
+}
+
+/**
+ * A real nginx serving `serverBlocks` (the inside of `http { }`: `server`/`upstream` blocks) with
+ * its config, pid, logs and temp paths in its own temp dir. `nginx -t` runs first, so a directive
+ * this nginx does not know fails with nginx's own message; resolves once every one of `ports`
+ * (on 127.0.0.1) accepts connections.
+ */
+export async function startNginxServers(serverBlocks: string, ports: readonly number[]): Promise<RunningNginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-nginx-'))
   const conf = join(dir, 'nginx.conf')
   const errorFile = join(dir, 'error.log')
   const temp = (name: string) => `${name}_temp_path ${join(dir, name)};`
@@ -60,20 +90,19 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
       'http {',
       '  access_log off;',
       `  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}`,
-      '  server {',
-      `    listen 127.0.0.1:${port};`,
-      '    location / {',
-      `      proxy_pass http://${options.upstream};`,
-      '      proxy_set_header Host $host;',
-      '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-      ...(options.bind !== undefined ? [`      proxy_bind ${options.bind};`] : []),
-      '    }',
-      '  }',
+      serverBlocks,
       '}',
       '',
     ].join('\n'),
   )
-  const child = spawn(NGINX, ['-p', dir, '-c', conf, '-e', errorFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const args = ['-p', dir, '-c', conf, '-e', errorFile]
+  try {
+    await execFileAsync(NGINX, ['-t', '-q', ...args])
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+  const child = spawn(NGINX, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   live.add(child)
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
@@ -97,24 +126,26 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error('nginx exited')
-        return new Promise<boolean>((resolve) => {
-          const socket = connect(port, '127.0.0.1', () => {
-            socket.destroy()
-            resolve(true)
+    for (const port of ports) {
+      await waitFor(
+        () => {
+          if (child.exitCode !== null) throw new Error('nginx exited')
+          return new Promise<boolean>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => {
+              socket.destroy()
+              resolve(true)
+            })
+            socket.once('error', () => resolve(false))
           })
-          socket.once('error', () => resolve(false))
-        })
-      },
-      10_000,
-      'nginx to listen',
-    )
+        },
+        10_000,
+        `nginx to listen on ${port}`,
+      )
+    }
   } catch (err) {
     const log = errorLog()
     await stop()
     throw new Error(`nginx did not start: ${log}`, { cause: err })
   }
-  return { host: '127.0.0.1', port, url: `http://127.0.0.1:${port}`, errorLog, stop }
+  return { errorLog, stop }
 }
