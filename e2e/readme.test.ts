@@ -8,10 +8,10 @@
  * with one line dropped, and expects both to fail.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { baseEnv, runProcess } from '../packages/server/test/helpers/run-process.js'
 import { ROOT, startBaton } from './helpers.js'
 
 const SECTION = '### Try the API with curl'
@@ -136,22 +136,8 @@ async function runWalkthrough(blocks: string[]): Promise<{ problems: string[]; t
   }
 }
 
-function bash(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // The reader's shell: PATH (curl, node) and HOME, nothing of this test's environment.
-    const child = spawn('bash', ['--noprofile', '--norc', '-s'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(script)
-  })
-}
+/** The reader's shell: PATH (curl, node) and HOME, nothing of this test's environment. */
+const bash = (script: string) => runProcess('bash', ['--noprofile', '--norc', '-s'], { env: baseEnv({ LANG: 'C.UTF-8' }), input: script })
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
 
