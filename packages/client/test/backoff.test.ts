@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MAX_BACKOFF_MS, backoffDelay, parseRetryAfter } from '../src/backoff.js'
 
-test('backoff: grows exponentially from about 1 s with jitter, capped at 30 s', () => {
+test('backoff: grows exponentially from about 1 s with jitter, capped at 8 s', () => {
   const low = (attempt: number): number => backoffDelay({ attempt, random: () => 0 })
   const high = (attempt: number): number => backoffDelay({ attempt, random: () => 0.999999 })
   assert.equal(low(0), 500)
@@ -13,15 +13,15 @@ test('backoff: grows exponentially from about 1 s with jitter, capped at 30 s', 
     assert.ok(high(attempt) <= MAX_BACKOFF_MS)
     assert.ok(low(attempt) > 0)
   }
-  assert.equal(high(20), 30_000)
+  assert.equal(high(20), 8_000)
 })
 
-test('backoff: never earlier than Retry-After, jittered above it, never over 30 s', () => {
+test('backoff: never earlier than Retry-After, jittered above it, never over 8 s', () => {
   assert.equal(backoffDelay({ attempt: 0, retryAfter: 5, random: () => 0 }), 5_000)
   assert.equal(backoffDelay({ attempt: 0, retryAfter: 5, random: () => 0.5 }), 5_500)
-  assert.equal(backoffDelay({ attempt: 0, retryAfter: 120, random: () => 0 }), 30_000)
+  assert.equal(backoffDelay({ attempt: 0, retryAfter: 120, random: () => 0 }), 8_000)
   // A later attempt whose exponential delay exceeds Retry-After uses the larger one.
-  assert.equal(backoffDelay({ attempt: 4, retryAfter: 1, random: () => 0 }), 8_000)
+  assert.equal(backoffDelay({ attempt: 4, retryAfter: 1, random: () => 0 }), 4_000)
 })
 
 test('backoff: different random draws give different delays', () => {
