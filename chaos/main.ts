@@ -198,6 +198,7 @@ async function main(argv: string[]): Promise<number> {
     storeTimeoutMs: STORE_TIMEOUT_MS,
     marginMs: options.marginMs,
     recoveryBoundMs: options.recoveryBoundMs,
+    unreplicated: new Set(topology.batons.flatMap((b) => [...b.unreplicated])),
     keys,
     memory: { batonRssMax: Math.max(0, ...rss), redisUsedMax: Math.max(0, ...used), batonBound: BATON_RSS_BOUND, redisBound: REDIS_MEMORY_BOUND },
   })

@@ -27,6 +27,12 @@ export interface OracleInput {
   recoveryBoundMs: number
   keys: { total: number; withoutTTL: string[] }
   memory: { batonRssMax: number; redisUsedMax: number; batonBound: number; redisBound: number }
+  /**
+   * Sessions whose revocation baton itself reported unconfirmed by any replica
+   * (`revoke_unreplicated`): a failover may bring those back, the window README "Redis in
+   * production" documents. Any other revocation undone is a violation.
+   */
+  unreplicated?: ReadonlySet<string>
 }
 
 export interface Explained {
@@ -34,6 +40,8 @@ export interface Explained {
   attacked: number
   faultDestroyed: { actor: string; sid?: string; why: string }[]
   ownAction: number
+  /** Revocations undone by a failover after baton logged them unconfirmed (named windows). */
+  unreplicatedUndone: string[]
 }
 
 export interface Verdict {
@@ -85,7 +93,7 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
 export function judge(input: OracleInput): Verdict {
   const { history } = input
   const ex = history.exchanges
-  const explained: Explained = { killedInstance: 0, attacked: 0, faultDestroyed: [], ownAction: 0 }
+  const explained: Explained = { killedInstance: 0, attacked: 0, faultDestroyed: [], ownAction: 0, unreplicatedUndone: [] }
 
   const fivexx = ex.filter((e) => e.status !== null && e.status >= 500 && e.status !== 503)
   // What an honest client may be answered: success, 401 (a session ended), 503 (an outage); a
@@ -139,15 +147,25 @@ export function judge(input: OracleInput): Verdict {
   }
 
   const undone: string[] = []
+  const unreplicatedUndone: string[] = []
+  // The run names the window instead of failing when baton said it could not confirm that one.
+  const undo = (r: Revoked, line: string): void => {
+    if (r.sid === undefined || input.unreplicated?.has(r.sid) !== true) return void undone.push(line)
+    // The window: from the unconfirmed revocation to the first fault after it that moves or
+    // empties the primary.
+    const next = input.history.faults.find((f) => f.start >= r.t && /failover|kill|restart|replicaof/i.test(f.kind))
+    unreplicatedUndone.push(`${line}; revoke_unreplicated was logged for it, window ${r.t}..${next === undefined ? '?' : `${next.start} (${next.kind})`}`)
+  }
   for (const p of input.revokedProbes) {
     if (p.status !== 200) continue
     const r = input.revoked[p.index] as Revoked
-    undone.push(`revoked (${r.why} at ${r.t}) sid=${r.sid} refreshed again at ${p.t}, after ${p.after}`)
+    undo(r, `revoked (${r.why} at ${r.t}) sid=${r.sid} refreshed again at ${p.t}, after ${p.after}`)
   }
   for (const r of input.revoked) {
     const later = ex.find((e) => e.kind === 'refresh' && e.status === 200 && e.sid === r.sid && e.t0 > r.t + 100)
-    if (later !== undefined) undone.push(`sid=${r.sid} (${r.why} at ${r.t}) refreshed later: ${show(later)}`)
+    if (later !== undefined) undo(r, `sid=${r.sid} (${r.why} at ${r.t}) refreshed later: ${show(later)}`)
   }
+  explained.unreplicatedUndone = unreplicatedUndone
 
   const successors = new Map<string, Set<string>>()
   const forks: string[] = []
@@ -191,7 +209,7 @@ export function judge(input: OracleInput): Verdict {
     invariant('no unexplained logout', unexplained, `${unexplained.length} unexplained; own/other session ${explained.ownAction}, attacked ${explained.attacked}, data a fault destroyed ${explained.faultDestroyed.length}`),
     invariant('no token_reused for an honest client', reused, `${reused.length}`),
     invariant('every replay ends its family', attacks, `${ex.filter((x) => x.actor.startsWith('attacker') && x.status === 401).length} replays refused`),
-    invariant('a revocation is never undone', undone, `${input.revoked.length} revoked tokens, ${input.revokedProbes.length} probes`),
+    invariant('a revocation is never undone', undone, `${input.revoked.length} revoked tokens, ${input.revokedProbes.length} probes; ${unreplicatedUndone.length} undone in a named window (revoke_unreplicated, then a failover)`),
     invariant('one successor per refresh token', forks, `${successors.size} rotated jtis`),
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
     invariant('every Redis key has a TTL', input.keys.withoutTTL, `${input.keys.total} keys, ${input.keys.withoutTTL.length} without TTL`),

@@ -93,6 +93,11 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
     for (const d of destroyed.slice(0, 20)) out.push(`  ${d.actor} sid=${d.sid}: ${d.why}`)
     if (destroyed.length > 20) out.push(`  … and ${destroyed.length - 20} more`)
   }
+  const windows = verdict.explained.unreplicatedUndone
+  if (windows.length > 0) {
+    out.push(`revocations undone inside a named window (${windows.length}): baton logged revoke_unreplicated, then the primary moved:`)
+    for (const w of windows.slice(0, 20)) out.push(`  ${w}`)
+  }
   const failed = verdict.invariants.filter((i) => !i.pass)
   out.push('')
   out.push(failed.length === 0 ? 'all invariants hold' : `${failed.length} invariant(s) violated`)
@@ -104,7 +109,7 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
     requests: ex.length,
     faults: Object.fromEntries(rows.map((r) => [r.kind, { injected: r.injected, failedOver: r.failedOver, recoveryP50Ms: r.recoveryP50, recoveryMaxMs: r.recoveryMax }])),
     invariants: Object.fromEntries(verdict.invariants.map((i) => [i.name, i.pass])),
-    explained: { killedInstance: verdict.explained.killedInstance, attacked: verdict.explained.attacked, ownAction: verdict.explained.ownAction, faultDestroyed: destroyed.length },
+    explained: { killedInstance: verdict.explained.killedInstance, attacked: verdict.explained.attacked, ownAction: verdict.explained.ownAction, faultDestroyed: destroyed.length, unreplicatedUndone: windows.length },
     violated: failed.length,
   }
   out.push(JSON.stringify(line))

@@ -54,6 +54,8 @@ export interface BatonInstance {
   tail(lines: number): string[]
   /** Log lines matching `pattern`, counted over the whole run (restarts included). */
   count(pattern: RegExp): number
+  /** Sessions this instance logged `revoke_unreplicated` for (the run's oracle names those windows). */
+  readonly unreplicated: ReadonlySet<string>
 }
 
 export interface Topology {
@@ -162,11 +164,16 @@ function startBatonInstance(
   let lines: string[] = []
   const counts = new Map<RegExp, number>()
   const patterns: RegExp[] = []
+  const unreplicated = new Set<string>()
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) {
       if (line === '') continue
       lines.push(line)
       for (const p of patterns) if (p.test(line)) counts.set(p, (counts.get(p) ?? 0) + 1)
+      if (line.includes('"revoke_unreplicated"')) {
+        const sid = /"sid":"([^"]+)"/.exec(line)?.[1]
+        if (sid !== undefined) unreplicated.add(sid)
+      }
     }
     if (lines.length > 4000) lines = lines.slice(-2000)
   }
@@ -221,6 +228,7 @@ function startBatonInstance(
       }
       throw new Error(`${name}: port ${port} stayed in use`)
     },
+    unreplicated,
     tail: (n) => lines.slice(-n),
     count(pattern) {
       if (!patterns.includes(pattern)) {
