@@ -114,6 +114,17 @@ test('a revoked token that refreshes again fails', () => {
   assert.deepEqual(failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 200, after: 'end' }] })), ['a revocation is never undone'])
 })
 
+test('an undone revocation baton logged as revoke_unreplicated is a named window; another sid still fails', () => {
+  const h = clean()
+  const revoked: Revoked[] = [{ token: 'x', sid: 's9', why: 'logout by u2/t0', t: 100 }]
+  const probes = [{ index: 0, t: 200, status: 200, after: 'failover' }]
+  const named = judge(input(h, { revoked, revokedProbes: probes, unreplicated: new Set(['s9']) }))
+  assert.deepEqual(named.invariants.filter((i) => !i.pass).map((i) => i.name), [])
+  assert.equal(named.explained.unreplicatedUndone.length, 1)
+  assert.match(named.explained.unreplicatedUndone[0]!, /s9.*revoke_unreplicated/)
+  assert.deepEqual(failed(input(h, { revoked, revokedProbes: probes, unreplicated: new Set(['s8']) })), ['a revocation is never undone'])
+})
+
 test('failed refreshes closer than the backoff allows are a retry storm', () => {
   const h = clean()
   for (let i = 0; i < 12; i++) h.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + i * 100, t1: 10_000 + i * 100 + 5 }))
