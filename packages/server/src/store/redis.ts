@@ -176,6 +176,8 @@ export class RedisStore implements SessionStore {
   readonly #log: Logger | undefined
   readonly #timeoutMs: number
   readonly #replicaWaitMs: number
+  /** Whether Sentinel manages this Redis (a primary is then expected to have replicas). */
+  readonly #sentinel: boolean
   /** Until then (performance.now()), revocations do not wait for a replica: one just failed to. */
   #replicaWaitPausedUntil = 0
   #state: 'starting' | 'up' | 'down' = 'starting'
@@ -197,6 +199,7 @@ export class RedisStore implements SessionStore {
       this.#log?.warn(
         'DEBUG turns on ioredis debug output, which prints the Redis password; ioredis:* is left off',
       )
+    this.#sentinel = options.sentinel !== undefined
     this.#secrets = [options.url, target.password, options.sentinel?.password ?? ''].filter(
       (s) => s.length >= 3,
     )
@@ -590,7 +593,18 @@ export class RedisStore implements SessionStore {
     const key = sessionKey(id)
     const info = String(await this.#run(() => this.#onNodeOf(key, ['info', 'replication'])))
     const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? '0')
-    if (replicas === 0) return
+    if (replicas === 0) {
+      // Standalone: nothing to confirm. Under Sentinel a primary with no replica is one in the
+      // middle of a failover (its replica is being promoted) or cut off from them: a write it
+      // takes now is dropped when it rejoins as a replica (the chaos run saw a logout come back
+      // that way), so that is the same warning, naming the window.
+      if (!this.#sentinel) return
+      this.#log?.warn(
+        { event: 'revoke_unreplicated', sid: id, replicas, waitMs: 0, address: this.address },
+        'a revocation was made on a primary with no replica connected (a failover under way?): it could be lost',
+      )
+      return
+    }
     const waitMs = this.#replicaWaitMs
     const paused = performance.now() < this.#replicaWaitPausedUntil
     const acked = paused ? 0 : Number(await this.#run(() => this.#onNodeOf(key, ['wait', '1', String(waitMs)])))

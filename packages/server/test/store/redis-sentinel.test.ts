@@ -198,3 +198,37 @@ async function waitForOK<T>(fn: () => Promise<T>, ms = FAIL_FAST_MS): Promise<T>
     }
   }
 }
+
+// The chaos run (issue 15) saw a logout come back: made on a primary whose replica was being
+// promoted (connected_slaves 0), it was dropped when that primary rejoined as a replica. Under
+// Sentinel such a revocation is now named by one revoke_unreplicated warning.
+test('sentinel: a revocation on a primary with no replica connected is one revoke_unreplicated warning', async (t) => {
+  const own = await startRedisSentinel()
+  t.after(() => own.stop())
+  let text = ''
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk)
+      done()
+    },
+  })
+  const store = createRedisStore({
+    url: 'redis://unused:6379',
+    sentinel: { sentinels: [{ host: '127.0.0.1', port: own.sentinel.port }], name: own.name },
+    log: pino({ level: 'debug' }, sink),
+  })
+  t.after(() => store.close())
+  await store.ready(5_000)
+  // The replica leaves (as when it is promoted): the primary has none connected.
+  await own.replica.command('REPLICAOF', 'NO', 'ONE')
+  await waitForOK(async () => {
+    if (!String(await own.primary.command('INFO', 'replication')).includes('connected_slaves:0')) throw new Error('replica still attached')
+  })
+  const s = session()
+  await waitForOK(() => store.createSession(s))
+  assert.equal(await store.revokeSession(s.id, T0 + 1), true, 'the revocation is still made')
+  const warnings = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'revoke_unreplicated' && l.sid === s.id)
+  assert.equal(warnings.length, 1, text)
+  assert.equal(warnings[0]!.sid, s.id)
+  assert.equal(warnings[0]!.replicas, 0)
+})
