@@ -151,10 +151,10 @@ export function judge(input: OracleInput): Verdict {
   // The run names the window instead of failing when baton said it could not confirm that one.
   const undo = (r: Revoked, line: string): void => {
     if (r.sid === undefined || input.unreplicated?.has(r.sid) !== true) return void undone.push(line)
-    // The window: from the unconfirmed revocation to the first fault after it that moves or
-    // empties the primary.
-    const next = input.history.faults.find((f) => f.start >= r.t && /failover|kill|restart|replicaof/i.test(f.kind))
-    unreplicatedUndone.push(`${line}; revoke_unreplicated was logged for it, window ${r.t}..${next === undefined ? '?' : `${next.start} (${next.kind})`}`)
+    // The window: the Redis fault under way at the revocation, or the first one after it.
+    const redisFault = input.history.faults.find((f) => f.target.startsWith('redis') && f.end >= r.t)
+    const window = redisFault === undefined ? `from ${r.t}` : `${redisFault.kind} on ${redisFault.target} ${redisFault.start}..${redisFault.end}, revoked at ${r.t}`
+    unreplicatedUndone.push(`${line}; revoke_unreplicated was logged for it (window: ${window})`)
   }
   for (const p of input.revokedProbes) {
     if (p.status !== 200) continue
