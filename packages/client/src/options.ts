@@ -4,7 +4,7 @@
  * (ky's Options / NormalizedOptions split).
  */
 import { defaultChannel, type TabChannel } from './tab-channel.js'
-import { defaultLock, type Lock } from './tab-lock.js'
+import { defaultLock, refreshLockName, type Lock } from './tab-lock.js'
 import { createMemoryStorage, createWebStorage, type TokenStorage } from './token-storage.js'
 
 /** Default login path (djangorestframework-simplejwt's wire format, SPEC §1). */
@@ -328,6 +328,7 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
   const refresh = endpointOption(options, 'refresh')
   const logout = endpointOption(options, 'logout')
   const storage = resolveStorage(options.storage, mode)
+  const lock = options.lock ?? defaultLock()
   return Object.freeze({
     baseURL: base.href,
     origin: base.origin,
@@ -342,8 +343,8 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
         ? null
         : resolvePath(logout.name, logout.value, DEFAULT_LOGOUT_PATH, base),
     fetch: options.fetch ?? defaultFetch(),
-    lock: options.lock ?? defaultLock(),
-    lockName: `baton:refresh:${base.href}`,
+    lock,
+    lockName: refreshLockName(lock, base.href, storage),
     channel: channel ?? defaultChannel(`baton:${base.href}`),
     ownsChannel: channel === undefined,
     now: options.now ?? Date.now,

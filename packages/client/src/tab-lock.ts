@@ -44,6 +44,28 @@ export function createWebLock(
 
 const processLock = createInProcessLock()
 
+const storageIds = new WeakMap<object, number>()
+let lastStorageId = 0
+
+/**
+ * The name a client's refreshes lock under. With Web Locks, or a lock the caller passed, every
+ * client of one `baseURL` shares it, as the tabs of an origin share their storage. The in-process
+ * default serialises the clients of one realm, which in Node are often different users (a
+ * server or a test rig acting for many): there each storage object gets its own name, so the
+ * clients that share a storage (two "tabs") still take turns while other users' refreshes never
+ * queue behind them (the chaos run of issue 15 saw one shared lock delay retries by 20 s).
+ */
+export function refreshLockName(lock: Lock, baseURL: string, storage: object | null): string {
+  const name = `baton:refresh:${baseURL}`
+  if (lock !== processLock) return name
+  let id = storage === null ? undefined : storageIds.get(storage)
+  if (id === undefined) {
+    id = ++lastStorageId
+    if (storage !== null) storageIds.set(storage, id)
+  }
+  return `${name}#${id}`
+}
+
 /**
  * The default: Web Locks when present, else one in-process lock shared by every client of this
  * realm.

@@ -11,12 +11,31 @@ test('options: defaults follow simplejwt paths and name the lock and storage key
   assert.equal(options.loginURL, 'https://api.example.com/api/auth/token/')
   assert.equal(options.refreshURL, 'https://api.example.com/api/auth/refresh/')
   assert.equal(options.logoutURL, 'https://api.example.com/api/auth/logout/')
-  assert.equal(options.lockName, 'baton:refresh:https://api.example.com/v1/')
+  // Node here has no Web Locks: the in-process lock, named per storage (next test).
+  assert.match(options.lockName, /^baton:refresh:https:\/\/api\.example\.com\/v1\/(#\d+)?$/)
   assert.equal(options.storageKey, 'baton:tokens:https://api.example.com/v1/')
   assert.equal(options.timeout, 10_000)
   assert.equal(options.origin, 'https://api.example.com')
   assert.ok(options.storage !== null)
   assert.ok(Object.isFrozen(options))
+})
+
+test('options: with the in-process lock each storage has its own lock name; clients sharing one storage share it; a given lock gets the plain name', () => {
+  const baseURL = 'https://api.example.com/'
+  const shared = createMemoryStorage()
+  const [a, b, tab1, tab2] = [
+    resolveOptions({ baseURL, fetch }),
+    resolveOptions({ baseURL, fetch }),
+    resolveOptions({ baseURL, fetch, storage: shared }),
+    resolveOptions({ baseURL, fetch, storage: shared }),
+  ]
+  // Two users of one Node process (two memory storages) never queue behind each other.
+  assert.notEqual(a.lockName, b.lockName)
+  // Two "tabs" over one storage take turns, as tabs of an origin do.
+  assert.equal(tab1.lockName, tab2.lockName)
+  assert.notEqual(tab1.lockName, a.lockName)
+  const lock = async <R>(_name: string, fn: () => Promise<R>): Promise<R> => fn()
+  assert.equal(resolveOptions({ baseURL, fetch, lock }).lockName, `baton:refresh:${baseURL}`)
 })
 
 test('options: paths can be changed', () => {
