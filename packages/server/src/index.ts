@@ -13,7 +13,7 @@ import { withFaultSwitch } from './store/fault-switch.js'
 import { type GuardedStore, guardStore } from './store/guard.js'
 import type { SessionStore } from './store/types.js'
 import { createTokenCodec } from './tokens/jwt.js'
-import { loadKeys } from './tokens/keys.js'
+import { keySourceFromConfig, loadKeys } from './tokens/keys.js'
 import { createCredentialChecker } from './users/checker.js'
 import { openUserStore } from './users/open.js'
 import { createDjangoCredentialChecker, isDjangoUserStore } from './users/django-checker.js'
@@ -78,15 +78,7 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     options.log ?? createLogger({ level: config.logLevel, pretty: config.mode === 'development' && process.stdout.isTTY === true })
   const metrics = options.metrics ?? createMetrics({ defaults: true })
 
-  const keys = await loadKeys({
-    algorithm: config.algorithm,
-    privateKey: config.privateKey,
-    secret: config.secret,
-    verifyKeys: config.verifyKeys,
-    devKeyDir: config.mode === 'production' ? null : config.dataDir,
-    refreshSecret: config.refreshSecret,
-    refreshSecretsPrevious: config.refreshSecretsPrevious,
-  })
+  const keys = await loadKeys(keySourceFromConfig(config))
   if (keys.devKeyFile !== null)
     log.warn({ file: keys.devKeyFile }, 'using the development signing key kept in the data folder; set JWT_PRIVATE_KEY in production')
   // Issue 17: said once, because replacing the signing key then ends every session (README).

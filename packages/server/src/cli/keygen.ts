@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import { type CryptoKey, exportSPKI, importJWK } from 'jose'
-import { ALGORITHMS, type Algorithm, type Config, DEFAULT_ALGORITHM, loadConfig } from '../config.js'
+import { ALGORITHMS, type Algorithm, DEFAULT_ALGORITHM, loadConfig } from '../config.js'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, EXIT_CONFIG } from '../errors.js'
-import { KeyError, type KeySource, generateKey, loadKeys } from '../tokens/keys.js'
+import { KeyError, generateKey, keySourceFromConfig, loadKeys } from '../tokens/keys.js'
 import { refreshKid } from '../tokens/refresh-key.js'
 import { formatConfigError } from './serve.js'
 
@@ -100,7 +100,7 @@ async function printDerivedRefreshKey(env: NodeJS.ProcessEnv, json: boolean, io:
       io.err.write('baton keygen: BATON_REFRESH_SECRET is set, so nothing is derived; it is the key in use.\n')
       return 2
     }
-    const keys = await loadKeys({ ...keySourceOf(config), verifyKeys: null })
+    const keys = await loadKeys({ ...keySourceFromConfig(config), verifyKeys: null })
     return printRefreshKey(keys.refresh.secret, json, io, ', derived from the signing key now in use')
   })
 }
@@ -116,7 +116,7 @@ async function printPublicPEM(env: NodeJS.ProcessEnv, io: IO): Promise<number> {
       io.err.write('baton keygen: HS256 has no public key; the verifier needs JWT_SECRET itself (README, "Behind an existing Django API").\n')
       return 2
     }
-    const keys = await loadKeys({ ...keySourceOf(config), secret: null, verifyKeys: null })
+    const keys = await loadKeys({ ...keySourceFromConfig(config), secret: null, verifyKeys: null })
     const publicJWK = keys.jwks.keys.find((k) => k.kid === keys.kid)!
     const pem = await exportSPKI((await importJWK(publicJWK, config.algorithm, { extractable: true })) as CryptoKey)
     io.out.write(pem.endsWith('\n') ? pem : `${pem}\n`)
@@ -125,18 +125,6 @@ async function printPublicPEM(env: NodeJS.ProcessEnv, io: IO): Promise<number> {
   })
 }
 
-/** The keys exactly as `serve` loads them (index.ts). */
-function keySourceOf(config: Config): KeySource {
-  return {
-    algorithm: config.algorithm,
-    privateKey: config.privateKey,
-    secret: config.secret,
-    verifyKeys: config.verifyKeys,
-    devKeyDir: config.mode === 'production' ? null : config.dataDir,
-    refreshSecret: config.refreshSecret,
-    refreshSecretsPrevious: config.refreshSecretsPrevious,
-  }
-}
 
 /** A configuration or key problem is exit 78 with its message, never a stack trace. */
 async function withConfigErrors(io: IO, run: () => Promise<number>): Promise<number> {

@@ -10,7 +10,7 @@ import {
   importJWK,
   importPKCS8,
 } from 'jose'
-import type { Algorithm } from '../config.js'
+import type { Algorithm, Config } from '../config.js'
 import { type RefreshKeys, RefreshKeyError, loadRefreshKeys } from './refresh-key.js'
 
 /** A verification key and the algorithm it is for. */
@@ -210,4 +210,18 @@ async function readOrCreateOnce(file: string, create: () => string | Promise<str
     unlinkSync(temp)
   }
   return readFileSync(file, 'utf8')
+}
+
+/** The keys exactly as `serve` loads them, from the resolved configuration (index.ts, `baton keygen`). */
+export function keySourceFromConfig(config: Config): KeySource {
+  return {
+    algorithm: config.algorithm,
+    privateKey: config.privateKey,
+    secret: config.secret,
+    verifyKeys: config.verifyKeys,
+    // Production never makes or reads a development key.
+    devKeyDir: config.mode === 'production' ? null : config.dataDir,
+    refreshSecret: config.refreshSecret,
+    refreshSecretsPrevious: config.refreshSecretsPrevious,
+  }
 }

@@ -34,6 +34,24 @@ async function openSentinelStore(): Promise<RedisStore> {
   return store
 }
 
+/** A store through the sentinel whose JSON log lines the test reads (`logged()`). */
+async function openLoggingStore(sentinelSetup: RedisSentinelSetup, url: string): Promise<{ store: RedisStore; logged: () => string }> {
+  let text = ''
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk)
+      done()
+    },
+  })
+  const store = createRedisStore({
+    url,
+    sentinel: { sentinels: [{ host: '127.0.0.1', port: sentinelSetup.sentinel.port }], name: sentinelSetup.name },
+    log: pino({ level: 'debug' }, sink),
+  })
+  await store.ready(5_000)
+  return { store, logged: () => text }
+}
+
 function session(): NewSession {
   return {
     id: newId(),
@@ -65,24 +83,13 @@ describeStoreContract('redis sentinel', openSentinelStore, {
 
 describe('redis sentinel', () => {
   test('sentinel: a password the primary does not require is one JSON warning from the store (start-up checks cannot reach it), password masked', async (t) => {
-    let text = ''
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        text += String(chunk)
-        done()
-      },
-    })
-    const store = createRedisStore({
-      url: 'redis://:n0t-needed-s3cret@unused:6379',
-      sentinel: { sentinels: [{ host: '127.0.0.1', port: setup.sentinel.port }], name: setup.name },
-      log: pino({ level: 'debug' }, sink),
-    })
+    const { store, logged } = await openLoggingStore(setup, 'redis://:n0t-needed-s3cret@unused:6379')
     t.after(() => store.close())
-    await store.ready(5_000)
     // A second connection (a reconnect) does not repeat it.
     await setup.primary.command('CLIENT', 'KILL', 'TYPE', 'normal')
     const s = session()
     await waitForOK(() => store.createSession(s))
+    const text = logged()
     const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
     const warnings = lines.filter((l) => l.event === 'redis_password_not_required')
     assert.equal(warnings.length, 1, text)
@@ -205,20 +212,8 @@ async function waitForOK<T>(fn: () => Promise<T>, ms = FAIL_FAST_MS): Promise<T>
 test('sentinel: a revocation on a primary with no replica connected is one revoke_unreplicated warning', async (t) => {
   const own = await startRedisSentinel()
   t.after(() => own.stop())
-  let text = ''
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      text += String(chunk)
-      done()
-    },
-  })
-  const store = createRedisStore({
-    url: 'redis://unused:6379',
-    sentinel: { sentinels: [{ host: '127.0.0.1', port: own.sentinel.port }], name: own.name },
-    log: pino({ level: 'debug' }, sink),
-  })
+  const { store, logged } = await openLoggingStore(own, 'redis://unused:6379')
   t.after(() => store.close())
-  await store.ready(5_000)
   // The replica leaves (as when it is promoted): the primary has none connected.
   await own.replica.command('REPLICAOF', 'NO', 'ONE')
   await waitForOK(async () => {
@@ -227,8 +222,8 @@ test('sentinel: a revocation on a primary with no replica connected is one revok
   const s = session()
   await waitForOK(() => store.createSession(s))
   assert.equal(await store.revokeSession(s.id, T0 + 1), true, 'the revocation is still made')
-  const warnings = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'revoke_unreplicated' && l.sid === s.id)
-  assert.equal(warnings.length, 1, text)
+  const warnings = logged().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'revoke_unreplicated' && l.sid === s.id)
+  assert.equal(warnings.length, 1, logged())
   assert.equal(warnings[0]!.sid, s.id)
   assert.equal(warnings[0]!.replicas, 0)
 })
