@@ -14,6 +14,13 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../../packages/server/test/helpers/redis-server.js'
 
 export const PYTHON = '/usr/bin/python3'
+
+// A test file the runner ends early (a timeout) skips its after() hooks: its gunicorn must not
+// outlive it, so every one still running is killed when the process exits.
+const live = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
 export const DJANGO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../django')
 
 /** The fixture's environment: DATABASE_URL plus simplejwt settings (`SJ_*`, see settings.py). */
@@ -112,6 +119,8 @@ async function startGunicorn(env: DjangoEnv): Promise<DjangoServer> {
     ['-m', 'gunicorn', '--bind', `127.0.0.1:${port}`, '--workers', '3', '--log-level', 'warning', 'project.wsgi'],
     { cwd: DJANGO_DIR, env: pythonEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
   )
+  live.add(child)
+  child.once('exit', () => live.delete(child))
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()))
   const url = `http://127.0.0.1:${port}`
