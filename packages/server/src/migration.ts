@@ -49,8 +49,21 @@ export function createLegacyExchange(deps: Deps): LegacyExchange | null {
     return { claims, sub: user.id, sid: sessionId(claims.jti) }
   }
 
+  let warnedLifetime = false
+
   function migrate(claims: LegacyRefreshClaims, sub: string, sid: string, client: ClientInfo): Promise<RotateOutcome> {
     const now = clock()
+    // The session outlives the legacy token only while REFRESH_TOKEN_LIFETIME covers what is left
+    // of it: each rotation sets the record's expiry to now + that lifetime, and a record gone
+    // before the legacy token expires would let it be exchanged again. Said once, to be fixed
+    // in configuration (README: keep it at least Django's REFRESH_TOKEN_LIFETIME).
+    if (!warnedLifetime && claims.exp * SECOND > now + config.refreshTokenLifetime * SECOND) {
+      warnedLifetime = true
+      deps.log.warn(
+        { event: 'simplejwt_lifetime', refresh_token_lifetime: config.refreshTokenLifetime },
+        'a simplejwt refresh token outlives REFRESH_TOKEN_LIFETIME: set it at least to Django\'s REFRESH_TOKEN_LIFETIME, or an expired session could let that token be exchanged again',
+      )
+    }
     return store.migrateLegacy({
       id: sid,
       userId: sub,

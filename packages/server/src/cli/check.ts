@@ -105,7 +105,9 @@ export async function runCheckCommand(argv: string[], env: Record<string, string
   const grace = values['grace-seconds'] ?? String(DEFAULT_GRACE_SECONDS)
   if (!/^\d+(\.\d+)?$/.test(grace) || Number(grace) > 3600) return usage('--grace-seconds takes a number of seconds (0 to 3600)')
   const timeout = values.timeout ?? '10000'
-  if (!/^\d+$/.test(timeout) || Number(timeout) < 1) return usage('--timeout takes a positive number of milliseconds')
+  // AbortSignal.timeout refuses more than 2^32 - 1 ms: an absurd value would make every request
+  // look like a network failure of the target rather than a mistake on the command line.
+  if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3_600_000) return usage('--timeout takes a number of milliseconds (1 to 3600000)')
 
   const resolved = resolveTarget({ url: positionals[0]!, paths: values.paths, protected: values.protected, insecure: values.insecure })
   if (resolved.kind === 'usage') return usage(resolved.message)

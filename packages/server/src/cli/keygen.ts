@@ -65,6 +65,11 @@ export async function runKeygenCommand(argv: string[], io: IO, env: NodeJS.Proce
     io.out.write(HELP)
     return 0
   }
+  if (values.derived === true && values.refresh !== true) {
+    // Without --refresh it would print a new signing key, not the derived refresh key asked for.
+    io.err.write(`baton keygen: --derived goes with --refresh\n\n${HELP}`)
+    return 2
+  }
   if (values['public-pem'] === true) return printPublicPEM(env, io)
   if (values.refresh === true) return values.derived === true ? printDerivedRefreshKey(env, values.json === true, io) : printRefreshKey(randomBytes(32), values.json === true, io)
   const alg = ALGORITHMS.find((a) => a.toLowerCase() === (values.alg ?? DEFAULT_ALGORITHM).toLowerCase()) as Algorithm | undefined

@@ -58,11 +58,20 @@ export function createSimplejwtVerifier(settings: SimplejwtSettings): SimplejwtV
 
   return {
     looksLegacy(token) {
+      // Runs on every refresh during the cut-over, baton's own tokens included: the header alone
+      // decides the route (the verifier that follows checks the whole token's shape).
       if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return false
-      const parsed = parseCompactJWS(token)
-      if (parsed.problem !== null) return false
-      const { header } = parsed
-      return header.kid === undefined && (header.typ === undefined || header.typ === 'JWT')
+      const dot = token.indexOf('.')
+      if (dot <= 0) return false
+      let header: unknown
+      try {
+        header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
+      } catch {
+        return false
+      }
+      if (header === null || typeof header !== 'object') return false
+      const { kid, typ } = header as Record<string, unknown>
+      return kid === undefined && (typ === undefined || typ === 'JWT')
     },
 
     verifyRefresh(token) {

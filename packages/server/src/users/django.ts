@@ -199,12 +199,17 @@ function toRecord(row: Row | undefined): DjangoUserRecord | null {
 // Errors that mean "the file cannot be used right now", not "baton has a bug".
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/
 
+/** The longest a read of Django's SQLite file waits for Django's write lock. */
+const SQLITE_BUSY_WAIT_MS = 200
+
 async function openSqlite(file: string, table: string, timeoutMs: number): Promise<Backend> {
   const { default: Database } = await import('better-sqlite3')
   let db: BetterSqlite3.Database
   try {
     // Read-only, and never created: a wrong path is an error, not a new empty database.
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout: timeoutMs })
+    // better-sqlite3 waits for a lock on the event loop itself, and Django writes this file
+    // (last_login, migrations, admin): wait briefly, then SQLITE_BUSY is a 503, not a frozen process.
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: Math.min(timeoutMs, SQLITE_BUSY_WAIT_MS) })
   } catch (err) {
     throw new UserStoreUnavailableError({ operation: 'open', address: `sqlite:${file}`, cause: err })
   }

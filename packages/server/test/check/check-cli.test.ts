@@ -46,6 +46,8 @@ describe('baton check: the command line', () => {
       [[baton.url, '--password-stdin'], /--username is required/],
       [[baton.url, '-u', 'u', '--password-stdin', '--paths', 'a/,b/'], /four comma-separated paths/],
       [[baton.url, '-u', 'u', '--password-stdin', '--grace-seconds', 'soon'], /--grace-seconds/],
+      // Past AbortSignal.timeout's range every request would fail as if the target were down.
+      [[baton.url, '-u', 'u', '--password-stdin', '--timeout', '99999999999'], /--timeout/],
       [[baton.url, '-u', 'u', '--password-stdin', '--paths', 'token/,https://elsewhere.example/r/,verify/,logout/'], /leaves http:\/\/127\.0\.0\.1/],
       [[baton.url, '-u', 'u', '--password-stdin', '--protected', '//elsewhere.example/me/'], /--protected: .* leaves/],
       [['ftp://127.0.0.1/', '-u', 'u', '--password-stdin'], /only http:\/\/ and https:\/\//],

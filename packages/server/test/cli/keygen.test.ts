@@ -113,6 +113,11 @@ test('keygen: --refresh prints a new BATON_REFRESH_SECRET that configuration acc
   assert.match(a.stderr, new RegExp(`refresh-token key id ${pinned.refresh.kid};`))
   assert.ok(!a.stderr.includes(value.slice(7)), 'the secret is on stderr')
 
+  // --derived alone would otherwise print a new signing key: a usage error.
+  const alone = await runCLI(['keygen', '--derived'], env)
+  assert.equal(alone.code, 2)
+  assert.match(alone.stderr, /--derived goes with --refresh/)
+  assert.equal(alone.stdout, '')
   // --derived: the key of this environment while BATON_REFRESH_SECRET is unset, as serve derives it.
   const derived = await runCLI(['keygen', '--refresh', '--derived', '--json'], env)
   assert.equal(derived.code, 0, derived.stderr)
