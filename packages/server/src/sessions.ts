@@ -191,6 +191,11 @@ export function createSessions(deps: Deps): Sessions {
       if (signal?.aborted === true) {
         // The check ran to its end but nobody is there to take the tokens: no session for them.
         if (user !== null) await reservation.succeeded()
+        else {
+          // A wrong password is a counted failure and an audit line, whoever stayed to hear it.
+          metrics.loginOutcomes.inc({ outcome: 'invalid_credentials' })
+          audit('login_failed', { ip: client.ip, client_gone: true }, 'warn')
+        }
         throw clientGone()
       }
       if (user === null) {
@@ -326,7 +331,7 @@ export function createSessions(deps: Deps): Sessions {
       return claims
     },
   }
-  return gateRefresh(sessions, limits)
+  return gateRefresh(sessions, limits, log)
 }
 
 /**
@@ -335,7 +340,7 @@ export function createSessions(deps: Deps): Sessions {
  * call on a success (security/refresh-gate.ts). A refused token counts as a failure; the store
  * being down does not (that is ours, SPEC §4).
  */
-function gateRefresh(sessions: Sessions, limits: FailureLimits): Sessions {
+function gateRefresh(sessions: Sessions, limits: FailureLimits, log: Deps['log']): Sessions {
   const refresh = sessions.refresh
   return {
     ...sessions,
@@ -348,8 +353,14 @@ function gateRefresh(sessions: Sessions, limits: FailureLimits): Sessions {
         failed = err instanceof BatonError && !(err instanceof StoreUnavailableError)
         throw err
       } finally {
-        if (failed) await limits.refreshFailed(pass)
-        else limits.refreshDone(pass)
+        if (!failed) limits.refreshDone(pass)
+        else {
+          // Counting is bookkeeping: its own error must not replace the refresh's answer (a 401
+          // would become a 500). The guard already logged a store failure; anything else here.
+          await limits.refreshFailed(pass).catch((err: unknown) => {
+            if (!(err instanceof StoreUnavailableError)) log.error({ err }, 'counting a failed refresh failed')
+          })
+        }
       }
     },
   }
