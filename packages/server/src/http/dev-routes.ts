@@ -49,7 +49,17 @@ function onlyLocal(request: FastifyRequest): void {
   const headers = request.headers
   const proxied = headers['x-forwarded-for'] !== undefined || headers['forwarded'] !== undefined || headers['x-real-ip'] !== undefined
   // The socket's peer, not request.ip: with BATON_TRUST_PROXY that comes from a header.
-  if (proxied || !isLoopback(request.socket.remoteAddress)) throw new BatonError('not_found')
+  if (proxied || !isLoopback(request.socket.remoteAddress) || !isLoopbackHost(request.headers.host)) throw new BatonError('not_found')
+}
+
+/**
+ * The Host the browser addressed: a page on another site can rebind its own name to 127.0.0.1
+ * (DNS rebinding) and then call this route same-origin; its Host is still its own name.
+ */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '')
+  return name === 'localhost' || name === '[::1]' || (isIP(name) === 4 && name.startsWith('127.'))
 }
 
 /** 127.0.0.0/8, ::1, and IPv4-mapped 127.x (a dual-stack listener reports those). */

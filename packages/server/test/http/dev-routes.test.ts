@@ -84,6 +84,8 @@ test('dev store switch: a non-loopback client, or one through a proxy, gets 404 
     // A reverse proxy on this host connects from loopback on behalf of anyone.
     server.post(DEV_STORE_PATH, { down: true }, { 'x-forwarded-for': '127.0.0.1' }),
     server.post(DEV_STORE_PATH, { down: true }, { forwarded: 'for=127.0.0.1' }),
+    // DNS rebinding: a foreign site's name pointed at 127.0.0.1 still sends its own Host.
+    server.app.inject({ method: 'POST', url: DEV_STORE_PATH, headers: { host: 'evil.example:8000' }, payload: { down: true } }),
   ]
   for (const res of await Promise.all(attempts)) {
     assert.equal(res.statusCode, 404)
