@@ -8,7 +8,7 @@ import {
   readFileSync,
   rmSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from './redis-server.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -106,18 +106,6 @@ function findBinDir(): string {
     'PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin ' +
       '(apt-get install postgresql), or set BATON_TEST_DATABASE_URL',
   )
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function startOwn(): Promise<TestPostgres> {

@@ -90,15 +90,39 @@ function tempDir(prefix: string): string {
   return dir
 }
 
-/** A port that is free now (and, for a cluster node, whose bus port `port + 10000` is too). */
+/**
+ * A port that is free now (and, for a cluster node, whose bus port `port + 10000` is too).
+ *
+ * Chosen below the kernel's ephemeral range, never with `listen(0)`: a test kills a server and
+ * restarts it on the same port while clients keep reconnecting to it, and a connect to a closed
+ * loopback port inside the ephemeral range can be given that very port as its own source port
+ * (a TCP self-connect): the client then talks to itself and the restarted server finds its port
+ * taken. Outside that range no outgoing socket and no `listen(0)` of another test can hold it.
+ */
 export async function freePort(options: { withBusPort?: boolean } = {}): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await listenOnce(0)
+  const [low, high] = portWindow(options.withBusPort === true)
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    if ((await listenOnce(port).catch(() => 0)) === 0) continue
     if (!options.withBusPort) return port
-    if (port + 10_000 > 65_535) continue
     if ((await listenOnce(port + 10_000).catch(() => 0)) !== 0) return port
   }
-  throw new Error('no free port pair found')
+  throw new Error('no free port found below the ephemeral range')
+}
+
+/** [low, high) for test ports: under the ephemeral range (leaving room for a cluster bus port). */
+function portWindow(withBus: boolean): [number, number] {
+  let ephemeralLow = 32_768
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+  } catch {
+    // not Linux: the IANA dynamic range starts at 49152, and 32768 is below it too
+  }
+  const top = Math.min(ephemeralLow, 32_768)
+  const high = withBus ? top - 10_000 : top
+  const low = withBus ? 10_000 : 12_000
+  if (!(high - low >= 2_000)) throw new Error(`the ephemeral port range starts at ${ephemeralLow}: no room for test ports below it`)
+  return [low, high]
 }
 
 function listenOnce(port: number): Promise<number> {
