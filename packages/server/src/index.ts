@@ -8,7 +8,7 @@ import { type Config, loadConfig } from './config.js'
 import type { Deps } from './deps.js'
 import { createLogger } from './log.js'
 import { type Metrics, createMetrics } from './metrics.js'
-import { maskURL } from './redis-url.js'
+import { maskURL } from './secrets.js'
 import { withFaultSwitch } from './store/fault-switch.js'
 import { type GuardedStore, guardStore } from './store/guard.js'
 import type { SessionStore } from './store/types.js'
@@ -92,7 +92,7 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
   // The demo's "break the store" control (development only): a switch in front of the store,
   // behind the guard, so the guard alone decides up, down and the circuit (SPEC §4).
   const faulty = config.mode === 'development' && config.demo ? withFaultSwitch(raw) : null
-  const store: GuardedStore = guardStore(faulty?.store ?? raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics })
+  const store: GuardedStore = guardStore(faulty?.store ?? raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics, clock })
 
   let users: UserStore | null = options.users ?? null
   if (users === null && options.credentials === undefined) {

@@ -252,6 +252,8 @@ export function createSessions(deps: Deps): Sessions {
           spareJti: newRefreshJti(),
           now,
           graceMs: config.refreshGraceSeconds * SECOND,
+          // The grace window does not run while the store could not answer (outage-spans.ts).
+          outages: store.outages(now),
           refreshLifetimeMs: config.refreshTokenLifetime * SECOND,
           generation: claims.gen,
           userId: claims.sub,

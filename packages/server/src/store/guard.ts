@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
-import type { Clock } from '../clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { StoreUnavailableError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import { OutageSpans, type OutageSpan } from './outage-spans.js'
 import type { SessionStore } from './types.js'
 
 export interface GuardOptions {
@@ -27,6 +28,8 @@ export interface GuardedStore extends SessionStore {
   readonly state: () => CircuitState
   /** Ping through the guard: latency in ms, or a StoreUnavailableError. */
   readonly check: () => Promise<number>
+  /** When the store could not answer, for a rotation's grace window (outage-spans.ts). */
+  readonly outages: (now: number) => OutageSpan[]
 }
 
 const OPERATIONS = [
@@ -67,6 +70,8 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   let state: CircuitState = 'closed'
   let probe: NodeJS.Timeout | null = null
   let closed = false
+  const spans = new OutageSpans()
+  const wallClock = options.clock ?? systemClock
   metrics?.storeUp.set(1)
   metrics?.circuitState.set(0)
 
@@ -93,6 +98,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     if (state === 'closed') return
     state = 'closed'
     failures = 0
+    spans.succeeded(wallClock())
     if (probe !== null) clearInterval(probe)
     probe = null
     metrics?.storeUp.set(1)
@@ -103,16 +109,22 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   /** `input` is the operation's first argument: its ids are read only if the call fails. */
   async function call<T>(operation: string, run: () => Promise<T>, input?: unknown): Promise<T> {
     // An open circuit answers at once: no request waits on a store known to be down.
-    if (state === 'open') throw unavailable(operation)
+    if (state === 'open') {
+      spans.failed(wallClock())
+      throw unavailable(operation)
+    }
     const start = performance.now()
+    const startedAt = wallClock()
     try {
       const result = await withDeadline(run(), timeoutMs)
       failures = 0
+      spans.succeeded(wallClock())
       metrics?.storeLatency.observe({ operation, result: 'ok' }, (performance.now() - start) / 1000)
       return result
     } catch (err) {
       metrics?.storeLatency.observe({ operation, result: 'error' }, (performance.now() - start) / 1000)
       if (closed) throw unavailable(operation, err)
+      spans.failed(startedAt)
       // SPEC §4: one line per failed operation with the real cause and the masked address.
       // It is also the `store_error` audit event of SPEC §3.5 (with the session id and the user
       // id when the operation's arguments name them), so a failed refresh writes one line, not two.
@@ -137,6 +149,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   }
   guarded.state = () => state
   guarded.check = () => call('ping', () => store.ping())
+  guarded.outages = (now: number) => spans.list(now)
   return guarded as unknown as GuardedStore
 }
 

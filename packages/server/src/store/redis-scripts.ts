@@ -1,3 +1,5 @@
+import { MAX_GRACE_CREDIT_MS } from './outage-spans.js'
+
 /**
  * The Lua scripts of the Redis store. Each one touches a single key, so it runs in one Cluster
  * slot, and each store operation that needs one is exactly one `EVALSHA` round trip (ioredis
@@ -56,12 +58,17 @@ return 1
 /**
  * SPEC §3.2 in one atomic step, the rules of `decideRotation` (store/rotation.ts). KEYS[1]
  * session; ARGV: jti, newJti, now, graceMs, refreshLifetimeMs, marginMs, presented generation
- * (0: unknown), spareJti ('': none). Answers `{kind}` or `{kind, record}`. The token `n` names at
- * generation `g` + 1 is the successor of a rotation this Redis lost (a failover to an
- * asynchronous replica): it rotates like the current one. Any other later generation is
- * `not_found`.
+ * (0: unknown), spareJti ('': none), outage spans (`start,end;…`, '': none). Answers `{kind}`
+ * or `{kind, record}`. The token `n` names at generation `g` + 1 is the successor of a rotation
+ * this Redis lost (a failover to an asynchronous replica): it rotates like the current one. Any
+ * other later generation is `not_found`. The previous token's grace window does not run during
+ * the outage spans, capped as `graceCredit` (store/outage-spans.ts) caps it.
  */
-export const ROTATE_LUA = `
+export const ROTATE_LUA = rotateScript('ARGV[9]')
+
+/** The rotation script, reading its outage spans from `spans` (a Lua expression). */
+function rotateScript(spans: string): string {
+  return `
 local k = KEYS[1]
 local jti, newJti = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
@@ -85,14 +92,23 @@ if jti == f[3] or lost then
   redis.call('PEXPIRE', k, string.format('%d', expires - now + tonumber(ARGV[6])))
   return {'rotated', ${READ_RECORD}}
 end
-if f[4] and jti == f[4] and now < base + tonumber(f[5]) then
-  redis.call('HSET', k, 'lu', at)
-  return {'grace', ${READ_RECORD}}
+if f[4] and jti == f[4] then
+  local deadline = base + tonumber(f[5])
+  local credit, from, spans = 0, deadline - tonumber(ARGV[4]), ${spans} or ''
+  for s, e in string.gmatch(spans, '(%d+),(%d+)') do
+    local overlap = math.min(tonumber(e), now) - math.max(tonumber(s), from)
+    if overlap > 0 then credit = credit + overlap end
+  end
+  if now - math.min(credit, ${MAX_GRACE_CREDIT_MS}) < deadline then
+    redis.call('HSET', k, 'lu', at)
+    return {'grace', ${READ_RECORD}}
+  end
 end
 if gen > stored then return {'not_found'} end
 redis.call('HSET', k, 'r', at)
 return {'reused', ${READ_RECORD}}
 `
+}
 
 /**
  * SPEC §9 cut-over: ROTATE_LUA over a record created first when missing, in the same script (so
@@ -107,7 +123,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[9])
   ARGV[5] = ARGV[10]
 end
-${ROTATE_LUA}`
+${rotateScript("''")}`
 
 /** Rotation off (SPEC §3.3). KEYS[1] session; ARGV: jti, now. */
 export const TOUCH_LUA = `

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { silenceIoredisDebug } from '../security/ioredis-debug.js'
 import { quietPasswordNotRequired } from './redis-auth.js'
 import { newRecord } from './rotation.js'
+import { encodeSpans } from './outage-spans.js'
 import {
   CREATE_SESSION_LUA,
   INCREMENT_COUNTER_LUA,
@@ -390,6 +391,7 @@ export class RedisStore implements SessionStore {
           String(TTL_MARGIN_MS),
           String(input.generation ?? 0),
           input.spareJti ?? '',
+          encodeSpans(input.outages),
         ),
       ([kind]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
     )

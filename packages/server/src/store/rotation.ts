@@ -1,3 +1,4 @@
+import { graceCredit } from './outage-spans.js'
 import type { RotateInput, RotateOutcome, SessionRecord, TouchInput, TouchOutcome } from './types.js'
 
 /**
@@ -51,7 +52,12 @@ export function decideRotation(
   }
 
   // SPEC §3.2: the previous token within grace answers the same successor.
-  if (input.jti === record.previousJti && record.graceUntil !== null && now < record.graceUntil) {
+  // The window does not run while the store could not answer (outage-spans.ts says why).
+  if (
+    input.jti === record.previousJti &&
+    record.graceUntil !== null &&
+    now - graceCredit(input.outages, record.graceUntil, input.graceMs, now) < record.graceUntil
+  ) {
     const next: SessionRecord = { ...record, lastUsedAt: now }
     return { outcome: { kind: 'grace', session: next }, write: next }
   }

@@ -1,3 +1,5 @@
+import type { OutageSpan } from './outage-spans.js'
+
 /**
  * The session store: where a refresh-token family (a session) lives.
  *
@@ -142,6 +144,11 @@ export interface RotateInput {
   spareJti?: string
   now: number
   graceMs: number
+  /**
+   * When the store could not answer this instance (outage-spans.ts): the previous token's grace
+   * window does not run during them (at most MAX_GRACE_CREDIT_MS more). Absent: no credit.
+   */
+  outages?: readonly OutageSpan[]
   /** The new token's lifetime; the record's expiry becomes min(now + this, absoluteExpiresAt). */
   refreshLifetimeMs: number
   /**

@@ -187,6 +187,50 @@ export function describeStoreContract(
       assert.equal(next.kind, 'revoked')
     })
 
+    test('rotate: the grace window does not run while the store was unavailable (outage spans)', async () => {
+      const s = await login()
+      const R = T0 + MINUTE
+      const first = await store.rotate(rotation(s, s.jti, R))
+      assert.ok(first.kind === 'rotated')
+      // Down from 5 s to 35 s after the rotation: 30 s of it count for nothing, so at R + 40 s
+      // only 10 s of the 15 s window have run; at R + 45 s all 15 have.
+      const outages = [[R + 5_000, R + 35_000]] as const
+      const retry = await store.rotate(rotation(s, s.jti, R + 40_000, { outages }))
+      assert.equal(retry.kind, 'grace')
+      assert.ok(retry.kind === 'grace')
+      assert.equal(retry.session.currentJti, first.session.currentJti)
+      const late = await store.rotate(rotation(s, s.jti, R + 45_000, { outages }))
+      assert.equal(late.kind, 'reused')
+    })
+
+    test('rotate: an outage before the rotation gives the window no credit', async () => {
+      const s = await login()
+      const R = T0 + MINUTE
+      assert.equal((await store.rotate(rotation(s, s.jti, R))).kind, 'rotated')
+      const before = [[R - 60_000, R - 1]] as const
+      assert.equal((await store.rotate(rotation(s, s.jti, R + GRACE, { outages: before }))).kind, 'reused')
+    })
+
+    test('rotate: the outage credit is capped at five minutes, and the successor once used ends it', async () => {
+      const s = await login()
+      const R = T0 + MINUTE
+      const first = await store.rotate(rotation(s, s.jti, R))
+      assert.ok(first.kind === 'rotated')
+      const hour = [[R, R + 60 * MINUTE]] as const
+      // 5 minutes of credit: at R + 5 min + 14 s the window still holds, at + 15 s it is over.
+      assert.equal((await store.rotate(rotation(s, s.jti, R + 5 * MINUTE + GRACE - 1_000, { outages: hour }))).kind, 'grace')
+      const t = await login()
+      const tFirst = await store.rotate(rotation(t, t.jti, R))
+      assert.ok(tFirst.kind === 'rotated')
+      assert.equal((await store.rotate(rotation(t, t.jti, R + 5 * MINUTE + GRACE, { outages: hour }))).kind, 'reused')
+      // Once the successor has rotated, the first token is two generations old: reuse, credit or not.
+      const u = await login()
+      const u2 = await store.rotate(rotation(u, u.jti, R))
+      assert.ok(u2.kind === 'rotated')
+      assert.equal((await store.rotate(rotation(u, u2.session.currentJti, R + 1_000))).kind, 'rotated')
+      assert.equal((await store.rotate(rotation(u, u.jti, R + 2_000, { outages: hour }))).kind, 'reused')
+    })
+
     test('rotate: a token two generations old is reuse even inside the grace window', async () => {
       const s = await login()
       const g2 = await store.rotate(rotation(s, s.jti, T0 + MINUTE))

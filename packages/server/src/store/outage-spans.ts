@@ -1,0 +1,73 @@
+/**
+ * When the session store could not answer this instance: spans of wall-clock time, from the start
+ * of the first call that failed to the first call that succeeded after it. The guard records them;
+ * a rotation passes them to the store so that SPEC §3's grace window does not run while nobody
+ * could have used it (see {@link graceCredit}).
+ *
+ * Why: a rotation can commit while its answer is lost (a timeout, a killed instance, a failover).
+ * The client still holds the previous token and retries; if the store then stays unreachable past
+ * the 15 s grace window, the retry that finally gets through was answered `token_reused` and an
+ * honest user was logged out (the chaos run found it). The window now counts only time in which
+ * the store answered: the retry is still inside it.
+ */
+export type OutageSpan = readonly [start: number, end: number]
+
+/** Spans older than this are dropped: more credit than {@link MAX_GRACE_CREDIT_MS} is never given. */
+const KEEP_MS = 10 * 60_000
+/** A bound on what is kept, however often the store flaps. */
+const MAX_SPANS = 32
+/**
+ * The most a grace window is ever extended by outages. It bounds what a copied previous token can
+ * gain from a long outage: at most this long past its window, and only while its successor has not
+ * been used (then it is two generations old and reuse, as always).
+ */
+export const MAX_GRACE_CREDIT_MS = 5 * 60_000
+
+export class OutageSpans {
+  readonly #closed: [number, number][] = []
+  /** Start of the outage under way, or null while the store answers. */
+  #openSince: number | null = null
+
+  /** A call that started at `startedAt` failed. */
+  failed(startedAt: number): void {
+    if (this.#openSince === null || startedAt < this.#openSince) this.#openSince = startedAt
+  }
+
+  /** A call answered at `now`: an outage under way ends here. */
+  succeeded(now: number): void {
+    if (this.#openSince === null) return
+    this.#closed.push([this.#openSince, Math.max(this.#openSince, now)])
+    this.#openSince = null
+    if (this.#closed.length > MAX_SPANS) this.#closed.splice(0, this.#closed.length - MAX_SPANS)
+  }
+
+  /** The spans that can still matter at `now`, oldest first; one under way ends at `now`. */
+  list(now: number): OutageSpan[] {
+    while (this.#closed.length > 0 && (this.#closed[0] as [number, number])[1] < now - KEEP_MS) this.#closed.shift()
+    const spans: OutageSpan[] = [...this.#closed]
+    if (this.#openSince !== null) spans.push([this.#openSince, now])
+    return spans
+  }
+}
+
+/**
+ * How far past `graceUntil` the previous token is still answered: the time within
+ * [rotatedAt, now] in which the store could not answer (rotatedAt = graceUntil - graceMs), capped
+ * at {@link MAX_GRACE_CREDIT_MS}. The Redis rotation script computes the same sum in Lua.
+ */
+export function graceCredit(spans: readonly OutageSpan[] | undefined, graceUntil: number, graceMs: number, now: number): number {
+  if (spans === undefined || spans.length === 0) return 0
+  const from = graceUntil - graceMs
+  let credit = 0
+  for (const [start, end] of spans) {
+    const overlap = Math.min(end, now) - Math.max(start, from)
+    if (overlap > 0) credit += overlap
+  }
+  return Math.min(credit, MAX_GRACE_CREDIT_MS)
+}
+
+/** The spans as one script argument: `start,end;start,end` (integers, ms). */
+export function encodeSpans(spans: readonly OutageSpan[] | undefined): string {
+  if (spans === undefined) return ''
+  return spans.map(([s, e]) => `${Math.floor(s)},${Math.ceil(e)}`).join(';')
+}

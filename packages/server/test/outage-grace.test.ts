@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { withFaultSwitch } from '../src/store/fault-switch.js'
+import { createMemoryStore } from '../src/store/memory.js'
+import { createTestServer } from './helpers/make-server.js'
+import { waitFor } from './helpers/redis-server.js'
+
+// The chaos run's case (issue 15): a rotation commits but its answer is lost, and the store then
+// stays unreachable for longer than the 15 s grace window. The client still holds the previous
+// token; the retry that gets through after the outage must answer the successor, not
+// token_reused (which logged honest users out).
+test('a refresh whose answer was lost, retried through a store outage longer than the grace window, answers the successor', async (t) => {
+  const { store, fault } = withFaultSwitch(createMemoryStore())
+  const server = await createTestServer({ REFRESH_GRACE_SECONDS: '15' }, { store })
+  t.after(() => server.close())
+  await server.addUser('ann', 'correct horse')
+  const pair = await server.login('ann', 'correct horse')
+
+  const first = await server.post('/api/auth/refresh/', { refresh: pair.refresh })
+  assert.equal(first.statusCode, 200)
+  const successor = first.json<{ refresh: string }>().refresh
+  // ...whose answer never reached the client, which keeps retrying with the old token.
+
+  server.clock.advance(2_000)
+  fault.set(true)
+  for (let i = 0; i < 10; i++) {
+    const res = await server.post('/api/auth/refresh/', { refresh: pair.refresh })
+    assert.equal(res.statusCode, 503, res.body)
+    assert.ok(res.headers['retry-after'] !== undefined)
+    server.clock.advance(2_000)
+  }
+  fault.set(false)
+  // The guard's probe closes the circuit by itself once the store answers again.
+  await waitFor(async () => (await server.get('/readyz')).statusCode === 200, 5_000, 'the circuit to close')
+
+  server.clock.advance(1_000) // 23 s after the rotation, 3 s of them with a store that answered
+  const retry = await server.post('/api/auth/refresh/', { refresh: pair.refresh })
+  assert.equal(retry.statusCode, 200, retry.body)
+  const jti = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).jti
+  assert.equal(jti(retry.json<{ refresh: string }>().refresh), jti(successor))
+  assert.equal(server.logs.filter((l) => l.audit === 'reused').length, 0)
+
+  // The window still closes: 16 s of a working store later, the old token is reuse.
+  server.clock.advance(13_000)
+  const late = await server.post('/api/auth/refresh/', { refresh: pair.refresh })
+  assert.equal(late.statusCode, 401)
+  assert.equal(late.json<{ code: string }>().code, 'token_reused')
+})
+
+test('OutageSpans: a span runs from the first failed call to the next answer; one under way ends now; old ones go', async () => {
+  const { OutageSpans, graceCredit, MAX_GRACE_CREDIT_MS } = await import('../src/store/outage-spans.js')
+  const spans = new OutageSpans()
+  spans.succeeded(1_000) // nothing under way: nothing recorded
+  assert.deepEqual(spans.list(1_000), [])
+  spans.failed(2_000)
+  spans.failed(1_500) // a call that started earlier and failed later moves the start back
+  spans.failed(3_000)
+  assert.deepEqual(spans.list(4_000), [[1_500, 4_000]])
+  spans.succeeded(5_000)
+  assert.deepEqual(spans.list(6_000), [[1_500, 5_000]])
+  for (let i = 0; i < 40; i++) {
+    spans.failed(10_000 + i * 10)
+    spans.succeeded(10_005 + i * 10)
+  }
+  assert.equal(spans.list(11_000).length, 32)
+  assert.deepEqual(spans.list(11_000 + 11 * 60_000), [])
+  // Credit: overlap with [graceUntil - graceMs, now], capped.
+  assert.equal(graceCredit([[0, 10_000]], 20_000, 15_000, 30_000), 5_000)
+  assert.equal(graceCredit([[0, 10_000 * 60_000]], 15_000, 15_000, 20 * 60_000), MAX_GRACE_CREDIT_MS)
+  assert.equal(graceCredit(undefined, 15_000, 15_000, 20_000), 0)
+})
