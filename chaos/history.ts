@@ -134,14 +134,22 @@ export function recordingFetch(
 ): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init)
-    const inst = route()
+    // No body stays no body: an empty string would go out as text/plain (a 415 from baton).
+    const body = request.body === null ? undefined : await request.clone().text()
+    return send(request, body, init?.signal ?? undefined, route(), true)
+  }
+
+  /**
+   * One exchange with instance `inst`. A refused connection (the instance is down and nothing
+   * was sent) goes once to the other instance, as a load balancer does (nginx's default
+   * `proxy_next_upstream error` passes a request on when its connect fails; a request that
+   * reached an instance is never sent twice). Both attempts are in the history.
+   */
+  async function send(request: Request, body: string | undefined, callerSignal: AbortSignal | undefined, inst: number, failover: boolean): Promise<Response> {
     const original = new URL(request.url)
     const target = new URL(original.pathname + original.search, urls[inst])
     const kind = kindOf(request.method, original.pathname)
     const record: Exchange = { id: nextId++, actor, kind, inst, t0: Date.now(), t1: 0, status: null }
-    let body: string | undefined
-    // No body stays no body: an empty string would go out as text/plain (a 415 from baton).
-    if (request.body !== null) body = await request.clone().text()
     if ((kind === 'refresh' || kind === 'logout') && body !== undefined) {
       try {
         const presented = claimsOf((JSON.parse(body) as { refresh?: unknown }).refresh)
@@ -153,7 +161,7 @@ export function recordingFetch(
       }
     }
     const bound = AbortSignal.timeout(EXCHANGE_BOUND_MS)
-    const signal = init?.signal ? AbortSignal.any([init.signal, bound]) : bound
+    const signal = callerSignal ? AbortSignal.any([callerSignal, bound]) : bound
     try {
       const response = await fetch(target, {
         method: request.method,
@@ -180,8 +188,10 @@ export function recordingFetch(
       return new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers })
     } catch (error) {
       record.t1 = Date.now()
-      record.error = bound.aborted ? 'bound' : (error as Error).name
+      const refused = (error as { cause?: { code?: unknown } }).cause?.code === 'ECONNREFUSED'
+      record.error = bound.aborted ? 'bound' : refused ? 'refused' : (error as Error).name
       history.exchanges.push(record)
+      if (refused && failover && urls.length > 1 && !signal.aborted) return send(request, body, callerSignal, (inst + 1) % urls.length, false)
       throw error
     }
   }
