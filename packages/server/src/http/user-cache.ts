@@ -1,10 +1,11 @@
 import type { Clock } from '../clock.js'
+import { createTTLCache } from '../ttl-cache.js'
 import type { User } from '../users/types.js'
 
 export interface UserCacheOptions {
   /** How long a found user is remembered, in ms. @default 1000 */
   ttlMs?: number
-  /** Most users remembered; the map is emptied when full. @default 10000 */
+  /** Most users remembered; past it the one found longest ago goes (ttl-cache.ts). @default 10000 */
   maxEntries?: number
 }
 
@@ -20,20 +21,18 @@ export function createUserCache(
   clock: Clock,
   options: UserCacheOptions = {},
 ): (id: string) => Promise<User | null> {
-  const ttl = options.ttlMs ?? 1000
-  const max = options.maxEntries ?? 10_000
-  const entries = new Map<string, { user: User; until: number }>()
+  const users = createTTLCache<string, User>({ ttlMs: options.ttlMs ?? 1000, maxEntries: options.maxEntries ?? 10_000, now: clock })
   return async (id) => {
-    const now = clock()
-    const hit = entries.get(id)
-    if (hit !== undefined && now < hit.until) return hit.user
+    const hit = users.get(id)
+    if (hit !== undefined) return hit
+    // The TTL counts from the lookup's start: the user is never remembered past what it read.
+    const asOf = clock()
     const user = await lookup(id)
     if (user === null) {
-      entries.delete(id)
+      users.delete(id)
       return null
     }
-    if (entries.size >= max) entries.clear()
-    entries.set(id, { user, until: now + ttl })
+    users.set(id, user, asOf)
     return user
   }
 }

@@ -1,10 +1,12 @@
+import { createTTLCache } from '../ttl-cache.js'
+
 /**
  * A bounded map from a token to what verifying it produced, so a bearer token sent again is not
  * verified again. It only remembers: the caller decides what a hit is still worth (expiry is
  * re-checked against the clock on every hit; revocation is checked after it, per request).
  *
  * Only tokens that verified are ever stored, so an attacker cannot fill it with garbage; a
- * client minting many valid tokens only pushes out the oldest entries (insertion order).
+ * client minting many valid tokens only pushes out the oldest entries (ttl-cache.ts's rule).
  */
 export interface VerifiedCache<T> {
   get(token: string): T | undefined
@@ -13,25 +15,6 @@ export interface VerifiedCache<T> {
 }
 
 export function createVerifiedCache<T>(maxEntries: number): VerifiedCache<T> {
-  const entries = new Map<string, T>()
-  return {
-    get(token) {
-      return maxEntries > 0 ? entries.get(token) : undefined
-    },
-    set(token, value) {
-      if (maxEntries <= 0) return
-      if (entries.size >= maxEntries) {
-        // Map iterates in insertion order: drop the oldest tenth at once, not one per insert.
-        let drop = Math.max(1, Math.floor(maxEntries / 10))
-        for (const key of entries.keys()) {
-          entries.delete(key)
-          if (--drop === 0) break
-        }
-      }
-      entries.set(token, value)
-    },
-    get size() {
-      return entries.size
-    },
-  }
+  // No TTL of its own, so no clock: each token's expiry is its own and the codec checks it.
+  return createTTLCache<string, T>({ maxEntries, ttlMs: Infinity, now: () => 0 })
 }

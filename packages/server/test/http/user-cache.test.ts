@@ -47,6 +47,11 @@ test('user cache: holds at most maxEntries users', async () => {
   assert.equal(calls.length, 30) // the last one is still remembered
   await find('0')
   assert.equal(calls.length, 31) // the first one was dropped when the map filled
+  // One rule for every cache (ttl-cache.ts): only the user found longest ago ('20') made room.
+  await find('21')
+  assert.equal(calls.length, 31)
+  await find('20')
+  assert.equal(calls.length, 32)
 })
 
 test('user cache: /api/me/ answers from the cache within a second and from the store after', async (t) => {
