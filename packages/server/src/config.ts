@@ -5,6 +5,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
+import { configuredPasswords } from './secrets.js'
 import { type TrustProxy, parseTrustProxy } from './security/trust-proxy.js'
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
 import { checkSQLIdentifier, parseDatabaseURL } from './users/database-url.js'
@@ -580,20 +581,9 @@ function loadRedis(env: Env, problems: ConfigProblem[]): RedisConfig | null {
   return { url, findings, tlsCA, cluster, sentinel }
 }
 
-/** True when the JWT secret equals a password found in another configured secret. */
+/** True when the secret equals a password configured elsewhere (secrets.ts reads the URLs). */
 function sharesSecret(secretBytes: Uint8Array, env: Env): boolean {
-  const s = Buffer.from(secretBytes).toString('utf8')
-  for (const name of ['REDIS_URL', 'DATABASE_URL']) {
-    const v = env[name]
-    if (!v) continue
-    try {
-      const password = decodeURIComponent(new URL(v.trim().replace(/^["']|["']$/g, '')).password)
-      if (password !== '' && password === s) return true
-    } catch {
-      // An unparsable URL is reported by its own check.
-    }
-  }
-  return env.REDIS_SENTINEL_PASSWORD === s
+  return configuredPasswords(env).includes(Buffer.from(secretBytes).toString('utf8'))
 }
 
 function deepFreeze<T>(value: T): T {

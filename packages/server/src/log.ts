@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import pino, { type Logger } from 'pino'
-import { maskSecrets } from './redis-url.js'
+import { maskSecrets } from './secrets.js'
 
 export type { Logger }
 

@@ -1,7 +1,12 @@
 import { isIP, isIPv6 } from 'node:net'
+import { maskURL } from './secrets.js'
+
+// Masking lives in secrets.ts (one policy for every URL and secret); these names stay here for
+// the callers that import them from this module.
+export { maskSecrets, maskURL, secretsOf } from './secrets.js'
 
 /**
- * `REDIS_URL` linting (SPEC §5), URL masking and secret masking.
+ * `REDIS_URL` linting (SPEC §5) and parsing. Masking is secrets.ts's.
  *
  * The lint works on the raw string, not on WHATWG `URL`: `URL` silently turns a `#` in a
  * password into a fragment, a `?` into a query and a `/` into a path, which is exactly the class of
@@ -114,7 +119,6 @@ const TLS_ONLY_HOSTS: readonly { pattern: RegExp; port?: number; provider: strin
 const QUOTE_CHARS = new Set(['"', "'", '`', '\u201C', '\u201D', '\u2018', '\u2019'])
 const PREFIX = /^(?:export\s+)?REDIS_URL\s*[=:]\s*/i
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//
-const MASK = '****'
 
 /**
  * Characters that cannot appear unencoded in the user name or password: each changes where the
@@ -245,75 +249,6 @@ export function parseRedisURL(url: string): RedisURLParts {
 export function describeRedisTarget(url: string): RedisTarget {
   const { password, ...target } = parseRedisURL(url)
   return { ...target, hasPassword: password !== null && password !== '' }
-}
-
-/**
- * The URL with its password replaced by `****`: `rediss://default:****@host:6379`. A user-info
- * without a `:` is masked whole (`redis://****@host`): ioredis sends it as a user name, but it is
- * far more often a password written in the wrong place. Password-like query parameters are masked
- * too. Works on any string; text that is not a URL goes through `maskSecrets`.
- */
-export function maskURL(url: string): string {
-  const scheme = SCHEME.exec(url)
-  if (scheme === null) return maskSecrets(url)
-  const rest = url.slice(scheme[0].length)
-  const at = rest.lastIndexOf('@')
-  let masked = rest
-  if (at !== -1) {
-    const userinfo = rest.slice(0, at)
-    const colon = userinfo.indexOf(':')
-    const shownUser =
-      colon === -1 ? MASK : `${userinfo.slice(0, colon)}:${colon === userinfo.length - 1 ? '' : MASK}`
-    masked = `${shownUser}@${rest.slice(at + 1)}`
-  }
-  return maskQuerySecrets(`${scheme[0]}${masked}`)
-}
-
-/**
- * Masks every secret found in free text, such as an error message from a client library:
- * `scheme://user:password@` (any scheme; the password may hold `@`), `scheme://secret@`,
- * password-like query parameters, and every literal in `secrets` (raw and percent-encoded). Pass
- * the known password in `secrets` whenever you have it: it also catches a password that a library
- * prints without its URL (an `AUTH` command's arguments, for instance).
- */
-export function maskSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text
-  for (const secret of secrets) {
-    if (secret === '') continue
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join(MASK)
-  }
-  // Greedy up to the last `@` before whitespace: a password that holds `@` is masked whole.
-  out = out.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s:@/?#]*):(?!\*\*\*\*@)[^\s]*@/g, `$1$2:${MASK}@`)
-  out = out.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)(?!\*\*\*\*@)[^\s:@/?#]+@/g, `$1${MASK}@`)
-  return maskQuerySecrets(out)
-}
-
-function maskQuerySecrets(text: string): string {
-  return text.replace(/([?&](?:password|pass|pwd|secret|token|auth)=)[^&\s#]*/gi, `$1${MASK}`)
-}
-
-/**
- * The secrets a URL carries (its password raw and decoded), for `maskSecrets(text, secrets)`.
- * Tolerates URLs that do not lint: whatever sits between the first `:` of the user-info and the
- * last `@` is treated as secret, and so is a user-info without a `:`.
- */
-export function secretsOf(url: string): string[] {
-  const text = peel(url).text
-  const scheme = SCHEME.exec(text)
-  const rest = scheme === null ? text : text.slice(scheme[0].length)
-  const at = rest.lastIndexOf('@')
-  if (at === -1) return []
-  const userinfo = rest.slice(0, at)
-  const colon = userinfo.indexOf(':')
-  const raw = colon === -1 ? userinfo : userinfo.slice(colon + 1)
-  if (raw === '') return []
-  const out = new Set([raw])
-  try {
-    out.add(decodeURIComponent(raw))
-  } catch {
-    // A malformed escape: the raw form is all there is.
-  }
-  return [...out]
 }
 
 /** Peels the layers a copy-paste adds, in any order and nesting: `export REDIS_URL="…"\n`. */

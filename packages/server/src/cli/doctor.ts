@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { runDoctor, type DoctorDeps } from '../doctor/checks.js'
-import { maskSecrets } from '../redis-url.js'
+import { maskSecrets } from '../secrets.js'
 import { exitCodeOf, formatHuman, formatJSON } from '../doctor/report.js'
 
 /** Exit code for a command line doctor cannot understand (an unknown flag, a bad --timeout). */

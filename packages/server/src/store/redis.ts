@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { silenceIoredisDebug } from '../security/ioredis-debug.js'
+import { describeError, scrubError } from '../secrets.js'
 import { quietPasswordNotRequired } from './redis-auth.js'
 import { newRecord } from './rotation.js'
 import { encodeSpans } from './outage-spans.js'
@@ -767,52 +768,6 @@ function parseHostPort(hostPort: string): { host: string; port: number } {
     host: hostPort.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
     port: Number(hostPort.slice(at + 1)),
   }
-}
-
-/**
- * Masks secrets in an error (and its causes) in place: the message, the stack, and ioredis's
- * `command.args` (which hold AUTH's password, and our ids). Non-errors become errors.
- */
-export function scrubError(err: unknown, secrets: readonly string[], depth = 0): Error {
-  const error = err instanceof Error ? err : new Error(maskSecrets(String(err), secrets))
-  error.message = maskSecrets(error.message, secrets)
-  if (error.stack !== undefined) error.stack = maskSecrets(error.stack, secrets)
-  const extra = error as Error & {
-    command?: unknown
-    lastNodeError?: unknown
-    previousErrors?: unknown
-  }
-  if (typeof extra.command === 'object' && extra.command !== null && 'name' in extra.command) {
-    extra.command = { name: extra.command.name }
-  }
-  if (depth < 3) {
-    if (extra.cause !== undefined) extra.cause = scrubError(extra.cause, secrets, depth + 1)
-    if (extra.lastNodeError !== undefined)
-      extra.lastNodeError = scrubError(extra.lastNodeError, secrets, depth + 1)
-    if (Array.isArray(extra.previousErrors)) {
-      extra.previousErrors = extra.previousErrors.map((e: unknown) =>
-        scrubError(e, secrets, depth + 1),
-      )
-    }
-  }
-  return error
-}
-
-/** `//user:pass@` → `//user:****@`, and every known secret (raw or percent-encoded) → `****`. */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text
-  for (const secret of secrets) {
-    if (secret === '') continue
-    out = out.split(secret).join('****')
-    const encoded = encodeURIComponent(secret)
-    if (encoded !== secret) out = out.split(encoded).join('****')
-  }
-  return out.replace(/\/\/([^:/@\s]*):([^@\s]+)@/g, '//$1:****@')
-}
-
-function describeError(err: Error): string {
-  const code = (err as Error & { code?: unknown }).code
-  return `${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}`
 }
 
 function boundUserAgent(ua: string): string {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { maskDatabaseURL } from './errors.js'
+import { maskDatabaseURL } from '../secrets.js'
 
 /** Where users live, as `DATABASE_URL` names it (SPEC §5, §9). */
 export type DatabaseLocation = { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string }

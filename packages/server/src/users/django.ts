@@ -2,7 +2,8 @@ import type BetterSqlite3 from 'better-sqlite3'
 import type { Pool } from 'pg'
 import { ConfigError } from '../errors.js'
 import { checkSQLIdentifier, type DatabaseLocation } from './database-url.js'
-import { maskDatabaseURL, sanitizeError, secretsOfURL, UserStoreUnavailableError } from './errors.js'
+import { maskDatabaseURL, sanitizeError, secretsOf } from '../secrets.js'
+import { UserStoreUnavailableError } from './errors.js'
 import type { UserRecord, UserStore } from './types.js'
 
 /** A row of Django's user table, as baton reads it (SPEC §9: id, username, password, is_active). */
@@ -255,7 +256,7 @@ async function openSqlite(file: string, table: string, timeoutMs: number): Promi
 
 async function openPostgres(url: string, table: string, timeoutMs: number, log: DjangoUserStoreOptions['log']): Promise<Backend> {
   const address = maskDatabaseURL(url)
-  const secrets = secretsOfURL(url)
+  const secrets = secretsOf(url)
   const { default: pg } = await import('pg')
   const pool: Pool = new pg.Pool({
     connectionString: url,

@@ -1,11 +1,7 @@
 import type { Pool, PoolClient } from 'pg'
 import { ConfigError } from '../errors.js'
-import {
-  maskDatabaseURL,
-  sanitizeError,
-  secretsOfURL,
-  UserStoreUnavailableError,
-} from './errors.js'
+import { maskDatabaseURL, sanitizeError, secretsOf } from '../secrets.js'
+import { UserStoreUnavailableError } from './errors.js'
 import type { CreateUserOutcome, UserRecord, UserStore } from './types.js'
 
 /** The part of a pino logger the store uses. */
@@ -68,7 +64,7 @@ export async function createPostgresUserStore(
 ): Promise<UserStore> {
   const { url, log } = options
   const address = maskDatabaseURL(url)
-  const secrets = secretsOfURL(url)
+  const secrets = secretsOf(url)
   if (!URL.canParse(url) || !/^postgres(ql)?:\/\//i.test(url)) {
     throw new ConfigError([
       {

@@ -5,14 +5,13 @@ import { after, before, describe, test, type TestContext } from 'node:test'
 import pino from 'pino'
 import {
   createRedisStore,
-  maskSecrets,
-  scrubError,
   sessionKey,
   userKey,
   type RedisStore,
   type RedisStoreOptions,
 } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
+import { maskSecrets, scrubError } from '../../src/secrets.js'
 import { compactUserAgent } from '../../src/http/user-agent.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { startRedisServer, waitFor, type RedisServer } from '../helpers/redis-server.js'
