@@ -3,11 +3,19 @@ import type { RateLimit } from '../config.js'
 import type { BatonError } from '../errors.js'
 import { StoreUnavailableError } from '../errors.js'
 import type { SessionStore } from '../store/types.js'
+import { createTTLCache } from '../ttl-cache.js'
 import { addressLimitKey } from './limit-keys.js'
 
 const SECOND = 1000
-/** Addresses tracked at once; past it, idle ones (nothing in flight) are forgotten. */
-const MAX_ADDRESSES = 10_000
+/** Idle addresses with failures under the limit remembered; past it, the oldest is forgotten. */
+const MAX_COUNTING = 10_000
+/**
+ * Blocked addresses remembered. Only addresses that reached the limit get here, so pushing one
+ * out takes MAX_BLOCKED x REFRESH_RATE_LIMIT failures in one window in this process (6 million
+ * with 60/300: 20,000 failed refreshes a second for five minutes), and the one pushed out is
+ * the block that began first.
+ */
+const MAX_BLOCKED = 100_000
 /** Refreshes of one address waiting for a turn; past it, 429 (a flood, not a NAT). */
 const MAX_WAITING = 1_000
 
@@ -54,7 +62,16 @@ interface AddressState {
  */
 export function createRefreshGate(options: RefreshGateOptions): RefreshGate {
   const { limit, store, clock, limited } = options
+  // Addresses with a refresh holding or waiting for a turn: never forgotten (their promises
+  // hold the state), and bounded by the requests open at once.
   const states = new Map<string, AddressState>()
+  // Idle addresses whose failures still count, kept until their window is over (twice the
+  // window: a shared window started on another instance's clock may end a little later; a
+  // state past its window is reset by `current` anyway). Blocked ones apart, so that a spray of
+  // addresses with a failure or two can push out only its like, never a block (issue 16).
+  const ttlMs = 2 * (limit?.windowSeconds ?? 0) * SECOND
+  const counting = createTTLCache<string, AddressState>({ maxEntries: MAX_COUNTING, ttlMs, now: clock })
+  const blocked = createTTLCache<string, AddressState>({ maxEntries: MAX_BLOCKED, ttlMs, now: clock })
 
   function current(state: AddressState, now: number): void {
     if (state.resetAt !== 0 && now >= state.resetAt) {
@@ -79,23 +96,39 @@ export function createRefreshGate(options: RefreshGateOptions): RefreshGate {
       state.inFlight++
       state.waiting.shift()!.resolve()
     }
-    if (state.failures === 0 && state.pending === 0 && state.inFlight === 0 && state.waiting.length === 0) states.delete(key)
+    if (state.pending === 0 && state.inFlight === 0 && state.waiting.length === 0) settle(key, state, rule)
   }
 
-  function forgetIdle(): void {
-    for (const [key, s] of states) if (s.inFlight === 0 && s.pending === 0 && s.waiting.length === 0) states.delete(key)
+  /** An address with nothing in flight: remembered while its failures count, else forgotten. */
+  function settle(key: string, state: AddressState, rule: RateLimit): void {
+    states.delete(key)
+    if (state.failures === 0) return
+    if (state.failures >= rule.max) blocked.set(key, state)
+    else counting.set(key, state)
+  }
+
+  /** The address's state, taken out of the idle caches into `states` unless it is blocked. */
+  function stateOf(key: string, rule: RateLimit): AddressState {
+    const held = states.get(key)
+    if (held !== undefined) return held
+    const idle = blocked.get(key) ?? counting.get(key)
+    if (idle !== undefined) {
+      current(idle, clock())
+      // Blocked: refused by the caller and left where it is, until its window ends.
+      if (idle.failures >= rule.max) return idle
+      blocked.delete(key)
+      counting.delete(key)
+    }
+    const state = idle ?? { failures: 0, pending: 0, inFlight: 0, resetAt: 0, waiting: [] }
+    states.set(key, state)
+    return state
   }
 
   return {
     async enter(ip) {
       if (limit === null || ip === null) return null
       const key = addressLimitKey(ip)
-      let state = states.get(key)
-      if (state === undefined) {
-        if (states.size >= MAX_ADDRESSES) forgetIdle()
-        state = { failures: 0, pending: 0, inFlight: 0, resetAt: 0, waiting: [] }
-        states.set(key, state)
-      }
+      const state = stateOf(key, limit)
       current(state, clock())
       if (state.failures >= limit.max) throw limited(retryAt(state, limit.windowSeconds * SECOND))
       if (state.failures + state.pending + state.inFlight < limit.max) {
