@@ -14,13 +14,17 @@ import { registerDevRoutes } from './http/dev-routes.js'
 import { CSRF_HEADER } from './http/cookies.js'
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js'
 import { registerMiscRoutes } from './http/misc-routes.js'
-import { registerSessionRoutes } from './http/session-routes.js'
+import { registerOpenAPI } from './http/openapi.js'
+import { TOTAL_COUNT_HEADER, registerSessionRoutes } from './http/session-routes.js'
+import { compileSchema, formatSchemaErrors } from './http/validator.js'
 import { type Logger, lazyChildLogger } from './log.js'
 import { fastifyTrustProxy } from './security/trust-proxy.js'
 import { createSessions } from './sessions.js'
 
 /** Where the demo page's built files are (`npm run build` puts them there). */
 export const DEMO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'demo')
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version
 
 /** Builds the Fastify instance: plugins, routes, the error handler. Does not listen. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
@@ -32,6 +36,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger as Logger, bindings, options) as FastifyBaseLogger,
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
+    // Route schemas are checked DRF-style, with SPEC §1's codes (http/validator.ts).
+    schemaErrorFormatter: formatSchemaErrors,
     bodyLimit: config.bodyLimit,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -43,6 +49,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // Only JSON bodies (SPEC §1: anything else is 415). Fastify answers 415 for unknown types
   // once the default text/plain parser is gone.
   app.removeContentTypeParser(['text/plain'])
+  app.setValidatorCompiler(compileSchema)
 
   await app.register(fastifyCookie)
   if (config.corsOrigins.length > 0) {
@@ -53,8 +60,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       methods: ['GET', 'HEAD', 'POST', 'DELETE'],
       allowedHeaders: ['content-type', 'authorization', CSRF_HEADER],
       // A cross-origin script reads only CORS-safelisted headers; the client needs Retry-After
-      // to back off as the server asks during an outage.
-      exposedHeaders: ['retry-after'],
+      // to back off as the server asks during an outage, and the sessions list's total.
+      exposedHeaders: ['retry-after', TOTAL_COUNT_HEADER],
       maxAge: 600,
     })
   }
@@ -82,6 +89,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     done()
   })
 
+  // Before the routes: the document is made from the schemas of the routes registered after it.
+  await registerOpenAPI(app, PACKAGE_VERSION)
   const sessions = createSessions(deps)
   registerAuthRoutes(app, deps, sessions)
   registerSessionRoutes(app, sessions)

@@ -6,6 +6,7 @@ import { createFailureLimits, type FailureLimits } from './security/failure-limi
 import { createLoginQueue } from './security/login-queue.js'
 import type { RotateOutcome, SessionRecord } from './store/types.js'
 import { type AccessClaims, type RefreshClaims, newId, newRefreshJti } from './tokens/jwt.js'
+import { createTTLCache } from './ttl-cache.js'
 
 export interface ClientInfo {
   userAgent: string | null
@@ -17,11 +18,28 @@ export interface LoginOptions {
   signal?: AbortSignal
 }
 
-export interface IssuedTokens {
+export type IssuedTokens = {
   access: string
-  /** Absent when rotation is off and the presented refresh token stays in use. */
-  refresh?: string
   sid: string
+} & (
+  | {
+      refresh: string
+      /** The refresh token's `exp` (seconds): cookie mode's cookie expires with it. */
+      refreshExpiresAt: number
+    }
+  /** Rotation off: the presented refresh token stays in use. */
+  | { refresh?: undefined; refreshExpiresAt?: undefined }
+)
+
+export interface ListOptions {
+  /** At most this many sessions, the most recently used first; the current one always among them. */
+  limit: number
+}
+
+/** A page of a user's live sessions, and how many there are in all. */
+export interface SessionPage {
+  sessions: SessionInfo[]
+  total: number
 }
 
 /** The session rules of SPEC §3, over the store, the token codec and the credential check. */
@@ -32,7 +50,7 @@ export interface Sessions {
   verify(token: string): Promise<void>
   logout(refreshToken: string): Promise<void>
   logoutAll(claims: AccessClaims): Promise<number>
-  list(claims: AccessClaims): Promise<SessionInfo[]>
+  list(claims: AccessClaims, options: ListOptions): Promise<SessionPage>
   revoke(claims: AccessClaims, sessionId: string): Promise<void>
   /** Verifies a bearer access token for a protected route (and its session in revocation-check mode). */
   authenticate(token: string): Promise<AccessClaims>
@@ -68,7 +86,8 @@ export function createSessions(deps: Deps): Sessions {
       shedLoggedAt = clock()
     },
   })
-  const sessionCache = new Map<string, { live: boolean; until: number }>()
+  // Whether a session is live, for the revocation check (sessionIsLive).
+  const sessionCache = createTTLCache<string, boolean>({ ttlMs: SECOND, maxEntries: 10_000, now: clock })
 
   async function issue(record: SessionRecord, withRefresh: boolean): Promise<IssuedTokens> {
     const now = clock()
@@ -85,16 +104,17 @@ export function createSessions(deps: Deps): Sessions {
     if (!withRefresh) return { access, sid: record.id }
     // The refresh token is a pure function of the record, so the grace path (SPEC §3.2)
     // re-mints exactly the successor the rotation issued.
+    const exp = Math.floor(record.expiresAt / SECOND)
     const refresh = await tokens.signRefresh({
       sub: record.userId,
       sid: record.id,
       jti: record.currentJti,
       gen: record.generation,
       iat: Math.floor(record.currentIssuedAt / SECOND),
-      exp: Math.floor(record.expiresAt / SECOND),
+      exp,
       auth_time: Math.floor(record.createdAt / SECOND),
     })
-    return { access, refresh, sid: record.id }
+    return { access, refresh, refreshExpiresAt: exp, sid: record.id }
   }
 
   /** SPEC §3.2's outcomes as answers: the same for baton's tokens and for legacy ones (§9). */
@@ -152,15 +172,14 @@ export function createSessions(deps: Deps): Sessions {
   }
 
   async function sessionIsLive(sid: string): Promise<boolean> {
-    const now = clock()
     const hit = sessionCache.get(sid)
-    if (hit !== undefined && now < hit.until) return hit.live
+    if (hit !== undefined) return hit
+    const now = clock()
     const record = await store.getSession(sid, now)
     const live = record !== null && record.revokedAt === null
-    if (sessionCache.size > 10_000) sessionCache.clear()
-    // A short cache: revocation takes effect within a second, and a busy user costs one
-    // store read per second instead of one per request.
-    sessionCache.set(sid, { live, until: now + SECOND })
+    // A short cache: revocation takes effect within a second (counted from the read), and a
+    // busy user costs one store read per second instead of one per request.
+    sessionCache.set(sid, live, now)
     return live
   }
 
@@ -303,9 +322,16 @@ export function createSessions(deps: Deps): Sessions {
       return n
     },
 
-    async list(claims) {
+    async list(claims, { limit }) {
+      // The page is cut here: the store answers every live session (it could take the limit
+      // itself later, e.g. ZRANGE … LIMIT on Redis's per-user index).
       const records = await store.listUserSessions(claims.sub, clock())
-      return records.map((r) => ({
+      const byRecentUse = [...records].sort((a, b) => b.lastUsedAt - a.lastUsedAt || b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+      const page = byRecentUse.slice(0, limit)
+      const current = page.some((r) => r.id === claims.sid) ? undefined : byRecentUse.find((r) => r.id === claims.sid)
+      // The caller's own session is always listed: it takes the last place, the least recent.
+      if (current !== undefined) page[page.length - 1] = current
+      const sessions = page.map((r) => ({
         id: r.id,
         created_at: new Date(r.createdAt).toISOString(),
         last_used_at: new Date(r.lastUsedAt).toISOString(),
@@ -313,6 +339,7 @@ export function createSessions(deps: Deps): Sessions {
         ip: r.ip,
         current: r.id === claims.sid,
       }))
+      return { sessions, total: records.length }
     },
 
     async revoke(claims, sessionId) {

@@ -1,20 +1,34 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import type { Deps } from '../deps.js'
 import { BatonError } from '../errors.js'
 import type { ClientInfo, IssuedTokens, Sessions } from '../sessions.js'
-import { MAX_TOKEN_LENGTH } from '../tokens/jwt.js'
-import { MAX_PASSWORD_LENGTH, normalizeUsername, validatePassword, validateUsername } from '../users/password.js'
-import { readFields } from './body.js'
+import { normalizeUsername } from '../users/password.js'
 import { clientGoneSignal } from './client-gone.js'
 import { compactUserAgent } from './user-agent.js'
 import { authenticate } from './bearer.js'
 import { REFRESH_COOKIE, checkCSRF, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies.js'
+import {
+  BODY_ERRORS,
+  CREDENTIALS_BODY,
+  EMPTY_OBJECT,
+  REFRESH_BODY,
+  REGISTER_BODY,
+  TOKEN_BODY,
+  TOKEN_PAIR,
+  USER,
+  errorResponses,
+} from './schemas.js'
 
-const USERNAME_MAX = 150
+type Body<K extends string> = { Body: Record<K, string> }
+
+const BEARER = [{ bearer: [] }]
 
 /** Login, refresh, verify, logout, logout-all and register (SPEC §1), simplejwt's wire format. */
 export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: Sessions): void {
   const cookieMode = deps.config.tokenTransport === 'cookie'
+  // Cookie mode reads the refresh token from its cookie, after the CSRF header: no body then.
+  const refreshBody = cookieMode ? {} : { body: REFRESH_BODY }
+  const refreshErrors = cookieMode ? errorResponses('csrf_failed') : errorResponses(...BODY_ERRORS)
 
   function client(request: FastifyRequest): ClientInfo {
     const ua = request.headers['user-agent']
@@ -25,8 +39,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
     void reply.header('cache-control', 'no-store')
     if (tokens.refresh === undefined) return { access: tokens.access }
     if (cookieMode) {
-      const exp = JSON.parse(Buffer.from(tokens.refresh.split('.')[1]!, 'base64url').toString()).exp as number
-      setRefreshCookie(deps.config, reply, tokens.refresh, exp)
+      setRefreshCookie(deps.config, reply, tokens.refresh, tokens.refreshExpiresAt)
       return { access: tokens.access }
     }
     return { access: tokens.access, refresh: tokens.refresh }
@@ -34,33 +47,45 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
 
   function refreshTokenOf(request: FastifyRequest): string {
     if (cookieMode) return readRefreshCookie(request)
-    return readFields(request.body, { refresh: { max: MAX_TOKEN_LENGTH } }).refresh
+    return (request.body as { refresh: string }).refresh
   }
 
-  async function login(request: FastifyRequest, reply: FastifyReply) {
-    const { username, password } = readFields(request.body, {
-      username: { max: USERNAME_MAX },
-      password: { max: MAX_PASSWORD_LENGTH },
-    })
+  const loginSchema: FastifySchema = {
+    body: CREDENTIALS_BODY,
+    response: { 200: TOKEN_PAIR, ...errorResponses(...BODY_ERRORS, 'invalid_credentials', 'rate_limited', 'store_unavailable', 'login_busy') },
+  }
+  async function login(request: FastifyRequest<Body<'username' | 'password'>>, reply: FastifyReply) {
+    const { username, password } = request.body
     const signal = clientGoneSignal(request, reply)
     return sendTokens(reply, await sessions.login(username, password, client(request), { signal }))
   }
-  app.post('/api/auth/token/', login)
-  app.post('/api/auth/login/', login)
+  app.post('/api/auth/token/', { schema: loginSchema }, login)
+  app.post('/api/auth/login/', { schema: loginSchema }, login)
 
+  const refreshSchema: FastifySchema = {
+    ...refreshBody,
+    response: { 200: TOKEN_PAIR, ...refreshErrors, ...errorResponses('token_not_valid', 'token_revoked', 'token_reused', 'rate_limited', 'store_unavailable') },
+  }
   async function refresh(request: FastifyRequest, reply: FastifyReply) {
     return sendTokens(reply, await sessions.refresh(refreshTokenOf(request), client(request)))
   }
-  app.post('/api/auth/refresh/', refresh)
+  app.post('/api/auth/refresh/', { schema: refreshSchema }, refresh)
 
-  async function verify(request: FastifyRequest, reply: FastifyReply) {
-    const { token } = readFields(request.body, { token: { max: MAX_TOKEN_LENGTH } })
-    await sessions.verify(token)
+  const verifySchema: FastifySchema = {
+    body: TOKEN_BODY,
+    response: { 200: EMPTY_OBJECT, ...errorResponses(...BODY_ERRORS, 'token_not_valid', 'token_revoked', 'store_unavailable') },
+  }
+  async function verify(request: FastifyRequest<Body<'token'>>, reply: FastifyReply) {
+    await sessions.verify(request.body.token)
     void reply.header('cache-control', 'no-store')
     return {}
   }
-  app.post('/api/auth/verify/', verify)
+  app.post('/api/auth/verify/', { schema: verifySchema }, verify)
 
+  const logoutSchema: FastifySchema = {
+    ...refreshBody,
+    response: { 200: EMPTY_OBJECT, ...refreshErrors, ...errorResponses('token_not_valid', 'store_unavailable') },
+  }
   async function logout(request: FastifyRequest, reply: FastifyReply) {
     // Cookie mode: no cookie means already logged out (idempotent); the CSRF check still runs.
     const token = cookieMode && request.cookies[REFRESH_COOKIE] === undefined ? (checkCSRF(request), null) : refreshTokenOf(request)
@@ -69,45 +94,39 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
     void reply.header('cache-control', 'no-store')
     return {}
   }
-  app.post('/api/auth/logout/', logout)
-  app.post('/api/auth/token/blacklist/', logout)
+  app.post('/api/auth/logout/', { schema: logoutSchema }, logout)
+  app.post('/api/auth/token/blacklist/', { schema: logoutSchema }, logout)
 
   // SPEC §9: simplejwt's documented paths, so a frontend written for it works unchanged (the
   // router's ignoreTrailingSlash serves each without its slash too). Body mode only: such a
   // frontend sends and expects `refresh` in the body, and cookie mode's refresh cookie
   // (Path=/api/auth/, SPEC §1) is never sent to /api/token/, so there they are 404.
   if (!cookieMode) {
-    app.post('/api/token/', login)
-    app.post('/api/token/refresh/', refresh)
-    app.post('/api/token/verify/', verify)
-    app.post('/api/token/blacklist/', logout)
+    app.post('/api/token/', { schema: loginSchema }, login)
+    app.post('/api/token/refresh/', { schema: refreshSchema }, refresh)
+    app.post('/api/token/verify/', { schema: verifySchema }, verify)
+    app.post('/api/token/blacklist/', { schema: logoutSchema }, logout)
   }
 
-  app.post('/api/auth/logout-all/', async (request, reply) => {
+  const logoutAllSchema = {
+    security: BEARER,
+    response: { 200: { type: 'object', properties: { revoked: { type: 'integer' } }, required: ['revoked'], additionalProperties: false }, ...errorResponses('token_not_valid', 'token_revoked', 'store_unavailable') },
+  }
+  app.post('/api/auth/logout-all/', { schema: logoutAllSchema }, async (request, reply) => {
     const claims = await authenticate(sessions, request)
     const revoked = await sessions.logoutAll(claims)
     if (cookieMode) clearRefreshCookie(deps.config, reply)
     return { revoked }
   })
 
-  if (deps.config.registration) {
-    app.post('/api/auth/register/', async (request, reply) => {
-      const users = deps.users
-      if (users === null) throw new BatonError('not_found')
-      const fields = readFields(request.body, {
-        username: { max: USERNAME_MAX },
-        // Bounded by the body limit only, so that validatePassword below reports a long password
-        // together with any username problem, DRF-style.
-        password: { max: Number.MAX_SAFE_INTEGER },
-      })
-      const username = normalizeUsername(fields.username)
-      const password = fields.password
-      const messages: Record<string, string> = {}
-      const badName = validateUsername(username)
-      const badPassword = validatePassword(password)
-      if (badName !== null) messages.username = badName
-      if (badPassword !== null) messages.password = badPassword
-      if (Object.keys(messages).length > 0) throw new BatonError('bad_request', { detail: 'Invalid request body.', messages })
+  // Without a user store of baton's own (USER_STORE=django, custom credentials) there is no
+  // route: the same 404 as any unknown path.
+  const users = deps.users
+  if (deps.config.registration && users !== null) {
+    const schema = { body: REGISTER_BODY, response: { 201: USER, ...errorResponses(...BODY_ERRORS, 'username_taken', 'store_unavailable') } }
+    app.post<Body<'username' | 'password'>>('/api/auth/register/', { schema }, async (request, reply) => {
+      const username = normalizeUsername(request.body.username)
+      const password = request.body.password
       const passwordHash = await deps.hashPassword(password)
       const out = await users.createUser({ username, passwordHash, now: deps.clock() })
       if (out.kind === 'taken') throw new BatonError('username_taken')

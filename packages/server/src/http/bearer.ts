@@ -19,3 +19,22 @@ export function bearerToken(request: FastifyRequest): string {
 export function authenticate(sessions: Sessions, request: FastifyRequest): Promise<AccessClaims> {
   return sessions.authenticate(bearerToken(request))
 }
+
+const verified = new WeakMap<FastifyRequest, AccessClaims>()
+
+/**
+ * A `preValidation` hook for a route whose query or path is checked by its schema: the bearer
+ * is checked first, so an anonymous caller gets the 401 before any 400 or 404 about the rest.
+ */
+export function requireAccess(sessions: Sessions): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    verified.set(request, await authenticate(sessions, request))
+  }
+}
+
+/** The claims {@link requireAccess} verified for this request. */
+export function accessClaims(request: FastifyRequest): AccessClaims {
+  const claims = verified.get(request)
+  if (claims === undefined) throw new Error(`${request.routeOptions.url ?? 'route'}: no requireAccess hook`)
+  return claims
+}

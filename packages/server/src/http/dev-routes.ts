@@ -1,7 +1,9 @@
 import { isIP } from 'node:net'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { BatonError } from '../errors.js'
 import type { StoreFaultSwitch } from '../store/fault-switch.js'
+import { BODY_ERRORS, errorResponses } from './schemas.js'
+import { MESSAGES, type ObjectSchema } from './validator.js'
 
 /** Where the demo page's development-only controls live. */
 export const DEV_STORE_PATH = '/demo/dev/store'
@@ -18,14 +20,17 @@ export const DEV_STORE_PATH = '/demo/dev/store'
  * takes a JSON body, which a cross-site form cannot send without a CORS preflight.
  */
 export function registerDevRoutes(app: FastifyInstance, fault: StoreFaultSwitch): void {
-  app.get(DEV_STORE_PATH, async (request, reply) => {
-    onlyLocal(request)
+  // onRequest: anyone else is answered before the body is even read, as for an unknown route.
+  const onRequest = async (request: FastifyRequest) => onlyLocal(request)
+  const response = { 200: DOWN_STATE, ...errorResponses('not_found') }
+
+  app.get(DEV_STORE_PATH, { onRequest, schema: { response } }, async (_request, reply) => {
     return reply.header('cache-control', 'no-store').send({ down: fault.down() })
   })
 
-  app.post(DEV_STORE_PATH, async (request, reply) => {
-    onlyLocal(request)
-    const down = readDown(request.body)
+  const schema = { body: DOWN_BODY, response: { ...response, ...errorResponses(...BODY_ERRORS) } }
+  app.post<{ Body: { down: boolean } }>(DEV_STORE_PATH, { onRequest, schema, schemaErrorFormatter: downProblem }, async (request, reply) => {
+    const down = request.body.down
     fault.set(down)
     request.log.warn(
       { event: down ? 'dev_store_broken' : 'dev_store_healed' },
@@ -36,13 +41,13 @@ export function registerDevRoutes(app: FastifyInstance, fault: StoreFaultSwitch)
 }
 
 /** `{"down": true|false}` and nothing else (SPEC §1: bad input is a 400 naming the field). */
-function readDown(body: unknown): boolean {
-  const input = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : null
-  if (input === null) throw new BatonError('bad_request', { detail: 'Request body must be a JSON object.' })
-  const extra = Object.keys(input).filter((key) => key !== 'down')
-  if (typeof input.down !== 'boolean' || extra.length > 0)
-    throw new BatonError('bad_request', { detail: 'Invalid request body.', messages: { down: 'Must be true or false, and the only field.' } })
-  return input.down
+const DOWN_BODY: ObjectSchema = { type: 'object', properties: { down: { type: 'boolean' } }, required: ['down'], additionalProperties: false }
+const DOWN_STATE = { type: 'object', properties: { down: { type: 'boolean' } }, required: ['down'], additionalProperties: false } as const
+
+/** One message for any problem of the body: the switch has one field, and it is a boolean. */
+function downProblem(errors: FastifySchemaValidationError[]): Error {
+  if (errors.some((e) => e.instancePath === '')) return new BatonError('bad_request', { detail: MESSAGES.notObject })
+  return new BatonError('bad_request', { detail: 'Invalid request body.', messages: { down: 'Must be true or false, and the only field.' } })
 }
 
 function onlyLocal(request: FastifyRequest): void {
