@@ -43,6 +43,9 @@ The login mode pays scrypt at the default OWASP cost (N=2^17, ~0.4 s of one core
 login-fast uses a user whose hash has N=2^10: NOT the default, it shows login's other costs.
 `
 
+// --scale (issue 17 §3): cost as the store grows, with its own flags (bench/scale.ts).
+if (process.argv.includes('--scale')) process.exit(await (await import('./scale.js')).runScale(process.argv.slice(2)))
+
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
