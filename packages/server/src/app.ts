@@ -113,7 +113,18 @@ async function registerDemo(app: FastifyInstance, deps: Deps): Promise<void> {
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', decorateReply: false })
   // The page must create its client in the server's token transport (body or cookie).
   const demoConfig = { tokenTransport: deps.config.tokenTransport, devControls: deps.config.mode === 'development' && deps.storeFault !== undefined }
-  app.get('/demo/config.json', async (_request, reply) => reply.header('cache-control', 'no-store').send(demoConfig))
+  const schema = {
+    response: {
+      200: {
+        type: 'object',
+        description: "The demo page's settings.",
+        properties: { tokenTransport: { type: 'string', enum: ['body', 'cookie'] }, devControls: { type: 'boolean' } },
+        required: ['tokenTransport', 'devControls'],
+        additionalProperties: false,
+      },
+    },
+  }
+  app.get('/demo/config.json', { schema }, async (_request, reply) => reply.header('cache-control', 'no-store').send(demoConfig))
 }
 
 /**

@@ -43,6 +43,7 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: Sessions):
     response: {
       200: {
         type: 'array',
+        description: 'The most recently used live sessions, at most `limit`, the current one always among them.',
         items: SESSION_INFO,
         headers: { [TOTAL_COUNT_HEADER]: { type: 'integer', description: 'How many live sessions the user has in all.' } },
       },
