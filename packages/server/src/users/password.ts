@@ -1,4 +1,5 @@
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { scryptPool } from './scrypt-pool.js'
 
 /**
  * scrypt cost parameters: `N = 2^ln`, block size `r`, parallelism `p`.
@@ -80,7 +81,7 @@ export function validatePassword(password: unknown): string | null {
 
 /**
  * Hashes a password with scrypt into `scrypt$ln=17,r=8,p=1$<salt>$<key>` (unpadded base64).
- * Runs on libuv's thread pool, never on the event loop.
+ * Runs on a worker thread at a lower priority (scrypt-pool.ts), never on the event loop.
  * @throws RangeError when {@link validatePassword} refuses the password, or the params are out
  * of range.
  */
@@ -186,9 +187,8 @@ function deriveKey(
     p: params.p,
     maxmem: scryptMemory(params) + 1024 * 1024,
   }
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, length, options, (err, key) => (err ? reject(err) : resolve(key)))
-  })
+  // On threads of their own at a lower priority than the request loop (scrypt-pool.ts says why).
+  return scryptPool.derive(password, salt, length, options)
 }
 
 function b64(bytes: Buffer): string {
