@@ -187,6 +187,21 @@ describe('doctor and URL mistakes', () => {
     assert.equal(find(report, 'tcp').status, 'skip')
     assert.equal(find(report, 'tls').status, 'skip')
   })
+
+  test('doctor: a lookup that never answers fails dns at --timeout and stops (exit 1)', async () => {
+    const lookup: DoctorDeps['lookup'] = () => new Promise(() => {})
+    const { code, report } = await doctor(['--json', '--timeout', '150', '--redis-url', 'redis://cache.example.internal:6379'], {}, { lookup })
+    assert.equal(code, 1)
+    assert.ok(report !== null)
+    const dns = find(report, 'dns')
+    assert.equal(dns.status, 'fail')
+    assert.equal(dns.message, 'Looking up cache.example.internal took longer than 150 ms.')
+    assert.ok((dns.ms ?? 0) >= 149, `dns gave up after ${String(dns.ms)} ms`)
+    assert.deepEqual(
+      report.findings.map((f) => `${f.check}:${f.status}`),
+      ['url:ok', 'dns:fail', ...['tcp', 'protocol', 'auth', 'latency', 'server', 'eviction', 'persistence', 'cluster', 'write', 'scripting'].map((c) => `${c}:skip`)],
+    )
+  })
 })
 
 describe('doctor and unreachable or wrong servers', () => {
