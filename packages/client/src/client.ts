@@ -106,15 +106,15 @@ export function createAuthClient(options?: AuthClientOptions): AuthClient {
     const refresh = resolved.mode === 'body' ? stringField(result.data, 'refresh') : null
     if (access === undefined || refresh === undefined) throw toInvalidResponseError(result)
     const tokens = await session.begin(access, refresh, result.receipt)
-    return { access: tokens.access, expiresAt: session.timing(tokens).expiresAt }
+    return { access: tokens.access, expiresAt: tokens.expiresAt }
   }
 
   async function logout(): Promise<void> {
     const previous = await session.end()
     // SPEC §9: `paths.logout: null` is a backend without a logout route: local only.
     if (resolved.logoutURL === null) return
-    if (resolved.mode === 'body' && previous?.refresh == null) return
-    const body = resolved.mode === 'body' ? { refresh: previous?.refresh } : {}
+    if (resolved.mode === 'body' && previous?.stored.refresh == null) return
+    const body = resolved.mode === 'body' ? { refresh: previous?.stored.refresh } : {}
     const result = await callAuthEndpoint(resolved, resolved.logoutURL, body, { csrf: true })
     // SPEC §1: logout is idempotent; a 401 means the session was already over.
     if (result.response.ok || result.response.status === 401) return

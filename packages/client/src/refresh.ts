@@ -1,23 +1,46 @@
 /**
- * The session's tokens and their refresh: where the tokens are read from and written to, the
- * single-flight refresh shared by every request of this client, the cross-tab lock and
- * adoption, proactive refresh before expiry, and the outage state (degraded, backoff,
- * recovered). Everything normative here is SPEC §6.
+ * The session core (SPEC §6): the single-flight refresh shared by every request of this client,
+ * the storage it reads and writes, and the events the app hears. What state follows what is
+ * session-state.ts's table; the outage and its backoff are outage.ts's; what the other tabs are
+ * told and what their messages ask is tab-sync.ts's. This module does the I/O in between.
+ *
+ * The storage is read once per refresh before the request (under the refresh lock, so another
+ * tab's new pair is seen) and once after the answer, before writing: a logout in another tab, or
+ * a pair another tab stored without the lock, must win over this answer. TokenStorage has no
+ * compare-and-set, so that second read cannot go.
  */
-import { callAuthEndpoint, stringField, toHTTPError, toInvalidResponseError } from './auth-call.js'
-import { backoffDelay } from './backoff.js'
-import {
-  RefreshUnavailableError,
-  SessionExpiredError,
-  isNetworkError,
-  type BatonClientError,
-} from './errors.js'
+import { RefreshUnavailableError, SessionExpiredError, type BatonClientError } from './errors.js'
 import type { Emitter } from './events.js'
-import { readClaims } from './jwt-exp.js'
+import {
+  holdTokens,
+  isDue,
+  isExpired,
+  isLater,
+  receiveTokens,
+  type HeldTokens,
+} from './held-tokens.js'
 import type { ResolvedClientOptions } from './options.js'
-import { measureToken, timeToken, type Receipt, type TokenTiming } from './server-clock.js'
+import { blockedBy, createRetryTimer, nextOutage } from './outage.js'
+import { callRefresh } from './refresh-call.js'
+import type { Receipt } from './server-clock.js'
+import {
+  initialState,
+  mayProbe,
+  outageOf,
+  tokensOf,
+  transition,
+  type SessionEvent,
+  type SessionState,
+} from './session-state.js'
 import type { TabMessage } from './tab-channel.js'
-import { readTokens, writeTokens, type StoredTokens } from './token-storage.js'
+import {
+  aboutSession,
+  createTabSync,
+  onEndedMessage,
+  onTokensMessage,
+  tokensMessage,
+} from './tab-sync.js'
+import { readTokens, writeTokens } from './token-storage.js'
 
 /** A lock granted later than this (ms) was held by another tab. */
 const CONTENDED_LOCK_MS = 5
@@ -26,8 +49,6 @@ const MESSAGE_GRACE_MS = 30
 
 /** The session core used by `client.fetch`, `getAccessToken` and adapters. */
 export interface SessionManager {
-  /** The current tokens (in body mode re-read from storage, adopting another tab's changes). */
-  load(): Promise<StoredTokens | null>
   /**
    * The access token to attach to a request: valid now, refreshed first if it has expired,
    * or `null` when there is no session (send the request without one).
@@ -39,132 +60,91 @@ export interface SessionManager {
    */
   afterUnauthorized(rejected: string): Promise<string>
   /** Starts a session with tokens a login returned. */
-  begin(access: string, refresh: string | null, receipt: Receipt): Promise<StoredTokens>
+  begin(access: string, refresh: string | null, receipt: Receipt): Promise<HeldTokens>
   /** Ends the session locally (logout) and returns the tokens it held. */
-  end(): Promise<StoredTokens | null>
-  /** Timing of an access token held by this session. */
-  timing(tokens: StoredTokens): TokenTiming
+  end(): Promise<HeldTokens | null>
+  /** The current state (for tests and debugging). */
+  readonly state: SessionState
   /** Stops timers and listeners. */
   close(): void
 }
 
-interface Outage {
-  /** Local time before which no refresh is attempted. */
-  until: number
-  /** 0 for the first failure of the outage, then 1, 2, … */
-  attempt: number
-  cause: BatonClientError
-}
+/**
+ * A refresh's first caller may have skipped its own storage read: this decides, on the read the
+ * refresh makes under the lock, whether the pair found there is good enough to use as is.
+ */
+type Reuse = (current: HeldTokens) => boolean
 
 /** Creates the session core. */
 export function createSessionManager(
   options: ResolvedClientOptions,
   events: Emitter,
 ): SessionManager {
-  const { storage, storageKey, channel, now } = options
-  /** What this client last knew: in body mode a cache of storage, in cookie mode the truth. */
-  let held: StoredTokens | null = null
+  const { storage, storageKey, now } = options
+  let state = initialState(options.mode)
   /** A session was announced (`tokens`) and its end (logout, session-expired) not yet. */
   let announced = false
-  /** Bumped by every login, logout and session end: a refresh begun before is dropped. */
+  /** The session's generation, bumped by every login and end: a refresh begun before is dropped. */
   let epoch = 0
-  /** Cookie mode: whether the HttpOnly cookie may still hold a session worth a refresh. */
-  let cookieMayHoldSession = options.mode === 'cookie'
-  let inflight: Promise<StoredTokens> | null = null
-  let outage: Outage | null = null
-  let retryTimer: unknown = null
+  /** `close()` was called: no more timers, no more messages. */
   let closed = false
+  const retry = createRetryTimer(options.timers)
+  const tabs = createTabSync(options.channel, onMessage)
 
-  function timing(tokens: StoredTokens): TokenTiming {
-    return timeToken(tokens.access, tokens.skew, tokens.lifetime)
-  }
-
-  /** A pair just received, with its clock measured (server-clock.ts). */
-  function received(
-    access: string,
-    refresh: string | null,
-    receipt: Receipt,
-    previousSkew?: number,
-  ): StoredTokens {
-    const { skew, lifetime } = measureToken(access, receipt, previousSkew)
-    return { access, refresh, skew, ...(lifetime === null ? {} : { lifetime }) }
-  }
-
-  function isExpired(tokens: StoredTokens): boolean {
-    const { expiresAt } = timing(tokens)
-    return expiresAt !== null && now() >= expiresAt
-  }
-
-  function isDue(tokens: StoredTokens): boolean {
-    const { expiresAt, margin } = timing(tokens)
-    return expiresAt !== null && now() >= expiresAt - margin
-  }
-
-  function announce(tokens: StoredTokens): void {
-    announced = true
-    events.emit('tokens', { access: tokens.access, expiresAt: timing(tokens).expiresAt })
-  }
-
-  /** Tokens that another tab (or an earlier page) stored: take them as ours. */
-  function adopt(tokens: StoredTokens): void {
-    announce(tokens)
-    // SPEC §6: a refresh that succeeded in another tab ends this tab's outage too.
-    if (outage !== null && !isExpired(tokens)) recover(false)
-  }
-
-  async function load(): Promise<StoredTokens | null> {
-    if (storage === null) return held
-    const stored = await readTokens(storage, storageKey)
-    // A browser may show this tab the shared storage a moment late: never step back to an
-    // earlier pair of the session this tab already holds a later pair of.
-    if (stored !== null && held !== null && isLater(held, stored)) return held
-    const changed = (stored?.access ?? null) !== (held?.access ?? null)
-    held = stored
-    if (changed && stored !== null) adopt(stored)
-    return held
-  }
-
-  async function save(tokens: StoredTokens): Promise<void> {
-    held = tokens
-    if (storage !== null) await writeTokens(storage, storageKey, tokens)
-  }
-
-  function post(message: TabMessage): void {
-    try {
-      channel.post(message)
-    } catch {
-      // A closed or broken channel must not fail a login or a refresh; the other tabs still
-      // see the storage change on their next request.
+  /** Moves to the state the table gives; `recovered` fires (and is posted) when it says so. */
+  function apply(event: SessionEvent): () => void {
+    const { state: next, recovery } = transition(state, event)
+    state = next
+    if (outageOf(state) === null) retry.cancel()
+    // Returned, not fired: the caller fires it after its own `tokens` event, in SPEC order.
+    return () => {
+      if (recovery === null) return
+      events.emit('recovered', {})
+      if (recovery === 'broadcast') tabs.post({ type: 'recovered' })
     }
   }
 
-  function cancelRetry(): void {
-    if (retryTimer !== null) options.timers.clearTimeout(retryTimer)
-    retryTimer = null
+  function announce(tokens: HeldTokens): void {
+    announced = true
+    events.emit('tokens', { access: tokens.access, expiresAt: tokens.expiresAt })
   }
 
-  function recover(broadcast: boolean): void {
-    if (outage === null) return
-    outage = null
-    cancelRetry()
-    events.emit('recovered', {})
-    if (broadcast) post({ type: 'recovered' })
+  /** Tokens that another tab (or an earlier page) stored: take them as ours. */
+  function adopt(tokens: HeldTokens): void {
+    const recovered = apply({ type: 'stored', tokens, now: now() })
+    announce(tokens)
+    recovered()
+  }
+
+  /** The current tokens; in body mode read from the storage, adopting another tab's changes. */
+  async function load(): Promise<HeldTokens | null> {
+    if (storage === null) return tokensOf(state)
+    const stored = await readTokens(storage, storageKey)
+    const held = tokensOf(state)
+    if (stored === null) {
+      if (held !== null) apply({ type: 'stored', tokens: null, now: now() })()
+      return null
+    }
+    if (held !== null && held.access === stored.access) return held
+    const found = holdTokens(stored)
+    // A browser may show this tab the shared storage a moment late: never step back to an
+    // earlier pair of the session this tab already holds a later pair of.
+    if (held !== null && isLater(held, found)) return held
+    adopt(found)
+    return found
   }
 
   /** Forgets the session locally (no event). */
   async function forget(): Promise<void> {
     epoch += 1
-    outage = null
-    cancelRetry()
-    held = null
-    cookieMayHoldSession = false
+    apply({ type: 'ended' })
     if (storage !== null) await storage.remove(storageKey)
   }
 
   /** SPEC §6: refresh answered 401 → tokens cleared, `session-expired`, in every tab. */
-  async function expire(code: string, ended: StoredTokens): Promise<void> {
+  async function expire(code: string, ended: HeldTokens): Promise<void> {
     await forget()
-    post({ type: 'session-expired', code, ...aboutSession(ended) })
+    tabs.post({ type: 'session-expired', code, ...aboutSession(ended) })
     if (announced) {
       announced = false
       events.emit('session-expired', { code })
@@ -172,101 +152,46 @@ export function createSessionManager(
   }
 
   /**
-   * SPEC §6: a refresh answered 503 or failed on the network keeps the tokens, backs off with
-   * jitter honouring Retry-After, and emits `degraded` once per outage. The caller gets a
-   * RefreshUnavailableError; a retry is scheduled so the outage ends (and `recovered` fires)
-   * even if no request comes.
+   * SPEC §6: an outage keeps the tokens, backs off, and emits `degraded` once per outage. The
+   * caller gets a RefreshUnavailableError; a retry is scheduled so the outage ends (and
+   * `recovered` fires) even if no request comes.
    */
   function degrade(
     cause: BatonClientError,
     retryAfter: number | undefined,
   ): RefreshUnavailableError {
-    const first = outage === null
-    const attempt = outage === null ? 0 : outage.attempt + 1
-    const delay = backoffDelay({ attempt, retryAfter, random: options.random })
-    outage = { until: now() + delay, attempt, cause }
-    const seconds = Math.max(1, Math.ceil(delay / 1000))
-    if (!closed) {
-      cancelRetry()
-      retryTimer = options.timers.setTimeout(() => {
-        retryTimer = null
-        void retryInBackground()
-      }, delay)
-    }
-    if (first) events.emit('degraded', { retryAfter: seconds, cause })
-    return new RefreshUnavailableError(seconds, cause)
+    const step = nextOutage(outageOf(state), cause, retryAfter, now(), options.random)
+    apply({ type: 'failed', outage: step.outage })
+    if (!closed) retry.schedule(step.delay, () => void retryInBackground())
+    if (step.first) events.emit('degraded', { retryAfter: step.seconds, cause })
+    return new RefreshUnavailableError(step.seconds, cause)
   }
 
   async function retryInBackground(): Promise<void> {
     if (closed) return
     const current = await load()
     // Adopting another tab's tokens may have ended the outage already.
-    if (outage === null) return
-    if (current === null && !cookieMayHoldSession) {
-      outage = null
+    if (outageOf(state) === null) return
+    if (current === null && !mayProbe(state)) {
+      apply({ type: 'gave-up' })
       return
     }
     // The outcome (recovered, next backoff, session-expired) is handled inside refresh.
     refresh(current?.access ?? null).catch(() => {})
   }
 
-  /** While backing off, a call that needs a fresh token is not sent (SPEC §6). */
-  function unavailable(): RefreshUnavailableError | null {
-    if (outage === null) return null
-    const wait = outage.until - now()
-    if (wait <= 0) return null
-    return new RefreshUnavailableError(Math.max(1, Math.ceil(wait / 1000)), outage.cause)
-  }
-
-  /**
-   * Whether `a` is a later pair of the same session than `b`: same `sid`, later `iat`. Only
-   * baton's tokens carry `sid`; for others this is always false and the storage decides.
-   */
-  function isLater(a: StoredTokens, b: StoredTokens): boolean {
-    const later = readClaims(a.access)
-    const earlier = readClaims(b.access)
-    return (
-      later?.sid !== undefined &&
-      later.sid === earlier?.sid &&
-      later.iat !== undefined &&
-      earlier.iat !== undefined &&
-      later.iat > earlier.iat
-    )
-  }
-
-  /** The `tokens` message for the other tabs (cookie mode has no refresh token to share). */
-  function tokensMessage(tokens: StoredTokens): TabMessage {
-    return {
-      type: 'tokens',
-      access: tokens.access,
-      skew: tokens.skew,
-      ...(tokens.lifetime === undefined ? {} : { lifetime: tokens.lifetime }),
-      ...(tokens.refresh === null ? {} : { refresh: tokens.refresh }),
-    }
-  }
-
-  /** The session id (`sid`) of a token pair, when its access token carries one. */
-  function sessionOf(tokens: StoredTokens | null): string | undefined {
-    return tokens === null ? undefined : readClaims(tokens.access)?.sid
-  }
-
-  /** The `session` field of logout and session-expired messages. */
-  function aboutSession(tokens: StoredTokens | null): { session?: string } {
-    const sid = sessionOf(tokens)
-    return sid === undefined ? {} : { session: sid }
-  }
-
-  function ended(): SessionExpiredError {
-    return new SessionExpiredError('not_authenticated')
+  function blocked(): RefreshUnavailableError | null {
+    return blockedBy(outageOf(state), now())
   }
 
   /**
    * Single-flight: while a refresh runs, every caller gets the same promise, so N concurrent
    * 401s (from fetch calls and every attached axios instance alike) cause one refresh, and all
-   * of them settle when it does (SPEC §6: none hangs).
+   * of them settle when it does (SPEC §6: none hangs). Resolves `null` when the storage holds
+   * no session to refresh.
    */
-  function refresh(stale: string | null): Promise<StoredTokens> {
-    if (inflight !== null) return inflight
+  function refresh(stale: string | null, reuse?: Reuse): Promise<HeldTokens | null> {
+    if (state.name === 'refreshing') return state.flight
     const requested = performance.now()
     const flight = options.lock(options.lockName, async () => {
       // The lock was held by another tab, which posted its new pair before releasing it; but
@@ -276,152 +201,167 @@ export function createSessionManager(
       // uncontended lock costs nothing.
       if (performance.now() - requested > CONTENDED_LOCK_MS)
         await new Promise((resolve) => globalThis.setTimeout(resolve, MESSAGE_GRACE_MS))
-      return refreshHoldingLock(stale)
+      return refreshHoldingLock(stale, reuse)
     })
-    inflight = flight
-    const settle = (): void => {
-      if (inflight === flight) inflight = null
-    }
+    apply({ type: 'refresh', flight })
+    const settle = (): void => void apply({ type: 'settled', flight })
     flight.then(settle, settle)
     return flight
   }
 
-  async function refreshHoldingLock(stale: string | null): Promise<StoredTokens> {
+  async function refreshHoldingLock(
+    stale: string | null,
+    reuse?: Reuse,
+  ): Promise<HeldTokens | null> {
     // Let the tab messages that already arrived be handled first: the tab that held the lock
     // before announced its new pair before releasing it.
-    await messages
+    await tabs.drained()
     const startEpoch = epoch
     const current = await load()
     if (epoch !== startEpoch) throw ended()
-    // SPEC §6: another tab refreshed while this one waited for the lock: adopt its tokens
-    // instead of presenting a refresh token that has already been replaced.
-    if (current !== null && current.access !== stale && !isDue(current)) return current
-    if (current === null && !cookieMayHoldSession) throw ended()
-    const presented = current?.refresh ?? null
+    if (current === null) {
+      if (!mayProbe(state)) return null
+    } else if (
+      reuse === undefined ? current.access !== stale && !isDue(current, now()) : reuse(current)
+    ) {
+      // SPEC §6: another tab refreshed while this one waited for the lock: adopt its tokens
+      // instead of presenting a refresh token that has already been replaced.
+      return current
+    }
+    const presented = current?.stored.refresh ?? null
     if (options.mode === 'body' && presented === null) throw ended()
 
-    let result
-    try {
-      result = await callAuthEndpoint(
-        options,
-        options.refreshURL,
-        options.mode === 'body' ? { refresh: presented } : {},
-        { csrf: true },
-      )
-    } catch (error) {
-      if (isNetworkError(error)) throw degrade(error, undefined)
-      throw error
-    }
-    const { response, data } = result
-
-    if (response.ok) {
-      const access = stringField(data, 'access')
-      if (access === undefined) throw degrade(toInvalidResponseError(result), undefined)
-      // SPEC §3.3: with rotation off the answer is {access} only: keep the refresh token.
-      const refreshToken =
-        options.mode === 'body' ? (stringField(data, 'refresh') ?? presented) : null
-      const next = received(access, refreshToken, result.receipt, current?.skew)
-      if (epoch !== startEpoch) throw ended()
-      if (storage !== null) {
-        const stored = await readTokens(storage, storageKey)
-        // A logout in another tab while the request was in flight wins over its answer.
-        if (stored === null) {
-          held = null
-          throw ended()
+    const outcome = await callRefresh(options, presented)
+    switch (outcome.kind) {
+      case 'outage':
+        throw degrade(outcome.error, outcome.retryAfter)
+      case 'failed':
+        throw outcome.error
+      case 'rejected':
+        if (current === null) {
+          // Cookie mode, no session known to this tab: the cookie holds none. Nothing ended.
+          apply({ type: 'unprobed' })
+        } else {
+          await expire(outcome.code, current)
         }
-        // The storage changed meanwhile, and not merely shows this tab an earlier pair late:
-        // another tab refreshed without the lock (no Web Locks), or logged in anew. Keep the
-        // stored pair so all tabs converge on one (the server's grace window made both valid).
-        if (stored.refresh !== presented && !isLater(next, stored)) {
-          held = stored
-          adopt(stored)
-          return stored
+        throw new SessionExpiredError(outcome.code)
+      case 'tokens': {
+        const { access, refresh, receipt } = outcome
+        const next = receiveTokens(access, refresh, receipt, current?.stored.skew)
+        if (epoch !== startEpoch) throw ended()
+        return accept(next, presented)
+      }
+    }
+  }
+
+  /** Takes a refresh's new pair, unless the storage changed under it while it was in flight. */
+  async function accept(next: HeldTokens, presented: string | null): Promise<HeldTokens> {
+    if (storage !== null) {
+      const stored = await readTokens(storage, storageKey)
+      // A logout in another tab while the request was in flight wins over its answer.
+      if (stored === null) {
+        apply({ type: 'stored', tokens: null, now: now() })()
+        throw ended()
+      }
+      // The storage changed meanwhile, and not merely shows this tab an earlier pair late:
+      // another tab refreshed without the lock (no Web Locks), or logged in anew. Keep the
+      // stored pair so all tabs converge on one (the server's grace window made both valid).
+      if (stored.refresh !== presented) {
+        const other = holdTokens(stored)
+        if (!isLater(next, other)) {
+          adopt(other)
+          return other
         }
       }
-      await save(next)
-      cookieMayHoldSession = true
-      announce(next)
-      post(tokensMessage(next))
-      recover(true)
-      return next
     }
+    const recovered = apply({ type: 'refreshed', tokens: next })
+    if (storage !== null) await writeTokens(storage, storageKey, next.stored)
+    announce(next)
+    tabs.post(tokensMessage(next))
+    recovered()
+    return next
+  }
 
-    if (response.status === 401) {
-      const code = stringField(data, 'code') ?? 'token_not_valid'
-      if (current === null) {
-        // Cookie mode, no session known to this tab: the cookie holds none. Nothing ended.
-        cookieMayHoldSession = false
-        throw new SessionExpiredError(code)
-      }
-      await expire(code, current)
-      throw new SessionExpiredError(code)
+  /** The token for a pair that is still valid; a due one is refreshed in the background. */
+  function use(current: HeldTokens): string {
+    // SPEC §6: proactive refresh. The token is still valid, so the request goes out now with
+    // it, and while degraded it keeps going out until the token expires.
+    if (isDue(current, now()) && state.name !== 'refreshing' && blocked() === null) {
+      refresh(current.access).catch(() => {})
     }
-
-    const error = toHTTPError(result, now())
-    // 503 (store_unavailable), other 5xx from proxies, and 429 are outages, never a logout.
-    if (response.status >= 500 || response.status === 429) throw degrade(error, error.retryAfter)
-    throw error
+    return current.access
   }
 
   async function authorize(): Promise<string | null> {
+    const known = tokensOf(state)
+    if (storage !== null && known !== null && isExpired(known, now()) && blocked() === null) {
+      // Expired: the refresh's own read of the storage (under the lock) stands in for this
+      // call's, and a valid pair found there (another tab's) is used as is.
+      const fresh = await refresh(known.access, (current) => !isExpired(current, now()))
+      return fresh === null ? null : use(fresh)
+    }
     const current = await load()
     if (current === null) {
-      if (!cookieMayHoldSession) return null
+      if (!mayProbe(state)) return null
       // SPEC §6: a new tab uses the stored session; in cookie mode it is the HttpOnly cookie,
       // which only a refresh can read.
-      const blocked = unavailable()
-      if (blocked !== null) throw blocked
+      const refused = blocked()
+      if (refused !== null) throw refused
       try {
-        return (await refresh(null)).access
+        return (await refresh(null))?.access ?? null
       } catch (error) {
         if (error instanceof SessionExpiredError) return null
         throw error
       }
     }
-    if (!isExpired(current)) {
-      // SPEC §6: proactive refresh. The token is still valid, so the request goes out now
-      // with it, and while degraded it keeps going out until the token expires.
-      if (isDue(current) && inflight === null && unavailable() === null) {
-        refresh(current.access).catch(() => {})
-      }
-      return current.access
-    }
-    const blocked = unavailable()
-    if (blocked !== null) throw blocked
-    return (await refresh(current.access)).access
+    if (!isExpired(current, now())) return use(current)
+    const refused = blocked()
+    if (refused !== null) throw refused
+    const fresh = await refresh(current.access)
+    if (fresh === null) throw ended()
+    return fresh.access
   }
 
   async function afterUnauthorized(rejected: string): Promise<string> {
-    const current = await load()
     // Replaced since the request left (a refresh here or in another tab): just retry.
-    if (current !== null && current.access !== rejected && !isExpired(current))
-      return current.access
-    if (current === null && !cookieMayHoldSession) throw ended()
-    const blocked = unavailable()
-    if (blocked !== null) throw blocked
-    return (await refresh(current?.access ?? null)).access
+    const replaced: Reuse = (current) => current.access !== rejected && !isExpired(current, now())
+    if (blocked() === null) {
+      // The refresh reads the storage itself (under the lock): no read of this call's first.
+      const fresh = await refresh(tokensOf(state)?.access ?? null, replaced)
+      if (fresh === null) throw ended()
+      return fresh.access
+    }
+    // Backing off: only another tab's pair, seen in the storage, can help.
+    const current = await load()
+    if (current !== null && replaced(current)) return current.access
+    if (current === null && !mayProbe(state)) throw ended()
+    const refused = blocked()
+    if (refused !== null) throw refused
+    const fresh = await refresh(current?.access ?? null)
+    if (fresh === null) throw ended()
+    return fresh.access
   }
 
   async function begin(
     access: string,
     refresh: string | null,
     receipt: Receipt,
-  ): Promise<StoredTokens> {
+  ): Promise<HeldTokens> {
     epoch += 1
-    cookieMayHoldSession = options.mode === 'cookie'
-    const tokens = received(access, refresh, receipt)
-    await save(tokens)
-    announce(tokens)
-    post(tokensMessage(tokens))
+    const tokens = receiveTokens(access, refresh, receipt)
     // A login that succeeds proves the store answers again.
-    recover(true)
+    const recovered = apply({ type: 'login', tokens })
+    if (storage !== null) await writeTokens(storage, storageKey, tokens.stored)
+    announce(tokens)
+    tabs.post(tokensMessage(tokens))
+    recovered()
     return tokens
   }
 
-  async function end(): Promise<StoredTokens | null> {
+  async function end(): Promise<HeldTokens | null> {
     const current = await load()
     await forget()
-    post({ type: 'logout', ...aboutSession(current) })
+    tabs.post({ type: 'logout', ...aboutSession(current) })
     if (announced) {
       announced = false
       events.emit('logout', {})
@@ -431,98 +371,71 @@ export function createSessionManager(
 
   /** Another tab logged out or saw its session end. */
   async function endedElsewhere(
-    event: Extract<TabMessage, { type: 'logout' | 'session-expired' }>,
+    message: Extract<TabMessage, { type: 'logout' | 'session-expired' }>,
   ): Promise<void> {
-    if (storage === null) {
-      // Cookie mode: every tab of the origin shares the cookie, hence the session.
-      await forget()
-    } else if (event.session === undefined || event.session !== sessionOf(held)) {
-      // Not known to be this tab's session: the storage says whether it was shared with that
-      // tab (localStorage) or is this tab's own (sessionStorage, memory).
-      if ((await load()) !== null) return
-      epoch += 1
-      outage = null
-      cancelRetry()
-    } else {
-      // This tab's session, by its id. A browser may show this tab the shared storage a moment
-      // late, so the id is trusted over a read; the stored record is removed only if it is
-      // that session's (a tab duplicated with its sessionStorage), never a newer one.
-      epoch += 1
-      outage = null
-      cancelRetry()
-      held = null
-      const stored = await readTokens(storage, storageKey)
-      if (stored !== null && sessionOf(stored) === event.session) await storage.remove(storageKey)
+    switch (onEndedMessage(message, tokensOf(state), storage !== null)) {
+      case 'forget':
+        await forget()
+        break
+      case 'if-storage-empty':
+        if ((await load()) !== null) return
+        epoch += 1
+        apply({ type: 'ended' })
+        break
+      case 'own-session': {
+        epoch += 1
+        apply({ type: 'ended' })
+        // Never a newer session's record (a tab duplicated with its sessionStorage).
+        const stored = storage === null ? null : await readTokens(storage, storageKey)
+        if (stored !== null && holdTokens(stored).sid === message.session)
+          await storage?.remove(storageKey)
+        break
+      }
     }
     if (!announced) return
     announced = false
-    if (event.type === 'logout') events.emit('logout', {})
-    else events.emit('session-expired', { code: event.code })
-  }
-
-  function fromMessage(
-    access: string,
-    refresh: string | null,
-    { skew, lifetime }: { skew?: number; lifetime?: number },
-  ): StoredTokens {
-    return { access, refresh, skew: skew ?? 0, ...(lifetime === undefined ? {} : { lifetime }) }
+    if (message.type === 'logout') events.emit('logout', {})
+    else events.emit('session-expired', { code: message.code })
   }
 
   async function onMessage(message: TabMessage): Promise<void> {
     if (closed) return
     switch (message.type) {
-      case 'tokens':
+      case 'tokens': {
+        const action = onTokensMessage(message, tokensOf(state), storage !== null)
+        if (action.kind === 'adopt') adopt(action.tokens)
+        else if (action.kind === 'load') await load()
         // Another tab's login or refresh succeeded: the server answers again (SPEC §6:
         // `recovered` when a refresh succeeds in any tab), even if its session is not ours.
-        if (storage !== null) {
-          const sent =
-            message.access !== undefined && message.refresh !== undefined
-              ? fromMessage(message.access, message.refresh, message)
-              : null
-          // A later pair of this tab's own session: take it now, even if the storage still
-          // shows this tab the earlier one. Anything else is judged by the storage.
-          if (sent !== null && held !== null && isLater(sent, held)) {
-            held = sent
-            adopt(sent)
-          } else {
-            await load()
-          }
-        } else if (message.access !== undefined && message.access !== held?.access) {
-          // Cookie mode: the tabs share the cookie, so the access token is ours too.
-          held = fromMessage(message.access, null, message)
-          cookieMayHoldSession = true
-          adopt(held)
-        }
-        recover(false)
+        apply({ type: 'recovered' })()
         return
+      }
       case 'logout':
       case 'session-expired':
         await endedElsewhere(message)
         return
       case 'recovered':
-        recover(false)
+        apply({ type: 'recovered' })()
         return
     }
   }
 
-  // Messages are handled one after another, in the order they came: handling `tokens` reads
-  // the storage (async), and a `recovered` right behind it must not overtake it.
-  let messages = Promise.resolve()
-  const unsubscribe = channel.subscribe((message) => {
-    messages = messages.then(() => onMessage(message)).catch(() => {})
-  })
-
   return {
-    load,
     authorize,
     afterUnauthorized,
     begin,
     end,
-    timing,
+    get state() {
+      return state
+    },
     close() {
       closed = true
-      cancelRetry()
-      unsubscribe()
+      retry.cancel()
+      tabs.close()
     },
   }
+}
+
+function ended(): SessionExpiredError {
+  return new SessionExpiredError('not_authenticated')
 }

@@ -14,7 +14,7 @@
  *   stale);
  * - a server does not issue a token that has already expired (an upper bound).
  */
-import { readClaims } from './jwt-exp.js'
+import { readClaims, type TokenClaims } from './jwt-exp.js'
 
 /** Upper bound of the proactive-refresh margin, in ms (SPEC §6: at most 60 s). */
 export const MAX_REFRESH_MARGIN_MS = 60_000
@@ -91,7 +91,15 @@ export function parseHTTPDate(value: string | null | undefined): number | null {
  * `exp − iat`, which is wrong whenever `iat` is not the issue time.
  */
 export function measureToken(access: string, receipt: Receipt, previous?: number): TokenClock {
-  const claims = readClaims(access)
+  return measureClaims(readClaims(access), receipt, previous)
+}
+
+/** {@link measureToken} for claims already decoded. */
+export function measureClaims(
+  claims: TokenClaims | null,
+  receipt: Receipt,
+  previous?: number,
+): TokenClock {
   const { sentAt, receivedAt } = receipt
   const exp = claims?.exp === undefined ? undefined : claims.exp * 1000
   const iat = claims?.iat === undefined ? undefined : claims.iat * 1000
@@ -124,7 +132,15 @@ export function measureToken(access: string, receipt: Receipt, previous?: number
  * refreshing it early could repeat on every call.
  */
 export function timeToken(access: string, skew: number, lifetime?: number | null): TokenTiming {
-  const claims = readClaims(access)
+  return timeClaims(readClaims(access), skew, lifetime)
+}
+
+/** {@link timeToken} for claims already decoded (held-tokens.ts decodes each pair once). */
+export function timeClaims(
+  claims: TokenClaims | null,
+  skew: number,
+  lifetime?: number | null,
+): TokenTiming {
   if (claims === null || claims.exp === undefined) return { expiresAt: null, margin: 0 }
   const life =
     typeof lifetime === 'number'
