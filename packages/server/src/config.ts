@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { type ConfigDefault, type ConfigVariable, DEFAULTS } from './config-defaults.js'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
 import { configuredPasswords } from './secrets.js'
@@ -16,7 +17,7 @@ export type StoreKind = 'memory' | 'sqlite' | 'redis'
 export type Algorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256'
 export const ALGORITHMS: readonly Algorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256']
 /** `JWT_ALGORITHM`'s default (SPEC §9: one simplejwt verifies; it refuses EdDSA). */
-export const DEFAULT_ALGORITHM: Algorithm = 'ES256'
+export const DEFAULT_ALGORITHM: Algorithm = DEFAULTS.JWT_ALGORITHM.value
 
 /** A failure-counting limit: `max` failures within `windowSeconds`, or `null` (off). */
 export interface RateLimit {
@@ -39,23 +40,22 @@ export interface RedisConfig {
 export interface SimplejwtConfig {
   /** Django's `SIMPLE_JWT["SIGNING_KEY"]` (by default its `SECRET_KEY`), exactly as Django has it. */
   readonly signingKey: string
-  /** simplejwt's `ALGORITHM`. @default 'HS256' */
+  /** simplejwt's `ALGORITHM`. */
   readonly algorithm: SimplejwtAlgorithm
   /** After this time (ms since the epoch) legacy tokens are `token_not_valid`; `null` = no end. */
   readonly acceptUntil: number | null
 }
 
-/** The resolved, frozen configuration. Every field comes from one row of `VARIABLES`. */
+/**
+ * The resolved, frozen configuration. Every field comes from one row of `VARIABLES`; each
+ * variable's default is in `DEFAULTS` (config-defaults.ts), and only there.
+ */
 export interface Config {
-  /** @default 'development' */
   readonly mode: Mode
-  /** @default 8000 */
   readonly port: number
-  /** @default '127.0.0.1' */
   readonly host: string
-  /** @default 'redis' when a Redis variable is set, else 'sqlite' */
   readonly store: StoreKind
-  /** @default './.baton' (absolute after resolving) */
+  /** Absolute after resolving. */
   readonly dataDir: string
   readonly redis: RedisConfig | null
   /**
@@ -63,25 +63,23 @@ export interface Config {
    * SQLite file; `null` = the embedded SQLite user database.
    */
   readonly databaseURL: string | null
-  /** `baton` (baton's own user table) or `django` (Django's, read-only: SPEC §9). @default 'baton' */
+  /** `baton` (baton's own user table) or `django` (Django's, read-only: SPEC §9). */
   readonly userStore: 'baton' | 'django'
-  /** Django's user table (`DJANGO_USER_TABLE`). @default 'auth_user' */
+  /** Django's user table (`DJANGO_USER_TABLE`). */
   readonly djangoUserTable: string
-  /** The column Django users log in with (`DJANGO_USERNAME_FIELD`). @default 'username' */
+  /** The column Django users log in with (`DJANGO_USERNAME_FIELD`). */
   readonly djangoUsernameField: string
-  /** Seconds. @default 300 */
+  /** Seconds. */
   readonly accessTokenLifetime: number
-  /** Seconds of inactivity a refresh token lives. @default 86400 */
+  /** Seconds of inactivity a refresh token lives. */
   readonly refreshTokenLifetime: number
-  /** Seconds from login after which the session ends, however active. @default 2592000 */
+  /** Seconds from login after which the session ends, however active. */
   readonly sessionMaxLifetime: number
-  /** @default 15 */
   readonly refreshGraceSeconds: number
-  /** @default true */
   readonly rotateRefreshTokens: boolean
   /**
    * ES256 by default (SPEC §9): simplejwt, like many JWT libraries, cannot verify EdDSA, and a
-   * Django API behind baton verifies its access tokens. @default 'ES256'
+   * Django API behind baton verifies its access tokens.
    */
   readonly algorithm: Algorithm
   /** PEM or JWK JSON of the signing key (`JWT_PRIVATE_KEY`), or null. */
@@ -92,59 +90,49 @@ export interface Config {
   readonly verifyKeys: string | null
   /** HMAC key of refresh tokens (`BATON_REFRESH_SECRET`, issue 17); null = derived from the signing key. */
   readonly refreshSecret: Uint8Array | null
-  /** Older refresh keys still accepted (`BATON_REFRESH_SECRETS_PREVIOUS`, comma-separated). @default [] */
+  /** Older refresh keys still accepted (`BATON_REFRESH_SECRETS_PREVIOUS`, comma-separated). */
   readonly refreshSecretsPrevious: readonly Uint8Array[]
-  /** @default 5 */
   readonly leeway: number
-  /** @default 'baton' */
   readonly issuer: string
-  /** @default 'baton' */
   readonly audience: string
-  /** Failed logins per username. @default 10 per 900 s */
+  /** Failed logins per username. */
   readonly loginRateLimit: RateLimit | null
-  /** Failed logins per client address. @default 50 per 900 s */
+  /** Failed logins per client address. */
   readonly loginRateLimitIP: RateLimit | null
-  /** Failed refreshes per client address. @default 60 per 300 s */
+  /** Failed refreshes per client address. */
   readonly refreshRateLimit: RateLimit | null
-  /** @default 500 */
   readonly storeTimeoutMs: number
-  /** @default 'info' */
   readonly logLevel: string
-  /** @default true in development, false in production */
   readonly registration: boolean
-  /** Serve the demo page at `/`. @default true in development, false in production */
+  /** Serve the demo page at `/`. */
   readonly demo: boolean
-  /** `body` (simplejwt's) or `cookie` (HttpOnly refresh cookie). @default 'body' */
+  /** `body` (simplejwt's) or `cookie` (HttpOnly refresh cookie). */
   readonly tokenTransport: 'body' | 'cookie'
-  /** Origins allowed by CORS (`BATON_CORS_ORIGINS`, comma-separated). @default [] */
+  /** Origins allowed by CORS (`BATON_CORS_ORIGINS`, comma-separated). */
   readonly corsOrigins: readonly string[]
-  /** Protected routes check the session too (fail closed). @default false */
+  /** Protected routes check the session too (fail closed). */
   readonly revocationCheck: boolean
-  /** Worker processes. @default 1 in development, the core count in production */
+  /** Worker processes. */
   readonly workers: number
   /**
    * Which proxies may name the client address in `X-Forwarded-For` (`BATON_TRUST_PROXY`: a hop
-   * count or addresses/CIDRs; `true` only in development). @default { kind: 'none' }
+   * count or addresses/CIDRs; `true` only in development).
    */
   readonly trustProxy: TrustProxy
-  /** Request body limit in bytes. @default 16384 */
+  /** Request body limit in bytes. */
   readonly bodyLimit: number
   /**
    * scrypt cost of new password hashes (`PASSWORD_SCRYPT_LN`: log2 of N; r=8, p=1). A user whose
    * stored hash has other params is re-hashed at their next successful login.
-   * @default N=2^17, r=8, p=1 (OWASP's minimum for scrypt)
    */
   readonly passwordParams: Readonly<ScryptParams>
-  /** The simplejwt cut-over (SPEC §9), on while `SIMPLEJWT_SIGNING_KEY` is set. @default null */
+  /** The simplejwt cut-over (SPEC §9), on while `SIMPLEJWT_SIGNING_KEY` is set. */
   readonly simplejwt: SimplejwtConfig | null
-  /**
-   * Password checks running at once in this process (`BATON_LOGIN_CONCURRENCY`; issue 15).
-   * @default the core count divided by `workers`, at least 1
-   */
+  /** Password checks running at once in this process (`BATON_LOGIN_CONCURRENCY`; issue 15). */
   readonly loginConcurrency: number
-  /** Logins that may wait for a check beyond those (`BATON_LOGIN_QUEUE`). @default 4 x loginConcurrency */
+  /** Logins that may wait for a check beyond those (`BATON_LOGIN_QUEUE`). */
   readonly loginQueueLength: number
-  /** The longest a login waits for its check, in ms (`BATON_LOGIN_QUEUE_MS`). @default 2000 */
+  /** The longest a login waits for its check, in ms (`BATON_LOGIN_QUEUE_MS`). */
   readonly loginQueueWaitMs: number
 }
 
@@ -346,6 +334,19 @@ const VARIABLES = {
 
 type Parsed = { -readonly [K in keyof typeof VARIABLES]?: ReturnType<(typeof VARIABLES)[K]['parse']> }
 
+/**
+ * A variable's value: as given, else its default from `DEFAULTS` read by the variable's own
+ * parser (so `10/900` there means what it means in the environment). Only for variables whose
+ * default is a value; those with a rule are worked out in `loadConfig`.
+ */
+function valueOf<K extends keyof Parsed>(key: K, given: Parsed[K]): Exclude<Parsed[K], undefined> {
+  if (given !== undefined) return given as Exclude<Parsed[K], undefined>
+  const row: Row = VARIABLES[key]
+  const fallback: ConfigDefault | undefined = DEFAULTS[row.env as ConfigVariable]
+  if (fallback?.value == null) throw new TypeError(`${row.env} has no default value in DEFAULTS`)
+  return row.parse(fallback.value) as Exclude<Parsed[K], undefined>
+}
+
 /** The CLI flags `baton serve` understands: each maps to a variable of the table. */
 export const SERVE_FLAGS = Object.fromEntries(
   Object.values(VARIABLES as Record<string, Row>)
@@ -389,7 +390,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     }
   }
 
-  const mode = parsed.mode ?? 'development'
+  const mode = valueOf('mode', parsed.mode)
   const production = mode === 'production'
   const redis = loadRedis(env, problems)
   const store = parsed.store ?? (redis !== null ? 'redis' : 'sqlite')
@@ -422,9 +423,9 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
       problems.push({ variable, problem: 'is the same as JWT_SECRET or another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --refresh`.' })
   }
 
-  const accessTokenLifetime = parsed.accessTokenLifetime ?? 300
-  const refreshTokenLifetime = parsed.refreshTokenLifetime ?? 86_400
-  const sessionMaxLifetime = parsed.sessionMaxLifetime ?? 2_592_000
+  const accessTokenLifetime = valueOf('accessTokenLifetime', parsed.accessTokenLifetime)
+  const refreshTokenLifetime = valueOf('refreshTokenLifetime', parsed.refreshTokenLifetime)
+  const sessionMaxLifetime = valueOf('sessionMaxLifetime', parsed.sessionMaxLifetime)
   if (refreshTokenLifetime < accessTokenLifetime)
     problems.push({ variable: 'REFRESH_TOKEN_LIFETIME', problem: 'is shorter than ACCESS_TOKEN_LIFETIME.', fix: 'Make refresh tokens live longer than access tokens.' })
 
@@ -438,7 +439,7 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   const simplejwt = loadSimplejwt(parsed, problems)
 
   // SPEC §9: Django's table is read-only, so it needs its database and cannot take registrations.
-  const userStore = parsed.userStore ?? 'baton'
+  const userStore = valueOf('userStore', parsed.userStore)
   if (userStore === 'django' && parsed.databaseURL == null)
     problems.push({ variable: 'DATABASE_URL', problem: "is unset, but USER_STORE=django reads users from Django's database.", fix: "Set it as Django's DATABASE_URL: postgres://user:password@host:5432/dbname or sqlite:////abs/path/db.sqlite3." })
   if (userStore === 'django' && parsed.registration === true)
@@ -452,48 +453,50 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   const loginConcurrency = parsed.loginConcurrency ?? Math.max(1, Math.floor(availableParallelism() / workers))
   const config: Config = {
     mode,
-    port: parsed.port ?? 8000,
-    host: parsed.host ?? '127.0.0.1',
+    port: valueOf('port', parsed.port),
+    host: valueOf('host', parsed.host),
     store,
-    dataDir: parsed.dataDir ?? resolve('.baton'),
+    dataDir: valueOf('dataDir', parsed.dataDir),
     redis,
     databaseURL: parsed.databaseURL ?? null,
     userStore,
-    djangoUserTable: parsed.djangoUserTable ?? 'auth_user',
-    djangoUsernameField: parsed.djangoUsernameField ?? 'username',
+    djangoUserTable: valueOf('djangoUserTable', parsed.djangoUserTable),
+    djangoUsernameField: valueOf('djangoUsernameField', parsed.djangoUsernameField),
     accessTokenLifetime,
     refreshTokenLifetime,
     sessionMaxLifetime,
-    refreshGraceSeconds: parsed.refreshGraceSeconds ?? 15,
-    rotateRefreshTokens: parsed.rotateRefreshTokens ?? true,
+    refreshGraceSeconds: valueOf('refreshGraceSeconds', parsed.refreshGraceSeconds),
+    rotateRefreshTokens: valueOf('rotateRefreshTokens', parsed.rotateRefreshTokens),
     algorithm,
     privateKey: parsed.privateKey ?? null,
     secret: parsed.secret ?? null,
     verifyKeys: parsed.verifyKeys ?? null,
     refreshSecret: parsed.refreshSecret ?? null,
     refreshSecretsPrevious: parsed.refreshSecretsPrevious ?? [],
-    leeway: parsed.leeway ?? 5,
-    issuer: parsed.issuer || 'baton',
-    audience: parsed.audience || 'baton',
-    loginRateLimit: parsed.loginRateLimit === undefined ? { max: 10, windowSeconds: 900 } : parsed.loginRateLimit,
-    loginRateLimitIP: parsed.loginRateLimitIP === undefined ? { max: 50, windowSeconds: 900 } : parsed.loginRateLimitIP,
-    refreshRateLimit: parsed.refreshRateLimit === undefined ? { max: 60, windowSeconds: 300 } : parsed.refreshRateLimit,
-    storeTimeoutMs: parsed.storeTimeoutMs ?? 500,
-    logLevel: parsed.logLevel ?? 'info',
+    leeway: valueOf('leeway', parsed.leeway),
+    // A value of spaces only is no issuer: the default, as when unset.
+    issuer: valueOf('issuer', parsed.issuer || undefined),
+    audience: valueOf('audience', parsed.audience || undefined),
+    // `off` is null, a value: only an unset limit takes the default.
+    loginRateLimit: valueOf('loginRateLimit', parsed.loginRateLimit),
+    loginRateLimitIP: valueOf('loginRateLimitIP', parsed.loginRateLimitIP),
+    refreshRateLimit: valueOf('refreshRateLimit', parsed.refreshRateLimit),
+    storeTimeoutMs: valueOf('storeTimeoutMs', parsed.storeTimeoutMs),
+    logLevel: valueOf('logLevel', parsed.logLevel),
     registration: parsed.registration ?? (!production && userStore === 'baton'),
     demo: parsed.demo ?? !production,
-    tokenTransport: parsed.tokenTransport ?? 'body',
+    tokenTransport: valueOf('tokenTransport', parsed.tokenTransport),
     corsOrigins: parsed.corsOrigins ?? [],
-    revocationCheck: parsed.revocationCheck ?? false,
+    revocationCheck: valueOf('revocationCheck', parsed.revocationCheck),
     workers,
-    trustProxy: parsed.trustProxy ?? { kind: 'none' },
-    bodyLimit: parsed.bodyLimit ?? 16_384,
+    trustProxy: valueOf('trustProxy', parsed.trustProxy),
+    bodyLimit: valueOf('bodyLimit', parsed.bodyLimit),
     passwordParams: scryptParams(parsed.passwordScryptLn),
     simplejwt,
     loginConcurrency,
     // About 2 s of checks at ~0.4 s each: those further back would time out anyway.
     loginQueueLength: parsed.loginQueueLength ?? 4 * loginConcurrency,
-    loginQueueWaitMs: parsed.loginQueueWaitMs ?? 2_000,
+    loginQueueWaitMs: valueOf('loginQueueWaitMs', parsed.loginQueueWaitMs),
   }
   return deepFreeze(config)
 }
@@ -514,7 +517,7 @@ function loadSimplejwt(parsed: Parsed, problems: ConfigProblem[]): SimplejwtConf
         problems.push({ variable, problem: 'is set but SIMPLEJWT_SIGNING_KEY is not.', fix: "Set SIMPLEJWT_SIGNING_KEY to Django's SIMPLE_JWT SIGNING_KEY (by default its SECRET_KEY), or unset this one." })
     return null
   }
-  const algorithm = parsed.simplejwtAlgorithm ?? 'HS256'
+  const algorithm = valueOf('simplejwtAlgorithm', parsed.simplejwtAlgorithm)
   // With rotation off a refresh answers only {access}: the client would keep presenting the
   // legacy token, which is reuse once its grace window ends. Refused rather than half-done.
   if (parsed.rotateRefreshTokens === false)
@@ -558,7 +561,7 @@ function loadRedis(env: Env, problems: ConfigProblem[]): RedisConfig | null {
   let cluster: RedisConfig['cluster'] = null
   let sentinel: RedisConfig['sentinel'] = null
   try {
-    if (env.REDIS_CLUSTER !== undefined && env.REDIS_CLUSTER !== '' && boolean(env.REDIS_CLUSTER)) {
+    if (boolean(env.REDIS_CLUSTER || DEFAULTS.REDIS_CLUSTER.value)) {
       cluster = { nodes: hostPorts(env.REDIS_CLUSTER_NODES ?? '').map((n) => `${n.host}:${n.port}`) }
     }
   } catch (err) {
@@ -569,7 +572,7 @@ function loadRedis(env: Env, problems: ConfigProblem[]): RedisConfig | null {
     try {
       const sentinels = hostPorts(sentinelsRaw)
       if (sentinels.length === 0) throw new Invalid('lists no sentinel.', 'Use a comma-separated list of host:port.')
-      sentinel = { sentinels, name: env.REDIS_SENTINEL_MASTER?.trim() || 'mymaster' }
+      sentinel = { sentinels, name: env.REDIS_SENTINEL_MASTER?.trim() || DEFAULTS.REDIS_SENTINEL_MASTER.value }
       if (env.REDIS_SENTINEL_PASSWORD) sentinel.password = env.REDIS_SENTINEL_PASSWORD
     } catch (err) {
       if (!(err instanceof Invalid)) throw err
