@@ -15,7 +15,10 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 export const PHASES = ['config', 'network', 'session', 'server', 'data'] as const
 export type Phase = (typeof PHASES)[number]
 
-/** What one check found, before the pipeline stamps the check's name on it. Never holds the password. */
+/**
+ * What one check found, before the pipeline stamps the check's name on it. It may quote a server's
+ * or a library's text: `runDoctor` masks the URL's secrets in every field before reporting it.
+ */
 export interface Verdict {
   status: CheckStatus
   /** What was found. */
@@ -28,7 +31,7 @@ export interface Verdict {
   ms?: number
 }
 
-/** Nothing learned: the context of a check that only reports. */
+/** What a check that only reports learns. */
 export type Nothing = Record<never, never>
 
 /** A check that lets the run go on: its verdict (none: nothing to report) and what it learned. */
@@ -37,7 +40,7 @@ export interface Outcome<Learned> {
   readonly learned: Learned
 }
 
-/** What every check has: its name (written here only), its phase, and what it does. */
+/** What every check has: its name (written only here, in its definition: `CheckName` is derived), its phase, and what it does. */
 interface CheckBase<Name extends string, In, Learned extends object> {
   readonly name: Name
   readonly phase: Phase
