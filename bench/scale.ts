@@ -243,7 +243,7 @@ function compare(rows: ScaleRow[]): Ratio[] {
 }
 
 function printTable(rows: ScaleRow[], ratios: Ratio[], before: number[], after: number[], step: StepSettings): void {
-  const header = ['store', 'sessions', 'seed/s', 'B/session', 'refresh/s', 'p50 ms', 'p99 ms', '/srv core', 'list/s', 'p50 ms', 'p99 ms', '/srv core', 'load', 'ratios to smallest (p50 p99 /core; list p50 p99 /core; bytes)']
+  const header = ['store', 'sessions', 'seed/s', 'B/session', 'refresh/s', 'p50 ms', 'p99 ms', '/srv core', 'non-2xx', 'list/s', 'p50 ms', 'p99 ms', '/srv core', 'non-2xx', 'load', 'ratios to smallest (p50 p99 /core; list p50 p99 /core; bytes)']
   const lines = rows.map((r, i) => {
     const q = ratios[i]!
     return [
@@ -255,10 +255,12 @@ function printTable(rows: ScaleRow[], ratios: Ratio[], before: number[], after: 
       String(r.refresh.p50),
       String(r.refresh.p99),
       String(r.refresh.perServerCore),
+      nonOk(r.refresh),
       String(r.sessionsList.rps),
       String(r.sessionsList.p50),
       String(r.sessionsList.p99),
       String(r.sessionsList.perServerCore),
+      nonOk(r.sessionsList),
       r.loadAverage.before[0].toFixed(2),
       `${q.refreshP50} ${q.refreshP99} ${q.refreshPerServerCore}; ${q.listP50} ${q.listP99} ${q.listPerServerCore}; ${q.bytesPerSession}${q.flagged.length > 0 ? ' FLAG' : ''}`,
     ]
@@ -277,6 +279,13 @@ function printTable(rows: ScaleRow[], ratios: Ratio[], before: number[], after: 
   ]
   for (const q of ratios) if (q.flagged.length > 0) out.push(`  beyond ${TOLERANCE * 100}% of the smallest size: ${q.store} ${q.sessions}: ${q.flagged.join(', ')}`)
   process.stdout.write(out.join('\n') + '\n')
+}
+
+/** Non-2xx answers by status ('0', or e.g. '503:1277'), and transport errors. */
+function nonOk(m: { statuses: Record<string, number>; errors: number }): string {
+  const bad = Object.entries(m.statuses).filter(([k]) => !k.startsWith('2')).map(([k, v]) => `${k}:${v}`)
+  if (m.errors > 0) bad.push(`errors:${m.errors}`)
+  return bad.length === 0 ? '0' : bad.join(' ')
 }
 
 function gib(bytes: number): string {

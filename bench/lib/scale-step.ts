@@ -31,6 +31,7 @@ export interface Measured {
   p50: number
   p99: number
   non2xx: number
+  statuses: Record<string, number>
   errors: number
   /** Requests per CPU second the server used (all workers). */
   perServerCore: number
@@ -95,6 +96,7 @@ function measured(r: LoadResult): Measured {
     p50: r.latencyMs.p50,
     p99: r.latencyMs.p99,
     non2xx: r.non2xx,
+    statuses: r.statuses,
     errors: r.errors,
     perServerCore: server > 0 ? Math.round(r.rps / server) : 0,
     cpu: r.cpu,
