@@ -12,7 +12,7 @@ import {
 } from './events.js'
 import { createAuthFetch, createBearerScope } from './fetch.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedClientOptions } from './options.js'
-import { createSessionManager } from './refresh.js'
+import { createSessionManager } from './session.js'
 import type { LoginRequest } from './wire.js'
 
 /** A client that keeps one session alive. Create it with {@link createAuthClient}. */

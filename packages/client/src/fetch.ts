@@ -3,7 +3,7 @@
  * request retried once (SPEC §6).
  */
 import type { ResolvedClientOptions } from './options.js'
-import type { SessionManager } from './refresh.js'
+import type { SessionManager } from './session.js'
 
 function withoutTrailingSlash(url: URL): string {
   return url.origin + url.pathname.replace(/\/+$/, '')

@@ -115,3 +115,59 @@ export function onEndedMessage(
   if (message.session === undefined || message.session !== held?.sid) return 'if-storage-empty'
   return 'own-session'
 }
+
+/** What a message from another tab may do in this tab's session core (refresh.ts). */
+export interface TabSyncHost {
+  /** The pair this tab holds. */
+  readonly held: HeldTokens | null
+  /** Body mode (a storage); cookie mode has none. */
+  readonly hasStorage: boolean
+  /** Takes `tokens` as this tab's (fires `tokens`). */
+  adopt(tokens: HeldTokens): void
+  /** Reads the storage, adopting what changed; resolves with the pair it holds then. */
+  load(): Promise<HeldTokens | null>
+  /** Ends the session and clears the storage (no event). */
+  forget(): Promise<void>
+  /** Ends the session without touching the storage (no event). */
+  endHere(): void
+  /** Removes the stored record if it belongs to session `session`. */
+  removeStored(session: string): Promise<void>
+  /** The server answers again: ends an outage (fires `recovered`). */
+  recovered(): void
+  /** Tells the app the session ended (`logout` or `session-expired`), if it was told of one. */
+  ended(message: Extract<TabMessage, { type: 'logout' | 'session-expired' }>): void
+}
+
+/** Carries out what `message` asks of this tab. */
+export async function handleTabMessage(host: TabSyncHost, message: TabMessage): Promise<void> {
+  switch (message.type) {
+    case 'tokens': {
+      const action = onTokensMessage(message, host.held, host.hasStorage)
+      if (action.kind === 'adopt') host.adopt(action.tokens)
+      else if (action.kind === 'load') await host.load()
+      // Another tab's login or refresh succeeded: the server answers again (SPEC §6:
+      // `recovered` when a refresh succeeds in any tab), even if its session is not ours.
+      host.recovered()
+      return
+    }
+    case 'logout':
+    case 'session-expired':
+      switch (onEndedMessage(message, host.held, host.hasStorage)) {
+        case 'forget':
+          await host.forget()
+          break
+        case 'if-storage-empty':
+          if ((await host.load()) !== null) return
+          host.endHere()
+          break
+        case 'own-session':
+          host.endHere()
+          if (message.session !== undefined) await host.removeStored(message.session)
+          break
+      }
+      host.ended(message)
+      return
+    case 'recovered':
+      host.recovered()
+  }
+}
