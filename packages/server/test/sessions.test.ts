@@ -269,3 +269,24 @@ test('revocation check: protected routes fail closed (503 store_unavailable) whi
   assert.equal(res.statusCode, 503)
   assert.ok(res.headers['retry-after'] !== undefined)
 })
+
+test("issued tokens: login and refresh answer the refresh token's exp beside it (the route never decodes it); rotation off answers neither", async (t) => {
+  const { createSessions } = await import('../src/sessions.js')
+  const s = await setup(t)
+  const sessions = createSessions(s.deps)
+  const client = { userAgent: null, ip: '127.0.0.1' }
+  const first = await sessions.login('alice', PASSWORD, client)
+  assert.ok(first.refresh !== undefined)
+  assert.equal(first.refreshExpiresAt, claims(first.refresh).exp)
+  s.clock.advance(10_000)
+  const next = await sessions.refresh(first.refresh, client)
+  assert.ok(next.refresh !== undefined)
+  assert.equal(next.refreshExpiresAt, claims(next.refresh).exp)
+  assert.ok(next.refreshExpiresAt > first.refreshExpiresAt, 'a rotation extends the refresh lifetime')
+
+  const fixed = await setup(t, { ROTATE_REFRESH_TOKENS: 'false' })
+  const fixedSessions = createSessions(fixed.deps)
+  const pair = await fixedSessions.login('alice', PASSWORD, client)
+  const access = await fixedSessions.refresh(pair.refresh!, client)
+  assert.deepEqual([access.refresh, access.refreshExpiresAt], [undefined, undefined])
+})

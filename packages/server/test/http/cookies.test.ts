@@ -31,6 +31,9 @@ test('cookies: login answers only {access} and sets the refresh token as an Http
   assert.match(cookie.attributes, /SameSite=Strict/i)
   assert.match(cookie.attributes, /Path=\/api\/auth\//)
   assert.match(cookie.attributes, /Expires=/)
+  // The cookie lives exactly as long as the token it holds.
+  const exp = (JSON.parse(Buffer.from(cookie.value.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp
+  assert.equal(Date.parse(/Expires=([^;]+)/.exec(cookie.attributes)![1]!), exp * 1000)
   // Development on a loopback host over plain HTTP: browsers would drop a Secure cookie.
   assert.doesNotMatch(cookie.attributes, /Secure/i)
 })
