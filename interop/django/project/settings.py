@@ -6,6 +6,7 @@ the database and the SIMPLE_JWT settings it is about. Nothing here is baton-spec
 DATABASE_URL  sqlite:////abs/path.sqlite3 or postgres://user@host:port/name (dj-database-url form)
 DJANGO_SECRET_KEY, SJ_ALGORITHM, SJ_SIGNING_KEY, SJ_VERIFYING_KEY (PEM), SJ_JWK_URL, SJ_AUDIENCE,
 SJ_ISSUER, SJ_USER_ID_CLAIM, SJ_ACCESS_SECONDS, SJ_REFRESH_SECONDS, SJ_ROTATE, SJ_BLACKLIST
+DJANGO_CACHE_URL  redis://host:port/db: django-redis as the cache (bench/peers); unset, Django's default
 """
 import os
 from datetime import timedelta
@@ -48,6 +49,9 @@ def _database(url):
 
 
 DATABASES = {'default': _database(os.environ.get('DATABASE_URL', 'sqlite:////tmp/baton-django-fixture.sqlite3'))}
+
+if os.environ.get('DJANGO_CACHE_URL'):
+    CACHES = {'default': {'BACKEND': 'django_redis.cache.RedisCache', 'LOCATION': os.environ['DJANGO_CACHE_URL']}}
 
 # Every hasher Django 3.2 ships that baton verifies (scrypt arrives in Django 4.0; the seed
 # command writes Django 4's scrypt format itself).
