@@ -19,6 +19,8 @@ export interface LoadOptions {
   probes?: Record<string, CpuProbe | undefined>
   /** Called once when the timed window starts and once when it ends (for store statistics). */
   onWindow?: ((edge: 'start' | 'end') => Promise<void> | void) | undefined
+  /** Opens a lane's connection (default: one keep-alive Connection for the whole run; bench/peers: one per request for gunicorn's sync workers). */
+  open?: ((port: number) => Promise<Pick<Connection, 'send' | 'close'>>) | undefined
 }
 
 export interface LoadResult {
@@ -66,7 +68,7 @@ class Latencies {
  * inside the window only.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const conns = await Promise.all(options.lanes.map(() => Connection.open(options.port)))
+  const conns = await Promise.all(options.lanes.map(() => (options.open ?? Connection.open)(options.port)))
   const latencies = new Latencies()
   const statuses: Record<string, number> = {}
   let requests = 0
@@ -75,7 +77,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let recording = false
   let stop = false
 
-  const loop = async (lane: Lane, conn: Connection): Promise<void> => {
+  const loop = async (lane: Lane, conn: Pick<Connection, 'send'>): Promise<void> => {
     while (!stop) {
       const req = lane.request()
       if (req === null) {
