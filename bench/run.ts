@@ -45,6 +45,8 @@ login-fast uses a user whose hash has N=2^10: NOT the default, it shows login's 
 
 // --scale (issue 17 §3): cost as the store grows, with its own flags (bench/scale.ts).
 if (process.argv.includes('--scale')) process.exit(await (await import('./scale.js')).runScale(process.argv.slice(2)))
+// --peers (issue 17 §2): baton next to Django + simplejwt and better-auth, its own flags (bench/peers/main.ts).
+if (process.argv.includes('--peers')) process.exit(await (await import('./peers/main.js')).runPeers(process.argv.slice(2)))
 
 const { values: flags } = parseArgs({
   options: {
