@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { BatonError } from '../../src/errors.js'
 import { createRefreshGate } from '../../src/security/refresh-gate.js'
 import { createMemoryStore } from '../../src/store/memory.js'
@@ -80,4 +81,47 @@ test('refresh gate: successes leave nothing behind; an address that only succeed
   for (let i = 0; i < 100; i++) g.done(await g.enter('192.0.2.1'))
   await fail(g, '192.0.2.1')
   await assert.rejects(g.enter('192.0.2.1'), { code: 'rate_limited' })
+})
+
+type GateOp = { op: 'fail' | 'succeed'; ip: number } | { op: 'advance'; ms: number } | { op: 'spray' }
+
+test('refresh gate (property): one at a time, an address is refused exactly while the store counts its limit reached', async () => {
+  // The model is the store's own count: failures of admitted refreshes in the window opened by
+  // the first of them. A spray of 10,050 fresh addresses comes in the middle of every script
+  // (the gate before issue 16 failed here: it forgot the blocked addresses).
+  const MAX = 2
+  const ops: fc.Arbitrary<GateOp> = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ op: fc.constantFrom('fail' as const, 'succeed' as const), ip: fc.nat(2) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: WINDOW_S * 1000 }) }) },
+  )
+  const scripts = fc
+    .tuple(fc.array(ops, { maxLength: 16 }), fc.array(ops, { maxLength: 10 }))
+    .map(([before, after]): GateOp[] => [...before, { op: 'spray' }, ...after])
+  await fc.assert(
+    fc.asyncProperty(scripts, async (script) => {
+      const { gate: g, clock } = gate(MAX)
+      const windows = new Map<number, { count: number; resetAt: number }>()
+      for (const o of script) {
+        if (o.op === 'advance') clock.advance(o.ms)
+        else if (o.op === 'spray') await spray(g, 10_050)
+        else {
+          const w = windows.get(o.ip)
+          const live = w !== undefined && clock.now() < w.resetAt ? w : undefined
+          const ip = `192.0.2.${o.ip + 1}`
+          if (live !== undefined && live.count >= MAX) {
+            await assert.rejects(g.enter(ip), { code: 'rate_limited' })
+            continue
+          }
+          const key = await g.enter(ip)
+          if (o.op === 'succeed') g.done(key)
+          else {
+            await g.failed(key)
+            if (live === undefined) windows.set(o.ip, { count: 1, resetAt: clock.now() + WINDOW_S * 1000 })
+            else live.count++
+          }
+        }
+      }
+    }),
+    { numRuns: 6 },
+  )
 })
