@@ -8,6 +8,7 @@ import { type Config, loadConfig } from './config.js'
 import type { Deps } from './deps.js'
 import { createLogger } from './log.js'
 import { type Metrics, createMetrics } from './metrics.js'
+import { parseRedisURL } from './redis-url.js'
 import { maskURL } from './secrets.js'
 import { withFaultSwitch } from './store/fault-switch.js'
 import { type GuardedStore, guardStore } from './store/guard.js'
@@ -167,7 +168,7 @@ export async function openSessionStore(config: Config, log: Logger): Promise<Ses
       for (const f of redis.findings) log.warn({ finding: f.code }, `REDIS_URL: ${f.message}`)
       const { createRedisStore } = await import('./store/redis.js')
       const store = createRedisStore({
-        url: redis.url,
+        target: parseRedisURL(redis.url),
         timeoutMs: config.storeTimeoutMs,
         log,
         ...(redis.tlsCA !== null ? { tlsCA: redis.tlsCA } : {}),

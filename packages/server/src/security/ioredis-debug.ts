@@ -6,6 +6,12 @@ import { createRequire } from 'node:module'
  * with the Redis password in clear, and our session ids. baton's own debug logs are
  * `LOG_LEVEL=debug`; ioredis's are kept off. Filtering (rather than refusing to start) keeps
  * `DEBUG=*` usable for every other library.
+ *
+ * This patches nothing in ioredis: ioredis documents its debug output as the `debug` package's
+ * (`DEBUG=ioredis:*`, in its README), and `debug.enable()`/`debug.disable()` are that package's
+ * documented way to change the enabled namespaces at run time. The one thing assumed is the
+ * package boundary, not internals: the `debug` module ioredis itself resolves (a dependency in
+ * its package.json, possibly nested under it), which is why it is resolved from ioredis's entry.
  */
 
 /** ioredis's debug namespaces (`ioredis:redis`, `ioredis:connection`, `ioredis:cluster`, ...). */

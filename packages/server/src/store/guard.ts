@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { systemClock, type Clock } from '../clock.js'
 import { StoreUnavailableError } from '../errors.js'
+import { describeError } from '../secrets.js'
 import type { Metrics } from '../metrics.js'
 import { OutageSpans, type OutageSpan } from './outage-spans.js'
 import type { SessionStore } from './types.js'
@@ -84,7 +85,11 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     state = 'open'
     metrics?.storeUp.set(0)
     metrics?.circuitState.set(1)
-    log.error({ event: 'store_down', store: store.kind, address, err: cause }, 'session store unavailable: circuit open, answering 503 until it recovers')
+    // The one line per outage (SPEC §4), with the real cause: the store reports none of its own.
+    log.error(
+      { event: 'store_down', store: store.kind, address, cause: describeCause(cause), err: cause },
+      'session store unavailable: circuit open, answering 503 until it recovers',
+    )
     probe = setInterval(() => {
       void withDeadline(store.ping(), timeoutMs).then(
         () => closeCircuit(),
@@ -187,4 +192,9 @@ function auditIdsOf(operation: string, arg: unknown): AuditIds {
   if ('id' in arg && typeof arg.id === 'string') ids.sid = arg.id
   if ('userId' in arg && typeof arg.userId === 'string') ids.sub = arg.userId
   return ids
+}
+
+/** `Name CODE: message` of the failure that opened the circuit (stores mask their errors). */
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? describeError(cause) : String(cause)
 }

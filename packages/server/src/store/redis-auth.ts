@@ -1,4 +1,30 @@
+import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
+
+/**
+ * Why a hook and not an option: ioredis 5 has no setting for this. Its connection handshake
+ * (`connectHandler` in built/redis/event_handler.js) sends AUTH with a callback and, on these two
+ * answers, calls `console.warn` itself; the only other ways around it (leaving the password out
+ * and sending AUTH from a `connect` listener, or silencing `console.warn`) would reimplement the
+ * handshake (Cluster's slot refresh connections need the password too) or hide every other
+ * library's warnings. So the hook wraps one public method (`auth`) of one client, and only on the
+ * ioredis versions whose handshake was read for it: on any other it does nothing (the raw line
+ * comes back, and test/store/redis-auth.test.ts fails, naming the version to check).
+ */
+export const VERIFIED_IOREDIS_VERSIONS: readonly string[] = ['5.9.2']
+
+/** The installed ioredis's version (from its package.json, beside its entry point's folder). */
+export function installedIoredisVersion(): string | null {
+  try {
+    const entry = createRequire(import.meta.url).resolve('ioredis')
+    const pkg = createRequire(entry)('../package.json') as { name?: unknown; version?: unknown }
+    return pkg.name === 'ioredis' && typeof pkg.version === 'string' ? pkg.version : null
+  } catch {
+    return null
+  }
+}
+
+const HOOKABLE = VERIFIED_IOREDIS_VERSIONS.includes(installedIoredisVersion() ?? '')
 
 /**
  * Redis's answer to AUTH when the URL has a password and the server has none: Redis 6 and
@@ -19,9 +45,10 @@ type Command = (...args: unknown[]) => Promise<unknown>
  * Connections that `client.duplicate()` makes (Cluster's slot refresh) are covered too. baton
  * reports the situation itself: the start-up self-check (doctor's auth check) logs one warning;
  * `onQuieted` hears each occurrence (the Redis store warns once with Sentinel, which that check
- * does not reach).
+ * does not reach). Answers whether it could (see {@link VERIFIED_IOREDIS_VERSIONS}).
  */
-export function quietPasswordNotRequired(client: Redis, onQuieted: () => void = () => {}): void {
+export function quietPasswordNotRequired(client: Redis, onQuieted: () => void = () => {}): boolean {
+  if (!HOOKABLE) return false
   const target = client as unknown as { auth: Command; duplicate: (...args: unknown[]) => Redis }
   const auth = target.auth.bind(client)
   target.auth = (...args) => {
@@ -41,4 +68,5 @@ export function quietPasswordNotRequired(client: Redis, onQuieted: () => void = 
     quietPasswordNotRequired(copy, onQuieted)
     return copy
   }
+  return true
 }

@@ -152,6 +152,19 @@ test('guard: after failureThreshold failures the circuit opens and calls fail at
   await assert.rejects(guarded.check(), StoreUnavailableError)
 })
 
+test('guard: the store_down line names the real cause (the failure that opened the circuit), code included', async (t) => {
+  const { log, lines } = capture()
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), { code: 'ECONNREFUSED' })
+  const failing = { ...createMemoryStore(), kind: 'failing', getSession: () => Promise.reject(refused) } as SessionStore
+  const guarded = guardStore(failing, { timeoutMs: 50, address: 'test://store', log, failureThreshold: 2, probeIntervalMs: 1_000 })
+  t.after(() => guarded.close())
+  for (let i = 0; i < 2; i++) await assert.rejects(guarded.getSession('s', NOW), StoreUnavailableError)
+  const down = lines.filter((l) => l.event === 'store_down')
+  assert.equal(down.length, 1)
+  assert.equal(down[0]?.cause, 'Error ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:6390')
+  assert.equal((down[0]?.err as { message?: string }).message, refused.message)
+})
+
 test('guard: the probe closes the circuit once ping answers again; one store_down and one store_recovered line per outage', async (t) => {
   const { store, state } = switchableStore()
   const { log, lines } = capture()

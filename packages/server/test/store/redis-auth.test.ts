@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, before, test, type TestContext } from 'node:test'
 import { Redis } from 'ioredis'
-import { quietPasswordNotRequired } from '../../src/store/redis-auth.js'
+import { installedIoredisVersion, quietPasswordNotRequired, VERIFIED_IOREDIS_VERSIONS } from '../../src/store/redis-auth.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 let open: RedisServer
@@ -74,4 +74,16 @@ test('redis auth: with the hook a wrong password is still an error, and a right 
   quietPasswordNotRequired(right)
   await right.connect()
   assert.equal(await right.ping(), 'PONG')
+})
+
+test('redis auth: the installed ioredis is a version whose handshake the hook was checked against', () => {
+  // On an ioredis upgrade: read connectHandler in built/redis/event_handler.js (AUTH sent with a
+  // callback, console.warn on "no password is set" / "without any password configured"), then
+  // add the version to VERIFIED_IOREDIS_VERSIONS.
+  const version = installedIoredisVersion()
+  assert.ok(version !== null, 'ioredis/package.json is readable')
+  assert.ok(VERIFIED_IOREDIS_VERSIONS.includes(version), `ioredis ${version} is not among ${VERIFIED_IOREDIS_VERSIONS.join(', ')}`)
+  const c = new Redis({ lazyConnect: true })
+  assert.equal(quietPasswordNotRequired(c), true)
+  c.disconnect()
 })

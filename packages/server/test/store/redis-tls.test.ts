@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import pino from 'pino'
+import { guardStore } from '../../src/store/guard.js'
 import { createRedisStore } from '../../src/store/redis.js'
 import { startRedisServer, waitFor, type RedisServer } from '../helpers/redis-server.js'
 import { describeStoreContract } from './contract.js'
@@ -52,10 +53,13 @@ describe('redis TLS', () => {
     )
     // Any valid CA other than the server's: the system store does not know the test CA either.
     const store = createRedisStore({ url: tlsURL(), log })
-    t.after(() => store.close())
-    await waitFor(() => text.includes('redis down'), 5_000, 'the down log line')
-    await assert.rejects(store.ping())
-    assert.match(text, /self[- ]signed|unable to (get|verify)|certificate/i)
+    // Behind the guard, as the server runs it: its store_down line names the cause.
+    const guarded = guardStore(store, { timeoutMs: 1_000, address: store.address, log })
+    t.after(() => guarded.close())
+    await waitFor(() => guarded.ping().then(() => false, () => text.includes('"event":"store_down"')), 5_000, 'the down log line')
+    await assert.rejects(store.ping(), /self[- ]signed|unable to (get|verify)|certificate/i)
+    const down = text.split('\n').find((l) => l.includes('"event":"store_down"')) ?? ''
+    assert.match(down, /self[- ]signed|unable to (get|verify)|certificate/i)
     assert.ok(!text.includes(PASSWORD))
   })
 

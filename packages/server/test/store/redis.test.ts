@@ -11,6 +11,7 @@ import {
   type RedisStoreOptions,
 } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
+import { guardStore, type GuardedStore } from '../../src/store/guard.js'
 import { maskSecrets, scrubError } from '../../src/secrets.js'
 import { compactUserAgent } from '../../src/http/user-agent.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
@@ -111,6 +112,21 @@ function logCapture(): {
   }
 }
 
+/**
+ * `store` behind the guard, as the server runs it: up, down and their log lines (`store_down`,
+ * `store_recovered`, one each per outage) are the guard's, the store has none of its own.
+ */
+function guarded(t: TestContext, store: RedisStore, log: pino.Logger): GuardedStore {
+  const guard = guardStore(store, { timeoutMs: 1_000, address: store.address, log })
+  t.after(() => guard.close())
+  return guard
+}
+
+/** The guard's up/down events, in order. */
+function upDown(lines: Record<string, unknown>[]): unknown[] {
+  return lines.map((l) => l.event).filter((e) => e === 'store_down' || e === 'store_recovered')
+}
+
 /** A redis-server of the test's own, a store on it logging to `lines`, and one session in it. */
 async function oneSessionOnOwnServer(t: TestContext) {
   const server = await startRedisServer()
@@ -119,7 +135,7 @@ async function oneSessionOnOwnServer(t: TestContext) {
   const store = await openStore(t, server.url, { log })
   const s = session()
   await store.createSession(s)
-  return { server, store, lines, s }
+  return { server, store, lines, log, s }
 }
 
 describeStoreContract(
@@ -362,7 +378,7 @@ describe('redis store outages', () => {
     t.after(() => server.stop())
     await server.kill()
     const { log, lines } = logCapture()
-    const store = await openStore(t, server.url, { log }, false)
+    const store = guarded(t, await openStore(t, server.url, { log }, false), log)
     for (let i = 0; i < 3; i++) {
       const { ms, error } = await timed(() => store.rotate(rotation(session(), 'j', T0)))
       assert.ok(error instanceof Error, 'rotate must fail while Redis is down')
@@ -373,9 +389,10 @@ describe('redis store outages', () => {
     const s = session()
     await store.createSession(s)
     assert.equal((await store.rotate(rotation(s, s.jti, T0 + 1))).kind, 'rotated')
-    const messages = lines().map((l) => l.msg)
-    assert.equal(messages.filter((m) => m === 'redis down').length, 1, messages.join(', '))
-    assert.equal(messages.filter((m) => m === 'redis recovered').length, 1, messages.join(', '))
+    assert.deepEqual(upDown(lines()), ['store_down', 'store_recovered'])
+    // The store logs no up/down of its own ("redis down" was a second line for one outage).
+    assert.ok(!lines().some((l) => l.msg === 'redis down' || l.msg === 'redis recovered'))
+    assert.match(String(lines().find((l) => l.event === 'store_down')?.cause), /^RedisNotConnectedError/)
   })
 
   test('outage: a killed Redis fails commands fast; after a restart with AOF the session rotates on', async (t) => {
@@ -440,34 +457,39 @@ describe('redis store outages', () => {
     const proxy = await startFaultProxy({ port: redis.port })
     t.after(() => proxy.close())
     const { log, lines, text } = logCapture()
-    const store = await openStore(t, `redis://:not-a-real-secret@127.0.0.1:${proxy.port}`, { log })
+    const raw = await openStore(t, `redis://:not-a-real-secret@127.0.0.1:${proxy.port}`, { log })
+    const store = guarded(t, raw, log)
     const s = session()
     await store.createSession(s)
     const before = proxy.accepted
     proxy.setMode('reset')
-    const { ms, error } = await timed(() => store.rotate(rotation(s, s.jti, T0 + 1)))
-    assert.ok(error instanceof Error)
-    assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
-    // Several reconnect attempts, each reset: still one "redis down".
+    for (let i = 0; i < 3; i++) {
+      const { ms, error } = await timed(() => store.rotate(rotation(s, s.jti, T0 + 1)))
+      assert.ok(error instanceof Error)
+      assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
+    }
+    // Several reconnect attempts, each reset, and the guard's probe failing meanwhile: still
+    // one store_down.
     await waitFor(() => proxy.accepted >= before + 3, 5_000, 'three reconnect attempts')
     proxy.setMode('pass')
     await waitFor(() => store.ping().then(() => true), 5_000, 'store to recover')
-    const messages = lines().map((l) => l.msg)
-    assert.deepEqual(
-      messages.filter((m) => m !== 'redis connected'),
-      ['redis down', 'redis recovered'],
-    )
-    const down = lines().find((l) => l.msg === 'redis down')
-    assert.equal(down?.store, `redis://default:****@127.0.0.1:${proxy.port}`)
+    assert.deepEqual(upDown(lines()), ['store_down', 'store_recovered'])
+    assert.equal(lines().filter((l) => l.event === 'store_error').length, 3, 'one line per failed operation, none per retry')
+    const down = lines().find((l) => l.event === 'store_down')
+    assert.equal(raw.address, `redis://default:****@127.0.0.1:${proxy.port}`)
+    assert.equal(down?.address, raw.address)
+    // The real cause: the connection was reset, not "stream not writeable".
+    assert.match(String(down?.cause), /ECONNRESET|Connection is closed/)
     assert.ok(!text().includes('not-a-real-secret'))
   })
 
   test('readonly: after REPLICAOF a dead primary, rotate throws READONLY (no hang), ping fails, and all works after REPLICAOF NO ONE', async (t) => {
-    const { server, store, lines, s } = await oneSessionOnOwnServer(t)
+    const { server, store: raw, lines, log, s } = await oneSessionOnOwnServer(t)
+    const store = guarded(t, raw, log)
     const dead = await startRedisServer()
     await dead.stop()
     await server.command('REPLICAOF', '127.0.0.1', dead.port)
-    const first = await timed(() => store.rotate(rotation(s, s.jti, T0 + 1)))
+    const first = await timed(() => raw.rotate(rotation(s, s.jti, T0 + 1)))
     assert.ok(first.error instanceof Error, 'rotate must fail on a replica')
     assert.match(first.error.message, /^READONLY/)
     for (let i = 0; i < 5; i++) {
@@ -477,15 +499,13 @@ describe('redis store outages', () => {
       assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
       // A replica answers PING; the store's ping probes with a write and so fails too.
       await assert.rejects(store.ping())
+      await assert.rejects(raw.ping())
     }
     await server.command('REPLICAOF', 'NO', 'ONE')
     await waitFor(() => store.ping().then(() => true), 5_000, 'ping to pass on the primary again')
     assert.equal((await store.rotate(rotation(s, s.jti, T0 + 2))).kind, 'rotated')
-    const messages = lines()
-      .map((l) => l.msg)
-      .filter((m) => m !== 'redis connected')
-    assert.deepEqual(messages, ['redis down', 'redis recovered'])
-    assert.match(String(lines().find((l) => l.msg === 'redis down')?.cause), /READONLY/)
+    assert.deepEqual(upDown(lines()), ['store_down', 'store_recovered'])
+    assert.match(String(lines().find((l) => l.event === 'store_down')?.cause), /READONLY/)
   })
 })
 
@@ -536,19 +556,22 @@ describe('redis store errors', () => {
     t.after(() => server.stop())
     const { log, text } = logCapture()
     const secret = 'wrong-pass-0451'
-    const store = await openStore(
+    const raw = await openStore(
       t,
       `redis://default:${secret}@127.0.0.1:${server.port}`,
       { log },
       false,
     )
-    await waitFor(() => text().includes('redis down'), 5_000, 'the down log line')
-    const { error } = await timed(() => store.ping())
+    const store = guarded(t, raw, log)
+    // The guard's down line names the refusal (the store's "not connected" carries it).
+    await waitFor(() => store.ping().then(() => false, () => /"event":"store_down".*WRONGPASS/.test(text())), 5_000, 'the down log line')
+    const { error } = await timed(() => raw.ping())
     assert.ok(error instanceof Error)
+    assert.match(error.message, /WRONGPASS/)
     const dump = `${error.message} ${error.stack} ${JSON.stringify(error)} ${text()}`
     assert.ok(!dump.includes(secret), dump)
     assert.ok(text().includes('WRONGPASS'), text())
-    assert.equal(store.address, `redis://default:****@127.0.0.1:${server.port}`)
+    assert.equal(raw.address, `redis://default:****@127.0.0.1:${server.port}`)
   })
 
   test('errors: an invalid URL throws a TypeError that does not echo the URL', () => {
