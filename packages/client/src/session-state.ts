@@ -14,22 +14,26 @@
  * - `refreshing(flight, during)`: the single-flight refresh runs; every caller gets `flight`;
  *   `during` is the resting state it started from, which keeps following the other events.
  *
- * Transitions on the resting states (B is anonymous, probing or authenticated; "·" keeps the
- * state; "↺" marks an ended outage, "↺!" one also broadcast to the other tabs):
+ * Transitions on the resting states ("·" keeps the state `s`; "↺" fires `recovered`, "↺!" also
+ * posts it to the other tabs; `u` is the state under an outage, `u'` that state after the same
+ * event, by the columns on the left; "valid" is not expired at the event's `now`):
  *
- * | event \ from         | anonymous | probing   | authenticated | degraded(under, o)           |
- * |----------------------|-----------|-----------|---------------|------------------------------|
- * | login(t)             | auth(t)   | auth(t)   | auth(t)       | auth(t) ↺!                   |
- * | stored(t)            | auth(t)   | auth(t)   | auth(t)       | t valid: auth(t) ↺           |
- * |                      |           |           |               | t expired: degraded(auth(t)) |
- * | stored(none)         | ·         | ·         | anonymous     | degraded(stored(none)·under) |
- * | refresh(f)           | refreshing(f, from)   |               |                              |
- * | refreshed(t)         | auth(t)   | auth(t)   | auth(t)       | auth(t) ↺!                   |
- * | failed(o')           | degraded(from, o')    |               | degraded(under, o')          |
- * | unprobed             | ·         | anonymous | ·             | degraded(unprobed·under, o)  |
- * | gave-up              | ·         | ·         | ·             | under (silent)               |
- * | recovered            | ·         | ·         | ·             | under ↺                      |
- * | ended                | anonymous | anonymous | anonymous     | anonymous (silent)           |
+ * | event \ from | anonymous       | probing         | auth(t0)        | degraded(u, o)           |
+ * |--------------|-----------------|-----------------|-----------------|--------------------------|
+ * | login(t)     | auth(t)         | auth(t)         | auth(t)         | auth(t) ↺!               |
+ * | stored(t)    | auth(t)         | auth(t)         | auth(t)         | t valid: auth(t) ↺,      |
+ * |              |                 |                 |                 | else degraded(auth(t),o) |
+ * | stored(none) | ·               | ·               | anonymous       | degraded(u', o)          |
+ * | refresh(f)   | refreshing(f,s) | refreshing(f,s) | refreshing(f,s) | refreshing(f, s)         |
+ * | refreshed(t) | auth(t)         | auth(t)         | auth(t)         | auth(t) ↺!               |
+ * | failed(o2)   | degraded(s,o2)  | degraded(s,o2)  | degraded(s,o2)  | degraded(u, o2)          |
+ * | unprobed     | ·               | anonymous       | ·               | degraded(u', o)          |
+ * | gave-up      | ·               | ·               | ·               | u                        |
+ * | recovered    | ·               | ·               | ·               | u ↺                      |
+ * | ended        | anonymous       | anonymous       | anonymous       | anonymous                |
+ * | settled(f)   | ·               | ·               | ·               | ·                        |
+ *
+ * test/session-state.test.ts checks every cell.
  *
  * `refreshing(f, during)`: `refresh` joins (·); `settled(f)` returns to `during`; every other
  * event is applied to `during` by the table above (a login or a logout during a refresh does
