@@ -1,5 +1,7 @@
-import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
+import { IOREDIS_VERIFIED } from './redis-pinned.js'
+
+export { installedIoredisVersion, VERIFIED_IOREDIS_VERSIONS } from './redis-pinned.js'
 
 /**
  * Why a hook and not an option: ioredis 5 has no setting for this. Its connection handshake
@@ -8,23 +10,9 @@ import type { Redis } from 'ioredis'
  * and sending AUTH from a `connect` listener, or silencing `console.warn`) would reimplement the
  * handshake (Cluster's slot refresh connections need the password too) or hide every other
  * library's warnings. So the hook wraps one public method (`auth`) of one client, and only on the
- * ioredis versions whose handshake was read for it: on any other it does nothing (the raw line
- * comes back, and test/store/redis-auth.test.ts fails, naming the version to check).
+ * ioredis versions whose handshake was read for it (redis-pinned.ts): on any other it does
+ * nothing (the raw line comes back, and test/store/redis-auth.test.ts fails, naming the version).
  */
-export const VERIFIED_IOREDIS_VERSIONS: readonly string[] = ['5.9.2']
-
-/** The installed ioredis's version (from its package.json, beside its entry point's folder). */
-export function installedIoredisVersion(): string | null {
-  try {
-    const entry = createRequire(import.meta.url).resolve('ioredis')
-    const pkg = createRequire(entry)('../package.json') as { name?: unknown; version?: unknown }
-    return pkg.name === 'ioredis' && typeof pkg.version === 'string' ? pkg.version : null
-  } catch {
-    return null
-  }
-}
-
-const HOOKABLE = VERIFIED_IOREDIS_VERSIONS.includes(installedIoredisVersion() ?? '')
 
 /**
  * Redis's answer to AUTH when the URL has a password and the server has none: Redis 6 and
@@ -48,7 +36,7 @@ type Command = (...args: unknown[]) => Promise<unknown>
  * does not reach). Answers whether it could (see {@link VERIFIED_IOREDIS_VERSIONS}).
  */
 export function quietPasswordNotRequired(client: Redis, onQuieted: () => void = () => {}): boolean {
-  if (!HOOKABLE) return false
+  if (!IOREDIS_VERIFIED) return false
   const target = client as unknown as { auth: Command; duplicate: (...args: unknown[]) => Redis }
   const auth = target.auth.bind(client)
   target.auth = (...args) => {

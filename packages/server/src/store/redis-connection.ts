@@ -4,6 +4,7 @@ import type { RedisURLParts } from '../redis-url.js'
 import { describeError, scrubError } from '../secrets.js'
 import { silenceIoredisDebug } from '../security/ioredis-debug.js'
 import { quietPasswordNotRequired } from './redis-auth.js'
+import { clearSocketTimeoutOnClose } from './redis-socket-timeout.js'
 import type { RecordValues } from './redis-records.js'
 import {
   CREATE_SESSION_LUA,
@@ -155,8 +156,12 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
       'the URL carries a password but the Redis primary has none configured: anyone who reaches it can read and write sessions',
     )
   }
-  if (client instanceof Redis) quietPasswordNotRequired(client, quieted)
-  else client.on('+node', (node: Redis) => quietPasswordNotRequired(node, quieted))
+  const hook = (node: Redis): void => {
+    quietPasswordNotRequired(node, quieted)
+    clearSocketTimeoutOnClose(node)
+  }
+  if (client instanceof Redis) hook(client)
+  else client.on('+node', hook)
   // lazyConnect keeps connecting out of the constructor; start now, without waiting.
   client.connect().catch(() => undefined)
   return { client, address, secrets, lastConnectionError: () => lastError }

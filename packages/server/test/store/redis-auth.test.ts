@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { after, before, test, type TestContext } from 'node:test'
 import { Redis } from 'ioredis'
 import { installedIoredisVersion, quietPasswordNotRequired, VERIFIED_IOREDIS_VERSIONS } from '../../src/store/redis-auth.js'
+import { clearSocketTimeoutOnClose } from '../../src/store/redis-socket-timeout.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 let open: RedisServer
@@ -78,12 +79,14 @@ test('redis auth: with the hook a wrong password is still an error, and a right 
 
 test('redis auth: the installed ioredis is a version whose handshake the hook was checked against', () => {
   // On an ioredis upgrade: read connectHandler in built/redis/event_handler.js (AUTH sent with a
-  // callback, console.warn on "no password is set" / "without any password configured"), then
-  // add the version to VERIFIED_IOREDIS_VERSIONS.
+  // callback, console.warn on "no password is set" / "without any password configured") and
+  // setSocketTimeout in built/Redis.js (redis-socket-timeout.ts: gone in ioredis 6, drop the
+  // hook), then add the version to VERIFIED_IOREDIS_VERSIONS (store/redis-pinned.ts).
   const version = installedIoredisVersion()
   assert.ok(version !== null, 'ioredis/package.json is readable')
   assert.ok(VERIFIED_IOREDIS_VERSIONS.includes(version), `ioredis ${version} is not among ${VERIFIED_IOREDIS_VERSIONS.join(', ')}`)
   const c = new Redis({ lazyConnect: true })
   assert.equal(quietPasswordNotRequired(c), true)
+  assert.equal(clearSocketTimeoutOnClose(c), true)
   c.disconnect()
 })

@@ -442,12 +442,16 @@ describe('redis store outages', () => {
     const store = await openStore(t, `redis://127.0.0.1:${proxy.port}`, { timeoutMs: 300 })
     const s = session()
     await store.createSession(s)
+    const before = proxy.accepted
     proxy.setMode('blackhole')
     for (let i = 0; i < 4; i++) {
       const { ms, error } = await timed(() => store.getSession(s.id, T0))
       assert.ok(error instanceof Error)
       assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
     }
+    // A socket that answers nothing is dropped and a new one opened (ioredis's socketTimeout),
+    // rather than kept while every command waits out its deadline.
+    await waitFor(() => proxy.accepted > before, 5_000, 'the silent socket to be replaced')
     proxy.setMode('pass')
     await waitFor(() => store.ping().then(() => true), 5_000, 'store to recover')
     assert.equal((await store.rotate(rotation(s, s.jti, T0 + 1))).kind, 'rotated')
@@ -481,6 +485,42 @@ describe('redis store outages', () => {
     // The real cause: the connection was reset, not "stream not writeable".
     assert.match(String(down?.cause), /ECONNRESET|Connection is closed/)
     assert.ok(!text().includes('not-a-real-secret'))
+  })
+
+  test('outage: a reset with a command waiting costs one reconnect, not a second one when its socketTimeout would have fired (ioredis#2147)', async (t) => {
+    const proxy = await startFaultProxy({ port: redis.port })
+    t.after(() => proxy.close())
+    const { log, lines } = logCapture()
+    // socketTimeout is 1 s here (the 1 s floor): the stale timer would fire about 1 s after the ping.
+    const store = await openStore(t, `redis://127.0.0.1:${proxy.port}`, { log, timeoutMs: 300 })
+    proxy.setMode({ latencyMs: 200 })
+    const waiting = store.ping().catch(() => 'failed')
+    await new Promise((r) => setTimeout(r, 50))
+    proxy.setMode('reset')
+    await new Promise((r) => setTimeout(r, 100))
+    proxy.setMode('pass')
+    assert.equal(await waiting, 'failed')
+    await store.ready(5_000)
+    await new Promise((r) => setTimeout(r, 1_500))
+    const connected = lines().filter((l) => l.msg === 'redis connected').length
+    assert.equal(connected, 2, 'the first connection and one reconnect')
+    assert.ok(typeof (await store.ping()) === 'number')
+  })
+
+  test('outage: a store connecting into a black hole (its ready check never answered) starts over, and is ready once traffic flows', async (t) => {
+    const proxy = await startFaultProxy({ port: redis.port })
+    t.after(() => proxy.close())
+    proxy.setMode('blackhole')
+    // No store-side timer any more: ioredis's own deadlines (the ready check's commandTimeout,
+    // socketTimeout) drop the silent socket.
+    const store = await openStore(t, `redis://127.0.0.1:${proxy.port}`, { timeoutMs: 300 }, false)
+    await assert.rejects(store.ready(1_000), /not ready/)
+    await waitFor(() => proxy.accepted >= 2, 5_000, 'a second connection attempt')
+    const { ms, error } = await timed(() => store.ping())
+    assert.ok(error instanceof Error && ms < FAIL_FAST_MS)
+    proxy.setMode('pass')
+    await store.ready(5_000)
+    assert.equal(typeof (await store.ping()), 'number')
   })
 
   test('readonly: after REPLICAOF a dead primary, rotate throws READONLY (no hang), ping fails, and all works after REPLICAOF NO ONE', async (t) => {
