@@ -67,7 +67,7 @@ export const DEFAULTS = {
   BATON_REVOCATION_CHECK: { value: 'false', doc: 'protected routes check the session too (fail closed)' },
   BATON_TRUST_PROXY: { value: 'false', doc: 'the proxies allowed to name the client address in X-Forwarded-For' },
   BATON_BODY_LIMIT: { value: '16384', doc: 'request body limit in bytes' },
-  WORKERS: { value: null, rule: '`1` (development), core count (production)', doc: 'worker processes sharing the port' },
+  WORKERS: { value: null, rule: '`1` (development, or the memory store), core count (production)', doc: 'worker processes sharing the port' },
   // The scrypt parameters are users/password.ts's: N = 2^ln, r and p fixed.
   PASSWORD_SCRYPT_LN: { value: String(DEFAULT_SCRYPT_PARAMS.ln), doc: 'scrypt cost of new password hashes, log2 of N' },
   BATON_LOGIN_CONCURRENCY: { value: null, rule: 'core count ÷ `WORKERS` (at least 1)', doc: 'password checks running at once per process' },

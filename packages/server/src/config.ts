@@ -447,7 +447,9 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
 
   if (problems.length > 0) throw new ConfigError(problems)
 
-  const workers = parsed.workers ?? (production ? availableParallelism() : 1)
+  // The memory store's sessions live in one process: one worker, whatever the mode (a worker per
+  // core would give each its own sessions, and a refresh on another worker would be not valid).
+  const workers = parsed.workers ?? (production && store !== 'memory' ? availableParallelism() : 1)
   // Issue 15: scrypt keeps a core busy per check, so the workers share the cores between them;
   // more checks at once would only make each slower, and the event loops' share smaller.
   const loginConcurrency = parsed.loginConcurrency ?? Math.max(1, Math.floor(availableParallelism() / workers))

@@ -291,3 +291,11 @@ test('config: a BATON_TRUST_PROXY that is neither a count nor addresses is a Con
   }
   assert.match(configError({ BATON_TRUST_PROXY: '10.0.0.0/8,proxy.internal' }).problems[0]!.problem, /"proxy\.internal" is not an IP address or CIDR range/)
 })
+
+test('config: production with the memory store runs one worker unless WORKERS says otherwise (and more is refused)', () => {
+  // loadConfig does not parse the key (the key source does): any text stands in for one here.
+  const env = { BATON_MODE: 'production', JWT_PRIVATE_KEY: '{"kty":"EC"}', BATON_STORE: 'memory' }
+  assert.equal(loadConfig(env).workers, 1)
+  assert.ok(loadConfig({ ...env, BATON_STORE: 'sqlite' }).workers >= 1)
+  assert.ok(variables(configError({ ...env, WORKERS: '2' })).includes('WORKERS'))
+})
