@@ -4,30 +4,11 @@ import { parseRedisURL, type RedisURLParts } from '../redis-url.js'
 import { scrubError } from '../secrets.js'
 import { encodeSpans } from './outage-spans.js'
 import { isReadOnlyReply, isReplyError, openRedisConnection, type RedisClient } from './redis-connection.js'
-import {
-  boundUserAgent,
-  counterKey,
-  PROBE_KEY,
-  recordFields,
-  sessionKey,
-  toRecord,
-  TTL_MARGIN_MS,
-  userKey,
-} from './redis-records.js'
+import { boundUserAgent, counterKey, PROBE_KEY, recordFields, sessionKey, toRecord, TTL_MARGIN_MS, userKey } from './redis-records.js'
 import { ReplicaConfirmer } from './redis-replicas.js'
 import { RECORD_FIELDS } from './redis-scripts.js'
 import { newRecord } from './rotation.js'
-import type {
-  Counter,
-  NewSession,
-  MigrateInput,
-  RotateInput,
-  RotateOutcome,
-  SessionRecord,
-  SessionStore,
-  TouchInput,
-  TouchOutcome,
-} from './types.js'
+import type { Counter, MigrateInput, NewSession, RotateInput, RotateOutcome, SessionRecord, SessionStore, TouchInput, TouchOutcome } from './types.js'
 
 export { sessionKey, userKey } from './redis-records.js'
 
@@ -188,13 +169,7 @@ export class RedisStore implements SessionStore {
     await this.#run(
       () =>
         Promise.all([
-          this.#client.batonIndexAdd(
-            userKey(input.userId),
-            input.id,
-            String(input.absoluteExpiresAt),
-            String(input.now),
-            String(TTL_MARGIN_MS),
-          ),
+          this.#client.batonIndexAdd(userKey(input.userId), input.id, String(input.absoluteExpiresAt), String(input.now), String(TTL_MARGIN_MS)),
           this.#client.batonCreateSession(sessionKey(input.id), ttl, ...fields),
         ]),
       () => true,
@@ -328,13 +303,7 @@ export class RedisStore implements SessionStore {
 
   async incrementCounter(key: string, windowMs: number, now: number): Promise<Counter> {
     const [count, resetAt] = await this.#run(
-      () =>
-        this.#client.batonIncrementCounter(
-          counterKey(key),
-          String(now),
-          String(windowMs),
-          String(TTL_MARGIN_MS),
-        ),
+      () => this.#client.batonIncrementCounter(counterKey(key), String(now), String(windowMs), String(TTL_MARGIN_MS)),
       () => true,
     )
     return { count, resetAt }
@@ -347,17 +316,11 @@ export class RedisStore implements SessionStore {
   }
 
   async resetCounter(key: string): Promise<void> {
-    await this.#run(
-      () => this.#client.del(counterKey(key)),
-      () => true,
-    )
+    await this.#run(() => this.#client.del(counterKey(key)), () => true)
   }
 
   async releaseCounter(key: string, resetAt: number): Promise<void> {
-    await this.#run(
-      () => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)),
-      () => true,
-    )
+    await this.#run(() => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)), () => true)
   }
 
   /**
@@ -366,14 +329,8 @@ export class RedisStore implements SessionStore {
    */
   async ping(): Promise<number> {
     const start = performance.now()
-    if (this.#readOnly) {
-      await this.#run(
-        () => this.#client.del(PROBE_KEY),
-        () => true,
-      )
-    } else {
-      await this.#run(() => this.#client.ping())
-    }
+    if (this.#readOnly) await this.#run(() => this.#client.del(PROBE_KEY), () => true)
+    else await this.#run(() => this.#client.ping())
     return performance.now() - start
   }
 
