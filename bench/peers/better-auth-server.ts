@@ -76,7 +76,8 @@ function makeAuth() {
     // Everything comes from one address: the limiter would answer 429 within a second.
     rateLimit: { enabled: false },
     telemetry: { enabled: false },
-    plugins: [jwt({ jwks: { keyPairConfig: { alg }, disablePrivateKeyEncryption: true }, disableSettingJwtHeader: true })],
+    // JWTs for an hour (default 15 minutes): the protected-jwt lanes keep theirs for the whole run.
+    plugins: [jwt({ jwks: { keyPairConfig: { alg }, disablePrivateKeyEncryption: true }, jwt: { expirationTime: '1h' }, disableSettingJwtHeader: true })],
   })
 }
 

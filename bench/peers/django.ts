@@ -51,6 +51,8 @@ export async function startDjango(ctx: StartContext): Promise<System> {
       port: proc.port,
       cpu: proc.cpu,
       open: connectionPerRequest,
+      // Its access tokens are checked by its own view (protected); no separate JWT service.
+      supports: (mode) => mode !== 'protected-jwt',
       lanes: (mode) =>
         mode === 'refresh' ? pairs.map((p) => rotationLane('/api/token/refresh/', p))
         : mode === 'protected' ? pairs.map((p) => bearerLane('/api/me/', p))

@@ -28,7 +28,8 @@ const HELP = `Usage: npm run bench -- --peers [options]
   --connections N       sessions / connections (refresh, protected) (default 64)
   --login-connections N concurrent logins                          (default 4)
   --stores LIST         redis,sqlite                               (default both)
-  --modes LIST          refresh,protected,login                    (default all)
+  --modes LIST          refresh,protected,protected-jwt,login      (default all; protected-jwt:
+                        better-auth's JWT checked locally by a jose + JWKS service)
   --with LIST           django,better-auth                         (default both)
   --workers N           baton WORKERS = better-auth processes      (default ${availableParallelism()})
   --alg ALG             baton's JWT_ALGORITHM and better-auth's key (ES256 | EdDSA, default ES256)
@@ -48,7 +49,7 @@ export async function runPeers(argv: string[]): Promise<number> {
       connections: { type: 'string', default: '64' },
       'login-connections': { type: 'string', default: '4' },
       stores: { type: 'string', default: 'redis,sqlite' },
-      modes: { type: 'string', default: 'refresh,protected,login' },
+      modes: { type: 'string', default: 'refresh,protected,protected-jwt,login' },
       with: { type: 'string', default: 'django,better-auth' },
       workers: { type: 'string', default: String(availableParallelism()) },
       alg: { type: 'string', default: 'ES256' },
@@ -82,7 +83,7 @@ export async function runPeers(argv: string[]): Promise<number> {
   const described: Record<string, string> = {}
   try {
     for (const [i, store] of stores.entries()) {
-      const sessionModes = (['refresh', 'protected'] as const).filter((x) => modes.has(x))
+      const sessionModes = (['refresh', 'protected', 'protected-jwt'] as const).filter((x) => modes.has(x))
       if (sessionModes.length > 0) await phase({ ...base, store, phase: 'sessions' }, sessionModes)
       if (modes.has('login') && (i === 0 || flags['login-all-stores'])) await phase({ ...base, store, phase: 'login' }, ['login'])
     }
@@ -112,6 +113,7 @@ export async function runPeers(argv: string[]): Promise<number> {
       for (const mode of phaseModes) {
         for (let round = 0; round < rounds; round++) {
           for (const peer of systems.slice(1)) {
+            if (!peer.supports(mode)) continue
             groups.push(await group(ctx.store, mode, baton, peer.name, round))
             groups.push(await group(ctx.store, mode, peer, peer.name, round))
           }
@@ -125,9 +127,10 @@ export async function runPeers(argv: string[]): Promise<number> {
   async function group(store: Store, mode: Mode, system: System, pairedWith: SystemName, round: number): Promise<Group> {
     const load1 = loadAverage()[0]
     const lanes = system.lanes(mode)
-    const probes = { server: system.cpu, ...(store === 'redis' ? { redis: redisCpu } : {}) }
+    const target = system.targets?.[mode] ?? system
+    const probes = { server: target.cpu, ...(store === 'redis' ? { redis: redisCpu } : {}) }
     const warm = mode === 'login' ? Math.max(warmupMs, 3000) : warmupMs
-    const r = await runLoad({ port: system.port, lanes, warmupMs: warm, durationMs, probes, open: system.open })
+    const r = await runLoad({ port: target.port, lanes, warmupMs: warm, durationMs, probes, open: system.open })
     const broken = lanes.filter((l) => l.broken !== null)
     log(`peers: ${store} ${mode} ${system.name.padEnd(11)} round ${round + 1}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, broken ${broken.length}, server ${r.cpu.server} cores, load ${load1}`)
     if (broken.length > 0) log(`peers:   first broken lane: ${broken[0]!.broken}`)

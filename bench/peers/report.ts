@@ -89,9 +89,9 @@ export function ratios(groups: Group[]): RatioRow[] {
 }
 
 const WHAT: Record<SystemName, Record<Mode, string>> = {
-  baton: { refresh: 'POST /api/auth/refresh/', protected: 'GET /api/me/', login: 'POST /api/auth/token/' },
-  django: { refresh: 'POST /api/token/refresh/', protected: 'GET /api/me/', login: 'POST /api/token/' },
-  'better-auth': { refresh: 'GET /api/auth/token', protected: 'GET /api/auth/get-session', login: 'POST /api/auth/sign-in/email' },
+  baton: { refresh: 'POST /api/auth/refresh/', protected: 'GET /api/me/', 'protected-jwt': 'GET /api/me/', login: 'POST /api/auth/token/' },
+  django: { refresh: 'POST /api/token/refresh/', protected: 'GET /api/me/', 'protected-jwt': '-', login: 'POST /api/token/' },
+  'better-auth': { refresh: 'GET /api/auth/token', protected: 'GET /api/auth/get-session', 'protected-jwt': 'its JWT, jose + JWKS', login: 'POST /api/auth/sign-in/email' },
 }
 
 export function table(rows: RatioRow[]): string {
@@ -142,8 +142,11 @@ const END = '<!-- peers-table:end -->'
 
 /** The dated block between the markers of bench/README.md's "Peers" section. */
 export function readmeBlock(rows: RatioRow[], m: Machine, started: string, command: string, note: string): string {
+  const low = Math.min(...rows.map((r) => r.load[0]))
+  const high = Math.max(...rows.map((r) => r.load[1]))
   return [
-    `Run of ${started.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.cores} x ${m.cpu}, ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}:`,
+    `Run of ${started.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.cores} x ${m.cpu}, ${m.memGiB} GiB, Linux ${m.kernel}, node ${m.node}; ` +
+      `1-minute load average ${low}-${high} at the groups' starts (${m.cores} cores${high > m.cores ? ': a loaded machine, read the ratios as rough' : ''}):`,
     '',
     '```sh',
     command,

@@ -16,7 +16,8 @@ import { OWASP_USER, PASSWORD, SETUP_SCRYPT, seedUsers, sessionUser } from '../l
 import { type BrokenLane, type TokenPair, UA, bearerLane, cookieGet, jsonPost, repeatLane, rotationLane } from './lanes.js'
 import { startProcess, sendOnce } from './processes.js'
 
-export type Mode = 'refresh' | 'protected' | 'login'
+/** protected-jwt: baton's GET /api/me/ against a service verifying better-auth's JWT locally (jose + JWKS). */
+export type Mode = 'refresh' | 'protected' | 'protected-jwt' | 'login'
 export type Store = 'redis' | 'sqlite'
 export type SystemName = 'baton' | 'django' | 'better-auth'
 
@@ -27,6 +28,9 @@ export interface System {
   port: number
   cpu: CpuProbe
   open?: LoadOptions['open']
+  /** Another process answers this mode (better-auth's protected-jwt: the JWT-verifying service). */
+  targets?: Partial<Record<Mode, { port: number; cpu: CpuProbe }>>
+  supports(mode: Mode): boolean
   lanes(mode: Mode): BrokenLane[]
   stop(): Promise<void>
 }
@@ -82,9 +86,10 @@ export async function startBaton(ctx: StartContext): Promise<System> {
     describe: `baton WORKERS=${ctx.workers}, ${ctx.store}, ${ctx.alg}`,
     port: proc.port,
     cpu: proc.cpu,
+    supports: () => true,
     lanes: (mode) =>
       mode === 'refresh' ? pairs.map((p) => rotationLane('/api/auth/refresh/', p))
-      : mode === 'protected' ? pairs.map((p) => bearerLane('/api/me/', p))
+      : mode === 'protected' || mode === 'protected-jwt' ? pairs.map((p) => bearerLane('/api/me/', p))
       : Array.from({ length: ctx.loginConnections }, () => repeatLane(login)),
     async stop() {
       await proc.stop()
@@ -148,17 +153,37 @@ export async function startBetterAuth(ctx: StartContext, options: { cookieCache:
     throw new Error(`${(err as Error).message}\n${proc.output()}`)
   }
   if (ctx.phase === 'login') await signUp(`${OWASP_USER}@example.com`)
+  const jwts: TokenPair[] = []
+  for (const cookie of cookies) {
+    const res = await fetch(`${base}/api/auth/token`, { headers: { cookie, 'user-agent': UA } })
+    const body = (await res.json()) as { token?: string }
+    if (res.status !== 200 || body.token === undefined) throw new Error(`better-auth /api/auth/token: ${res.status}`)
+    jwts.push({ access: body.token, refresh: '' })
+  }
+  const resource = ctx.phase === 'login' ? null : await startProcess({
+    name: 'better-auth JWT service',
+    command: process.execPath,
+    args: () => ['--import', 'tsx', 'bench/peers/jwt-resource-server.ts'],
+    cwd: ROOT,
+    env: { NODE_ENV: 'production', WORKERS: String(ctx.workers), AUTH_URL: base },
+    processes: ctx.workers > 1 ? ctx.workers + 1 : 1,
+    probe: { method: 'GET', path: '/healthz' },
+  })
   const login = jsonPost('/api/auth/sign-in/email', { email: `${OWASP_USER}@example.com`, password: PASSWORD })
   return {
     name: 'better-auth',
     describe: `better-auth 1.7.29, ${ctx.workers} processes (node:cluster), SQLite${ctx.store === 'redis' ? ' + Redis secondary storage' : ''}, ${env.PEER_ALG}${options.cookieCache ? ', cookie cache' : ''}`,
     port: proc.port,
     cpu: proc.cpu,
+    ...(resource === null ? {} : { targets: { 'protected-jwt': { port: resource.port, cpu: resource.cpu } } }),
+    supports: () => true,
     lanes: (mode) =>
       mode === 'refresh' ? cookies.map((c) => repeatLane(cookieGet('/api/auth/token', c), '"token":"'))
       : mode === 'protected' ? cookies.map((c) => repeatLane(cookieGet('/api/auth/get-session', c), '"session":'))
+      : mode === 'protected-jwt' ? jwts.map((p) => bearerLane('/api/me/', p))
       : Array.from({ length: ctx.loginConnections }, () => repeatLane(login, '"token":"')),
     async stop() {
+      await resource?.stop()
       await proc.stop()
       rmSync(dir, { recursive: true, force: true })
     },
