@@ -131,8 +131,8 @@ test('session state: every resting state against every event follows the table',
     const row = TABLE[from]
     assert.ok(row !== undefined && row.length === events.length, `a full row for ${from}`)
     for (const [index, [name, event]] of events.entries()) {
-      const cell = row[index] ?? '?'
-      const expected = cell === '·' ? from : cell
+      const cell: string = row[index] ?? '?'
+      const expected: string = cell === '·' ? from : cell
       assert.equal(step(state, event), expected, `${from} + ${name}`)
     }
   }
