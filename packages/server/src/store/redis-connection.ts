@@ -62,6 +62,8 @@ export interface RedisConnection {
   secrets: string[]
   /** Why the connection is down, masked (`Error ECONNREFUSED: …`); `null` while it is up. */
   lastConnectionError(): string | null
+  /** A command was answered: the connection works, so an older error is no cause any more. */
+  answered(): void
 }
 
 /**
@@ -164,7 +166,15 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
   else client.on('+node', hook)
   // lazyConnect keeps connecting out of the constructor; start now, without waiting.
   client.connect().catch(() => undefined)
-  return { client, address, secrets, lastConnectionError: () => lastError }
+  return {
+    client,
+    address,
+    secrets,
+    lastConnectionError: () => lastError,
+    answered: () => {
+      lastError = null
+    },
+  }
 }
 
 function build(options: RedisConnectionOptions, common: RedisOptions): { client: RedisClient; address: string } {

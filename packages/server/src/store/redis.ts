@@ -102,6 +102,7 @@ export class RedisStore implements SessionStore {
   readonly #client: RedisClient
   readonly #secrets: string[]
   readonly #lastConnectionError: () => string | null
+  readonly #answered: () => void
   readonly #timeoutMs: number
   readonly #replicas: ReplicaConfirmer
   #closed = false
@@ -122,6 +123,7 @@ export class RedisStore implements SessionStore {
     this.address = connection.address
     this.#secrets = connection.secrets
     this.#lastConnectionError = connection.lastConnectionError
+    this.#answered = connection.answered
     this.#replicas = new ReplicaConfirmer({
       client: this.#client,
       run: (command) => this.#run(command),
@@ -362,6 +364,7 @@ export class RedisStore implements SessionStore {
     if (this.#client.status !== 'ready') throw new RedisNotConnectedError(this.#lastConnectionError())
     try {
       const result = await command()
+      this.#answered()
       if (this.#readOnly && wrote?.(result) === true) this.#readOnly = false
       return result
     } catch (err) {
