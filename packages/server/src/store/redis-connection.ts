@@ -70,7 +70,8 @@ export interface RedisConnection {
  * A READONLY error reply: the node became a replica (a failover demoted our primary). Redis's
  * error replies start with their error code (`-READONLY You can't write against a read only
  * replica.`); that code is Redis's own, documented way to tell error kinds apart, and ioredis
- * hands it over unchanged in a `ReplyError` (its README tests the same prefix for this case).
+ * hands it over unchanged in a `ReplyError` (its README's `reconnectOnError` example looks for
+ * the same code). A typed check first, so a client-side error never matches by its text.
  */
 export function isReadOnlyReply(err: unknown): boolean {
   return isReplyError(err) && err.message.startsWith('READONLY')
