@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
 import type { Algorithm } from '../../packages/server/src/config.js'
 import { startRedisServer } from '../../packages/server/test/helpers/redis-server.js'
 import { runLoad } from '../lib/load.js'
-import { loadAverage, processCpuSeconds } from '../lib/proc.js'
+import { type CpuProbe, loadAverage, processCpuSeconds } from '../lib/proc.js'
 import { ROOT } from '../lib/server.js'
 import { startDjango } from './django.js'
 import { type PasswordCost, passwordCost } from './password-cost.js'
@@ -73,83 +73,104 @@ export async function runPeers(argv: string[]): Promise<number> {
   const stores = flags.stores.split(',') as Store[]
   const modes = new Set(flags.modes.split(',') as Mode[])
   const peers = flags.with.split(',') as Exclude<SystemName, 'baton'>[]
+  const unknown = [
+    ...stores.filter((x) => x !== 'redis' && x !== 'sqlite'),
+    ...[...modes].filter((x) => !['refresh', 'protected', 'protected-jwt', 'login'].includes(x)),
+    ...peers.filter((x) => x !== 'django' && x !== 'better-auth'),
+    ...(['ES256', 'EdDSA'].includes(flags.alg) ? [] : [flags.alg]),
+  ]
+  if (unknown.length > 0) {
+    process.stderr.write(`peers: unknown ${unknown.join(', ')}\n${HELP}`)
+    return 2
+  }
   log(`peers: ${m.cores} x ${m.cpu}, node ${m.node}, commit ${m.commit}, load average ${loadAverage().join(' ')}`)
   prepare(!flags['no-build'])
 
   const redis = await startRedisServer()
   const redisCpu = () => (redis.pid === undefined ? 0 : processCpuSeconds(redis.pid))
-  const groups: Group[] = []
+  const run: Run = { durationMs, warmupMs, rounds, peers, cookieCache: flags['cookie-cache'], redisCpu, groups: [], described: {} }
   const base = { sessions: Number(flags.connections), loginConnections: Number(flags['login-connections']), redisURL: redis.url, workers: Number(flags.workers), alg: flags.alg as Algorithm }
-  const described: Record<string, string> = {}
   try {
     for (const [i, store] of stores.entries()) {
       const sessionModes = (['refresh', 'protected', 'protected-jwt'] as const).filter((x) => modes.has(x))
-      if (sessionModes.length > 0) await phase({ ...base, store, phase: 'sessions' }, sessionModes)
-      if (modes.has('login') && (i === 0 || flags['login-all-stores'])) await phase({ ...base, store, phase: 'login' }, ['login'])
+      if (sessionModes.length > 0) await phase(run, { ...base, store, phase: 'sessions' }, sessionModes)
+      if (modes.has('login') && (i === 0 || flags['login-all-stores'])) await phase(run, { ...base, store, phase: 'login' }, ['login'])
     }
   } finally {
     await redis.stop()
   }
 
-  const rows = ratios(groups)
+  const rows = ratios(run.groups)
   const cost: PasswordCost | null = modes.has('login') ? passwordCost() : null
   const costLine = cost === null ? '' : `One password check, CPU ms on this machine: scrypt N=2^17 r=8 p=1 (baton, better-auth) ${cost.scryptN17Ms}, PBKDF2-SHA256 x260,000 (Django 3.2's default) ${cost.pbkdf2Sha256x260kMs}.`
   const text = table(rows) + (costLine === '' ? '' : `\n\n${costLine}`)
   const command = `npm run bench -- ${argv.join(' ')}`
   process.stdout.write(`\nbaton / peer, req/s of adjacent groups (${rounds} rounds of ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up; closed loop; ${started}):\n\n${text}\n\n`)
   if (flags.readme) log(writeReadme(readmeBlock(rows, m, started, command, costLine)) ? 'peers: table written into bench/README.md' : 'peers: bench/README.md has no peers-table markers; not written')
-  process.stdout.write(JSON.stringify({ bench: 'peers', started, machine: m, command, systems: described, passwordCostMs: cost, rows, groups }) + '\n')
+  process.stdout.write(JSON.stringify({ bench: 'peers', started, machine: m, command, systems: run.described, passwordCostMs: cost, rows, groups: run.groups }) + '\n')
   return 0
+}
 
-  /** One set of servers for a store row; every mode's groups, interleaved baton, peer, baton, peer. */
-  async function phase(ctx: StartContext, phaseModes: readonly Mode[]): Promise<void> {
-    const systems: System[] = []
-    try {
-      log(`peers: ${ctx.store}/${ctx.phase}: starting baton, ${peers.join(', ')}`)
-      systems.push(await startBaton(ctx))
-      for (const p of peers) systems.push(p === 'django' ? await startDjango(ctx) : await startBetterAuth(ctx, { cookieCache: flags['cookie-cache'] }))
-      for (const s of systems) described[`${ctx.store}/${ctx.phase}/${s.name}`] = s.describe
-      const baton = systems[0]!
-      for (const mode of phaseModes) {
-        for (let round = 0; round < rounds; round++) {
-          for (const peer of systems.slice(1)) {
-            if (!peer.supports(mode)) continue
-            groups.push(await group(ctx.store, mode, baton, peer.name, round))
-            groups.push(await group(ctx.store, mode, peer, peer.name, round))
-          }
+/** What the groups of one run share; they append to `groups` and `described`. */
+interface Run {
+  durationMs: number
+  warmupMs: number
+  rounds: number
+  peers: Exclude<SystemName, 'baton'>[]
+  cookieCache: boolean
+  redisCpu: CpuProbe
+  groups: Group[]
+  described: Record<string, string>
+}
+
+/** One set of servers for a store row; every mode's groups, interleaved baton, peer, baton, peer. */
+async function phase(run: Run, ctx: StartContext, phaseModes: readonly Mode[]): Promise<void> {
+  const systems: System[] = []
+  try {
+    log(`peers: ${ctx.store}/${ctx.phase}: starting baton, ${run.peers.join(', ')}`)
+    systems.push(await startBaton(ctx))
+    for (const p of run.peers) systems.push(p === 'django' ? await startDjango(ctx) : await startBetterAuth(ctx, { cookieCache: run.cookieCache }))
+    for (const s of systems) run.described[`${ctx.store}/${ctx.phase}/${s.name}`] = s.describe
+    const baton = systems[0]!
+    for (const mode of phaseModes) {
+      for (let round = 0; round < run.rounds; round++) {
+        for (const peer of systems.slice(1)) {
+          if (!peer.supports(mode)) continue
+          run.groups.push(await group(run, ctx.store, mode, baton, peer.name, round))
+          run.groups.push(await group(run, ctx.store, mode, peer, peer.name, round))
         }
       }
-    } finally {
-      for (const s of systems) await s.stop()
     }
+  } finally {
+    for (const s of systems) await s.stop()
   }
+}
 
-  async function group(store: Store, mode: Mode, system: System, pairedWith: SystemName, round: number): Promise<Group> {
-    const load1 = loadAverage()[0]
-    const lanes = system.lanes(mode)
-    const target = system.targets?.[mode] ?? system
-    const probes = { server: target.cpu, ...(store === 'redis' ? { redis: redisCpu } : {}) }
-    const warm = mode === 'login' ? Math.max(warmupMs, 3000) : warmupMs
-    const r = await runLoad({ port: target.port, lanes, warmupMs: warm, durationMs, probes, open: system.open })
-    const broken = lanes.filter((l) => l.broken !== null)
-    log(`peers: ${store} ${mode} ${system.name.padEnd(11)} round ${round + 1}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, broken ${broken.length}, server ${r.cpu.server} cores, load ${load1}`)
-    if (broken.length > 0) log(`peers:   first broken lane: ${broken[0]!.broken}`)
-    return {
-      store,
-      mode,
-      system: system.name,
-      pairedWith,
-      round,
-      loadAverage1m: load1,
-      rps: r.rps,
-      latencyMs: r.latencyMs,
-      non2xx: r.non2xx,
-      errors: r.errors,
-      brokenLanes: broken.length,
-      firstBroken: broken[0]?.broken ?? null,
-      serverCores: r.cpu.server ?? 0,
-      loadgenCores: r.cpu.loadgen ?? 0,
-    }
+async function group(run: Run, store: Store, mode: Mode, system: System, pairedWith: SystemName, round: number): Promise<Group> {
+  const load1 = loadAverage()[0]
+  const lanes = system.lanes(mode)
+  const target = system.targets?.[mode] ?? system
+  const probes = { server: target.cpu, ...(store === 'redis' ? { redis: run.redisCpu } : {}) }
+  const warm = mode === 'login' ? Math.max(run.warmupMs, 3000) : run.warmupMs
+  const r = await runLoad({ port: target.port, lanes, warmupMs: warm, durationMs: run.durationMs, probes, open: system.open })
+  const broken = lanes.filter((l) => l.broken !== null)
+  log(`peers: ${store} ${mode} ${system.name.padEnd(11)} round ${round + 1}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, broken ${broken.length}, server ${r.cpu.server} cores, load ${load1}`)
+  if (broken.length > 0) log(`peers:   first broken lane: ${broken[0]!.broken}`)
+  return {
+    store,
+    mode,
+    system: system.name,
+    pairedWith,
+    round,
+    loadAverage1m: load1,
+    rps: r.rps,
+    latencyMs: r.latencyMs,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    brokenLanes: broken.length,
+    firstBroken: broken[0]?.broken ?? null,
+    serverCores: r.cpu.server ?? 0,
+    loadgenCores: r.cpu.loadgen ?? 0,
   }
 }
 
