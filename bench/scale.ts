@@ -99,6 +99,8 @@ export async function runScale(argv: string[]): Promise<number> {
   }
   const sizes = f.sizes.split(',').map(Number)
   const stores = f.stores.split(',') as Store[]
+  const unknown = stores.filter((s) => s !== 'redis' && s !== 'sqlite')
+  if (unknown.length > 0) throw new Error(`--stores: unknown ${unknown.join(',')} (redis, sqlite)`)
   const sqliteMax = Number(f['sqlite-max'])
   const perUser = Number(f['per-user'])
   const connections = Number(f.connections)
