@@ -134,7 +134,7 @@ async function startSentinel(primaryProxyPort: number, log: (line: string) => vo
       port,
       async command(...args) {
         const { Redis } = await import('ioredis')
-        const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000 })
+        const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 3000, commandTimeout: 3000 })
         client.on('error', () => undefined)
         try {
           return await client.call(String(args[0]), ...args.slice(1))
@@ -320,15 +320,20 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       sentinels,
       batons,
       async primary() {
-        for (const s of sentinels) {
-          try {
-            const addr = (await s.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER)) as [string, string]
-            const node = nodes.find((n) => n.proxy.port === Number(addr[1]))
-            if (node !== undefined) return node
-          } catch {
-            // try the next sentinel
+        // For up to 10 s: a failover in progress, or sentinels slow to answer on a loaded machine.
+        const until = Date.now() + 10_000
+        do {
+          for (const s of sentinels) {
+            try {
+              const addr = (await s.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER)) as [string, string]
+              const node = nodes.find((n) => n.proxy.port === Number(addr[1]))
+              if (node !== undefined) return node
+            } catch {
+              // try the next sentinel
+            }
           }
-        }
+          await new Promise((r) => setTimeout(r, 250))
+        } while (Date.now() < until)
         throw new Error('no sentinel named a primary')
       },
       replicaOf: (node) => (node === a ? b : a),
