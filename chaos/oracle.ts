@@ -136,6 +136,7 @@ export function judge(input: OracleInput): Verdict {
   const reused = ex.filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid))).map(show)
 
   const attacks: string[] = []
+  const unreplicatedReplays: string[] = []
   const rotatedBefore = new Map<string, number>()
   for (const e of ex) if (e.kind === 'refresh' && e.status === 200 && e.jti !== undefined && !rotatedBefore.has(e.jti)) rotatedBefore.set(e.jti, e.t0)
   for (const e of ex.filter((x) => x.actor.startsWith('attacker') && x.status !== null && x.status !== 503)) {
@@ -143,7 +144,12 @@ export function judge(input: OracleInput): Verdict {
     if (e.status === 200 && rotated) attacks.push(`a replay of an already rotated token refreshed: ${show(e)}`)
     if (e.sid === undefined || e.status !== 401) continue
     const alive = ex.find((x) => x.kind === 'refresh' && x.status === 200 && x.sid === e.sid && x.t0 > e.t1)
-    if (alive !== undefined) attacks.push(`family ${e.sid} still refreshes after the replay ${show(e)}: ${show(alive)}`)
+    if (alive === undefined) continue
+    const line = `family ${e.sid} still refreshes after the replay ${show(e)}: ${show(alive)}`
+    // The reuse verdict revoked the family like a logout; one baton could not confirm on a
+    // replica (revoke_unreplicated) is named, as an undone revocation is, not failed.
+    if (input.unreplicated?.has(e.sid) === true) unreplicatedReplays.push(`${line}; revoke_unreplicated was logged for it`)
+    else attacks.push(line)
   }
 
   const undone: string[] = []
@@ -165,7 +171,7 @@ export function judge(input: OracleInput): Verdict {
     const later = ex.find((e) => e.kind === 'refresh' && e.status === 200 && e.sid === r.sid && e.t0 > r.t + 100)
     if (later !== undefined) undo(r, `sid=${r.sid} (${r.why} at ${r.t}) refreshed later: ${show(later)}`)
   }
-  explained.unreplicatedUndone = unreplicatedUndone
+  explained.unreplicatedUndone = [...unreplicatedUndone, ...unreplicatedReplays]
 
   const successors = new Map<string, Set<string>>()
   const forks: string[] = []

@@ -199,6 +199,8 @@ export class RedisStore implements SessionStore {
     if (kind === 'revoked' || kind === 'not_found') return { kind }
     const session = fields === undefined ? null : toRecord(input.id, fields)
     if (session === null) return { kind: 'not_found' }
+    // Reuse revoked the family: as durable as a logout (a failover must not bring it back).
+    if (kind === 'reused') await this.#replicas.confirm(input.id)
     if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
     throw new Error(`redis rotate script answered an unknown outcome: ${kind}`)
   }
@@ -235,6 +237,7 @@ export class RedisStore implements SessionStore {
     if (kind === 'revoked' || kind === 'not_found') return { kind }
     const session = values === undefined ? null : toRecord(input.id, values)
     if (session === null) return { kind: 'not_found' }
+    if (kind === 'reused') await this.#replicas.confirm(input.id)
     if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
     throw new Error(`redis migrate script answered an unknown outcome: ${kind}`)
   }

@@ -226,4 +226,16 @@ test('sentinel: a revocation on a primary with no replica connected is one revok
   assert.equal(warnings.length, 1, logged())
   assert.equal(warnings[0]!.sid, s.id)
   assert.equal(warnings[0]!.replicas, 0)
+
+  // A reuse verdict revokes the family too (the chaos run saw one lost in a failover): the same
+  // warning names it.
+  const r = session()
+  await store.createSession(r)
+  const base = { id: r.id, graceMs: 15_000, refreshLifetimeMs: 86_400_000 }
+  const first = await store.rotate({ ...base, jti: r.jti, newJti: `n_${randomBytes(6).toString('hex')}`, now: T0 + 1 })
+  assert.equal(first.kind, 'rotated')
+  const replay = await store.rotate({ ...base, jti: r.jti, newJti: `n_${randomBytes(6).toString('hex')}`, now: T0 + 60_000 })
+  assert.equal(replay.kind, 'reused')
+  const reuse = logged().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'revoke_unreplicated' && l.sid === r.id)
+  assert.equal(reuse.length, 1, logged())
 })
