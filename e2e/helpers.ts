@@ -226,6 +226,8 @@ export interface DemoStats {
   expiresAt: number | null
   lastEvent: string | null
   events: { at: number; name: string; detail: string }[]
+  /** The last session-expired came after an outage: the store lost the session. */
+  lostSession: boolean
 }
 
 export function demoStats(page: Page): Promise<DemoStats> {

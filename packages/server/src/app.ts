@@ -18,7 +18,7 @@ import { registerOpenAPI } from './http/openapi.js'
 import { TOTAL_COUNT_HEADER, registerSessionRoutes } from './http/session-routes.js'
 import { compileSchema, formatSchemaErrors } from './http/validator.js'
 import { type Logger, lazyChildLogger } from './log.js'
-import { fastifyTrustProxy } from './security/trust-proxy.js'
+import { fastifyTrustProxy } from './http/trust-proxy.js'
 import { createSessions } from './sessions.js'
 
 /** Where the demo page's built files are (`npm run build` puts them there). */

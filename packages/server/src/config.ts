@@ -7,7 +7,7 @@ import { type ConfigDefault, type ConfigVariable, DEFAULTS } from './config-defa
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
 import { configuredPasswords } from './secrets.js'
-import { type TrustProxy, parseTrustProxy } from './security/trust-proxy.js'
+import { type TrustProxy, parseTrustProxy } from './http/trust-proxy.js'
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
 import { checkSQLIdentifier, parseDatabaseURL } from './users/database-url.js'
 import { SIMPLEJWT_ALGORITHMS, type SimplejwtAlgorithm, createSimplejwtVerifier } from './tokens/simplejwt.js'

@@ -24,7 +24,7 @@ export const ERRORS = {
   request_header_fields_too_large: { status: 431, detail: 'Request headers are too large.' },
   internal_error: { status: 500, detail: 'Internal error.' },
   store_unavailable: { status: 503, detail: 'Session store unavailable; retry shortly.' },
-  // Issue 15: more logins at once than the password checks can serve (security/login-queue.ts).
+  // Issue 15: more logins at once than the password checks can serve (limits/login-queue.ts).
   login_busy: { status: 503, detail: 'Too many logins at once; retry shortly.' },
 } as const satisfies Record<ErrorCode, { status: number; detail: string }>
 

@@ -2,8 +2,8 @@ import type { SessionInfo } from '@baton/client'
 import type { Deps } from './deps.js'
 import { BatonError, StoreUnavailableError } from './errors.js'
 import { createLegacyExchange } from './migration.js'
-import { createFailureLimits, type FailureLimits } from './security/failure-limits.js'
-import { createLoginQueue } from './security/login-queue.js'
+import { createFailureLimits, type FailureLimits } from './limits/failure-limits.js'
+import { createLoginQueue } from './limits/login-queue.js'
 import type { RotateOutcome, SessionRecord } from './store/types.js'
 import { type AccessClaims, type RefreshClaims, newId, newRefreshJti } from './tokens/jwt.js'
 import { createTTLCache } from './ttl-cache.js'
@@ -366,7 +366,7 @@ export function createSessions(deps: Deps): Sessions {
 /**
  * SPEC §5 `REFRESH_RATE_LIMIT` around `refresh`: each refresh holds a turn of its address's
  * failure budget until its outcome is known, so the limit holds under concurrency, with no store
- * call on a success (security/refresh-gate.ts). A refused token counts as a failure; the store
+ * call on a success (limits/refresh-gate.ts). A refused token counts as a failure; the store
  * being down does not (that is ours, SPEC §4).
  */
 function gateRefresh(sessions: Sessions, limits: FailureLimits, log: Deps['log']): Sessions {

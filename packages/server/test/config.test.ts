@@ -279,7 +279,7 @@ test('config: BATON_TRUST_PROXY=true (trust every hop) is a ConfigError in produ
     assert.match(err.problems[0]!.problem, /any client could choose its own address/)
     assert.match(err.problems[0]!.fix, /number of proxies.*1.*10\.0\.0\.0\/8,127\.0\.0\.1/)
   }
-  // Development takes it (and warns at start: test/security/trust-proxy.test.ts).
+  // Development takes it (and warns at start: test/http/trust-proxy.test.ts).
   assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: 'true' }).trustProxy, { kind: 'all' })
 })
 

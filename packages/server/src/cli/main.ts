@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { EXIT_CONFIG } from '../errors.js'
-import { IOREDIS_DEBUG_WARNING, silenceIoredisDebug } from '../security/ioredis-debug.js'
+import { IOREDIS_DEBUG_WARNING, silenceIoredisDebug } from '../store/ioredis-debug.js'
 
 const HELP = `baton: JWT access/refresh token service
 

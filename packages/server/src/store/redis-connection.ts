@@ -2,7 +2,7 @@ import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } fr
 import type { Logger } from 'pino'
 import type { RedisURLParts } from '../redis-url.js'
 import { describeError, scrubError } from '../secrets.js'
-import { silenceIoredisDebug } from '../security/ioredis-debug.js'
+import { silenceIoredisDebug } from '../store/ioredis-debug.js'
 import { quietPasswordNotRequired } from './redis-auth.js'
 import { clearSocketTimeoutOnClose } from './redis-socket-timeout.js'
 import type { RecordValues } from './redis-records.js'

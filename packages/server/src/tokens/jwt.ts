@@ -10,7 +10,7 @@ import {
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
-import { parseCompactJWS } from '../security/jws-shape.js'
+import { parseCompactJWS } from '../tokens/jws-shape.js'
 import type { KeySet, VerifyKey } from './keys.js'
 import { refreshSigner } from './refresh-key.js'
 import { createVerifiedCache } from './verified-cache.js'
@@ -153,7 +153,7 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
       throw new BatonError('token_not_valid')
     // Before any cryptography: one spelling per token (canonical base64url, so no padding,
-    // whitespace or spare bits) and no duplicate JSON members (issue 6; see security/jws-shape.ts).
+    // whitespace or spare bits) and no duplicate JSON members (issue 6; see tokens/jws-shape.ts).
     const parsed = parseCompactJWS(token)
     if (parsed.problem !== null) throw new BatonError('token_not_valid')
     const dot2 = token.lastIndexOf('.')

@@ -1,7 +1,7 @@
 import { type KeyObject, createHash, createHmac, createPrivateKey, createPublicKey, createSecretKey, timingSafeEqual, verify as cryptoVerify } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
-import { parseCompactJWS } from '../security/jws-shape.js'
+import { parseCompactJWS } from '../tokens/jws-shape.js'
 import { MAX_TOKEN_LENGTH, MAX_TOKEN_LIFETIME } from './jwt.js'
 
 /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import type { JsonWebKey as NodeJWK } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { createPublicKey } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -72,7 +73,7 @@ for (const alg of ['ES256', 'RS256', 'EdDSA'] as const) {
     assert.equal(code, 0, stderr)
     assert.match(stdout, /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/)
     const keys = await loadKeys({ algorithm: alg, privateKey: env.JWT_PRIVATE_KEY, secret: null, verifyKeys: null, devKeyDir: null })
-    const published = createPublicKey({ key: keys.jwks.keys[0]! as JsonWebKey, format: 'jwk' })
+    const published = createPublicKey({ key: keys.jwks.keys[0]! as NodeJWK, format: 'jwk' })
     assert.ok(createPublicKey(stdout).equals(published), 'the PEM is the published key')
     assert.match(stderr, new RegExp(`key id ${keys.kid}`))
     assert.ok(!`${stdout}${stderr}`.includes(privateJWK!.d!), 'the private key is not printed')
@@ -86,7 +87,7 @@ test('keygen: --public-pem with no key prints the development key serve uses (de
   assert.equal(first.code, 0, first.stderr)
   const keys = await loadKeys({ algorithm: 'ES256', privateKey: null, secret: null, verifyKeys: null, devKeyDir: dir })
   assert.equal(keys.devKeyFile, join(dir, 'dev-key-ES256.json'))
-  assert.ok(createPublicKey(first.stdout).equals(createPublicKey({ key: keys.jwks.keys[0]! as JsonWebKey, format: 'jwk' })))
+  assert.ok(createPublicKey(first.stdout).equals(createPublicKey({ key: keys.jwks.keys[0]! as NodeJWK, format: 'jwk' })))
   assert.equal((await runCLI(['keygen', '--public-pem'], { BATON_DATA_DIR: dir })).stdout, first.stdout)
 
   const hs = await runCLI(['keygen', '--public-pem'], { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(32) })

@@ -62,7 +62,7 @@ function documented(doc: Document): Map<string, Operation> {
 
 /** Answers the router gives each operation: to nobody, to a logged-in user with an empty body. */
 async function probe(s: TestServer, key: string, access: string): Promise<number[]> {
-  const [method, path] = key.split(' ') as ['GET', string]
+  const [method, path] = key.split(' ') as ['GET' | 'POST' | 'DELETE', string]
   const url = path.replace(/\{[A-Za-z_]+\}/g, 's_nope')
   const anonymous = await s.app.inject({ method, url })
   const withBody = method === 'POST' ? { payload: {}, headers: { authorization: `Bearer ${access}`, 'x-baton-csrf': '1' } } : { headers: { authorization: `Bearer ${access}` } }

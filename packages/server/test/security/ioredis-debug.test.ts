@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { afterEach, test } from 'node:test'
 import { format } from 'node:util'
 import pino from 'pino'
-import { silenceIoredisDebug } from '../../src/security/ioredis-debug.js'
+import { silenceIoredisDebug } from '../../src/store/ioredis-debug.js'
 import { createRedisStore } from '../../src/store/redis.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { hasDuplicateKeys, isCanonicalBase64url, jwsShapeProblem, parseCompactJWS } from '../../src/security/jws-shape.js'
+import { hasDuplicateKeys, isCanonicalBase64url, jwsShapeProblem, parseCompactJWS } from '../../src/tokens/jws-shape.js'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url')
 

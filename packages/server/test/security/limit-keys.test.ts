@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { addressLimitKey, usernameLimitKey } from '../../src/security/limit-keys.js'
+import { addressLimitKey, usernameLimitKey } from '../../src/limits/limit-keys.js'
 
 test('usernameLimitKey: case and NFKC compatibility spellings of a name give one key', () => {
   for (const s of ['alice', 'ALICE', 'Alice', 'ａｌｉｃｅ', 'ＡＬＩＣＥ', '𝐚𝐥𝐢𝐜𝐞', 'ⓐⓛⓘⓒⓔ'.normalize('NFKC')]) assert.equal(usernameLimitKey(s), 'alice', s)

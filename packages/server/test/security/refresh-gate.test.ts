@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { BatonError } from '../../src/errors.js'
-import { createRefreshGate } from '../../src/security/refresh-gate.js'
+import { createRefreshGate } from '../../src/limits/refresh-gate.js'
 import { createMemoryStore } from '../../src/store/memory.js'
 import { createFakeClock } from '../helpers/fake-clock.js'
 

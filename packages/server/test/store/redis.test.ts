@@ -49,7 +49,7 @@ const newJti = (): string => randomBytes(12).toString('base64url')
 async function openStore(
   t: TestContext | null,
   url: string,
-  extra: Partial<RedisStoreOptions> = {},
+  extra: Omit<Partial<RedisStoreOptions>, 'url' | 'target'> = {},
   waitReady = true,
 ): Promise<RedisStore> {
   const store = createRedisStore({ url, ...extra })

@@ -19,7 +19,7 @@ export function isCanonicalBase64url(segment: string): boolean {
   if (rest === 0) return true
   // The last character carries 4 (2 left over) or 2 (3 left over) bits no byte uses; the one
   // canonical spelling leaves them zero, any other value spells the same bytes differently.
-  // (Same answer as decoding and re-encoding, without either: test/security/jws-shape.test.ts.)
+  // (Same answer as decoding and re-encoding, without either: test/tokens/jws-shape.test.ts.)
   const last = ALPHABET.indexOf(segment[segment.length - 1]!)
   return (last & (rest === 2 ? 0b1111 : 0b11)) === 0
 }
