@@ -31,7 +31,9 @@ export interface CryptoCeiling {
   joseVerifyPerCore: number
 }
 
-const { values } = parseArgs({ options: { algs: { type: 'string', default: 'EdDSA,ES256,RS256,HS256' }, ms: { type: 'string', default: '2000' } } })
+const { values } = parseArgs({
+  options: { algs: { type: 'string', default: 'EdDSA,ES256,RS256,HS256' }, ms: { type: 'string', default: '2000' } },
+})
 const algs = values.algs.split(',') as Algorithm[]
 const ms = Number(values.ms)
 
@@ -62,15 +64,45 @@ for (const alg of algs) {
   })
   const verifyKey = keys.verifyKeys.get(keys.kid)!.key
   const now = Math.floor(Date.now() / 1000)
-  const access = { iss: 'baton', aud: 'baton', sub: '17', user_id: '17', sid: newId('s_'), jti: newId(), iat: now, exp: now + 300, token_type: 'access' }
-  const refresh = { iss: 'baton', aud: 'baton', sub: '17', sid: access.sid, jti: newId(), gen: 1, iat: now, exp: now + 86_400, auth_time: now, token_type: 'refresh' }
+  const access = {
+    iss: 'baton',
+    aud: 'baton',
+    sub: '17',
+    user_id: '17',
+    sid: newId('s_'),
+    jti: newId(),
+    iat: now,
+    exp: now + 300,
+    token_type: 'access',
+  }
+  const refresh = {
+    iss: 'baton',
+    aud: 'baton',
+    sub: '17',
+    sid: access.sid,
+    jti: newId(),
+    gen: 1,
+    iat: now,
+    exp: now + 86_400,
+    auth_time: now,
+    token_type: 'refresh',
+  }
   const header = { alg, kid: keys.kid }
-  const joseSign = (payload: object, typ: string) => new SignJWT({ ...payload }).setProtectedHeader({ ...header, typ }).sign(keys.signingKey)
+  const joseSign = (payload: object, typ: string) =>
+    new SignJWT({ ...payload }).setProtectedHeader({ ...header, typ }).sign(keys.signingKey)
   const refreshToken = await joseSign(refresh, 'refresh+jwt')
   const joseVerify = () => jwtVerify(refreshToken, verifyKey, { algorithms: [alg], issuer: 'baton', audience: 'baton', typ: 'refresh+jwt' })
 
   const codec = createTokenCodec(keys, { issuer: 'baton', audience: 'baton', leeway: 5, clock: Date.now })
-  const codecToken = await codec.signRefresh({ sub: '17', sid: access.sid, jti: refresh.jti, gen: 1, iat: now, exp: now + 86_400, auth_time: now })
+  const codecToken = await codec.signRefresh({
+    sub: '17',
+    sid: access.sid,
+    jti: refresh.jti,
+    gen: 1,
+    iat: now,
+    exp: now + 86_400,
+    auth_time: now,
+  })
 
   // Raw node:crypto over inputs the size of baton's tokens (header.payload ~ 300-400 bytes).
   const signKey = keys.signingKey instanceof Uint8Array ? createSecretKey(keys.signingKey) : KeyObject.from(keys.signingKey)

@@ -110,7 +110,10 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage()
   if (!flags['no-build']) {
     log('login-storm: building')
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/server'], { cwd: ROOT, stdio: 'inherit' })
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/server'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    })
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'baton-storm-'))
   try {

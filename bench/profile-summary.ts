@@ -26,7 +26,13 @@ const top = Number(option('--top') ?? 40)
 /** `--callers fn`: also show which call paths lead to functions named `fn` (3 frames up). */
 const callersOf = option('--callers')
 const inputs = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'))
-const files = inputs.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(p, f)) : [p]))
+const files = inputs.flatMap((p) =>
+  statSync(p).isDirectory()
+    ? readdirSync(p)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(p, f))
+    : [p],
+)
 
 const byFunction = new Map<string, number>()
 const byCallers = new Map<string, number>()
@@ -69,6 +75,12 @@ function place(url: string, fn = ''): string {
 }
 
 const show = (m: Map<string, number>, n: number) =>
-  [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n')
+  [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+    .join('\n')
 if (callersOf !== undefined) process.stdout.write(`Call paths into ${callersOf}:\n${show(byCallers, 15)}\n\n`)
-process.stdout.write(`${files.length} profile(s), ${(total / 1e6).toFixed(2)} s of CPU (idle excluded)\n\nBy place:\n${show(byPlace, 25)}\n\nBy function (self time):\n${show(byFunction, top)}\n`)
+process.stdout.write(
+  `${files.length} profile(s), ${(total / 1e6).toFixed(2)} s of CPU (idle excluded)\n\nBy place:\n${show(byPlace, 25)}\n\nBy function (self time):\n${show(byFunction, top)}\n`,
+)

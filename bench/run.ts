@@ -120,7 +120,10 @@ async function main(): Promise<void> {
   if (!flags['no-build']) {
     log('bench: building (tsc -b packages/client packages/server)')
     try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/server'], { cwd: ROOT, stdio: 'pipe' })
+      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/server'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      })
     } catch (err) {
       const out = String((err as { stdout?: Buffer }).stdout ?? '')
       log(`bench: build reported errors (using what was emitted):\n${out.split('\n').slice(0, 10).join('\n')}`)
@@ -130,7 +133,10 @@ async function main(): Promise<void> {
 
   log('bench: cryptography ceilings (jose and baton codec, one core)')
   const crypto = JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', 'bench/crypto-ceiling.ts', '--algs', algs.join(','), '--ms', flags['crypto-ms']], { cwd: ROOT, encoding: 'utf8' }),
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/crypto-ceiling.ts', '--algs', algs.join(','), '--ms', flags['crypto-ms']], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }),
   ) as CryptoCeiling[]
 
   const rows: Row[] = []
@@ -178,7 +184,11 @@ async function main(): Promise<void> {
 
 async function staticCeiling(workers: number): Promise<Row> {
   log(`bench: static JSON ceiling, WORKERS=${workers}`)
-  const server = await startServer([...profileArgs(`static-W${workers}`), '--import', 'tsx', 'bench/static-server.ts'], { WORKERS: String(workers), LOG_LEVEL: 'warn' }, workers)
+  const server = await startServer(
+    [...profileArgs(`static-W${workers}`), '--import', 'tsx', 'bench/static-server.ts'],
+    { WORKERS: String(workers), LOG_LEVEL: 'warn' },
+    workers,
+  )
   try {
     const req = buildRequest('GET', '/api/static/', { headers: { authorization: `Bearer ${'x'.repeat(330)}`, 'user-agent': UA } })
     const lanes: Lane[] = Array.from({ length: connections }, () => ({ request: () => req, response: () => undefined }))
@@ -193,7 +203,15 @@ function profileArgs(name: string): string[] {
   return flags.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(flags.profile, name)}`]
 }
 
-function row(mode: Mode, store: Row['store'], alg: Row['alg'], workers: number, conns: number, r: LoadResult, extra: Partial<Row> = {}): Row {
+function row(
+  mode: Mode,
+  store: Row['store'],
+  alg: Row['alg'],
+  workers: number,
+  conns: number,
+  r: LoadResult,
+  extra: Partial<Row> = {},
+): Row {
   const server = r.cpu.server ?? 0
   return {
     mode,
@@ -223,7 +241,13 @@ interface Session {
   refresh: string
 }
 
-async function combo(store: Store, alg: Algorithm, workers: number, redis: BenchRedis | null, withLogin: boolean): Promise<{ rows: Row[]; bytes?: unknown }> {
+async function combo(
+  store: Store,
+  alg: Algorithm,
+  workers: number,
+  redis: BenchRedis | null,
+  withLogin: boolean,
+): Promise<{ rows: Row[]; bytes?: unknown }> {
   const tag = `${store}/${alg}/WORKERS=${workers}`
   const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'))
   const out: Row[] = []
@@ -256,12 +280,18 @@ async function combo(store: Store, alg: Algorithm, workers: number, redis: Bench
     }
     log(`bench: ${tag}: starting the server`)
     server = await startServer([...profileArgs(`${store}-${alg}-W${workers}`), flags.server, 'serve'], env, workers)
-    const probes: { server: CpuProbe; redis?: CpuProbe } = { server: server.cpu, ...(redis !== null && store === 'redis' ? { redis: redis.cpu } : {}) }
+    const probes: { server: CpuProbe; redis?: CpuProbe } = {
+      server: server.cpu,
+      ...(redis !== null && store === 'redis' ? { redis: redis.cpu } : {}),
+    }
     const port = server.port
 
     // Set-up (not timed): one login per session, users hashed with scrypt 2^10.
     const sessions: Session[] = []
-    const setup = await runOnce(port, Array.from({ length: connections }, (_, i) => loginRequest(sessionUser(i))))
+    const setup = await runOnce(
+      port,
+      Array.from({ length: connections }, (_, i) => loginRequest(sessionUser(i))),
+    )
     for (const res of setup) {
       if (res.status !== 200) throw new Error(`set-up login failed: ${res.status} ${res.body.toString()}`)
       sessions.push(JSON.parse(res.body.toString()) as Session)
@@ -281,10 +311,22 @@ async function combo(store: Store, alg: Algorithm, workers: number, redis: Bench
 
     if (modes.has('protected')) {
       log(`bench: ${tag}: protected route (GET /api/me/)`)
-      const reqs = sessions.map((s) => buildRequest('GET', '/api/me/', { headers: { authorization: `Bearer ${s.access}`, 'user-agent': UA } }))
+      const reqs = sessions.map((s) =>
+        buildRequest('GET', '/api/me/', { headers: { authorization: `Bearer ${s.access}`, 'user-agent': UA } }),
+      )
       const lanes: Lane[] = reqs.map((req) => ({ request: () => req, response: () => undefined }))
       const r = await runLoad({ port, lanes, warmupMs, durationMs, probes })
-      out.push(row('protected', store, alg, workers, connections, r, store === 'redis' ? { redis: await redisPerRequest(redis!, port, lanes, 20) } : {}))
+      out.push(
+        row(
+          'protected',
+          store,
+          alg,
+          workers,
+          connections,
+          r,
+          store === 'redis' ? { redis: await redisPerRequest(redis!, port, lanes, 20) } : {},
+        ),
+      )
     }
 
     for (const mode of ['login-fast', 'login'] as const) {
@@ -433,7 +475,15 @@ interface Targets {
   workers: number
   ceilings: { staticJSON: number | null; crypto: Record<string, { jose: number; node: number; codec: number }> }
   /** Refresh with Redis at the most workers, per algorithm: each criterion of issue 5. */
-  refreshRedis: { alg: string; rps: number; p99Ms: number; percentOfJoseCeiling: number | null; percentOfNodeCeiling: number | null; percentOfNodePerServerCore: number | null; checks: Check[] }[]
+  refreshRedis: {
+    alg: string
+    rps: number
+    p99Ms: number
+    percentOfJoseCeiling: number | null
+    percentOfNodeCeiling: number | null
+    percentOfNodePerServerCore: number | null
+    checks: Check[]
+  }[]
   protected: { store: string; alg: string; rps: number; percentOfStatic: number | null; checks: Check[] }[]
   bytesPerSession: { sessionHash: number; withUserIndex: number; checks: Check[] } | null
   scaling: { mode: string; store: string; alg: string; w1: number; wMax: number; factor: number }[]
@@ -449,7 +499,12 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
   const lower = (a: number | null, b: number) => (a === null ? b : Math.min(a, b))
   const check = (ok: boolean, text: string): Check => ({ ok, text })
   const ceilings: Targets['ceilings'] = { staticJSON, crypto: {} }
-  for (const c of crypto) ceilings.crypto[c.alg] = { jose: c.joseRefreshPerCore * cores, node: c.nodeRefreshPerCore * cores, codec: c.codecRefreshPerCore * cores }
+  for (const c of crypto)
+    ceilings.crypto[c.alg] = {
+      jose: c.joseRefreshPerCore * cores,
+      node: c.nodeRefreshPerCore * cores,
+      codec: c.codecRefreshPerCore * cores,
+    }
 
   const refreshRedis: Targets['refreshRedis'] = []
   for (const r of rows.filter((x) => x.mode === 'refresh' && x.store === 'redis' && x.workers === maxW)) {
@@ -472,7 +527,10 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
       percentOfNodePerServerCore: ofNodePerCore,
       checks: [
         check(r.rps >= 4500, `${r.rps}/s >= 4500`),
-        check((ofJose ?? 0) >= 60, `${ofJose ?? '-'}% of min(static JSON, jose x ${cores}) = ${joseCeiling ?? '-'} >= 60% (${ofNode ?? '-'}% of min(static JSON, raw node:crypto x ${cores}) = ${nodeCeiling ?? '-'}; per server core ${r.rpsPerServerCore ?? '-'}/s = ${ofNodePerCore ?? '-'}% of raw node:crypto's ${perCore ?? '-'}/s)`),
+        check(
+          (ofJose ?? 0) >= 60,
+          `${ofJose ?? '-'}% of min(static JSON, jose x ${cores}) = ${joseCeiling ?? '-'} >= 60% (${ofNode ?? '-'}% of min(static JSON, raw node:crypto x ${cores}) = ${nodeCeiling ?? '-'}; per server core ${r.rpsPerServerCore ?? '-'}/s = ${ofNodePerCore ?? '-'}% of raw node:crypto's ${perCore ?? '-'}/s)`,
+        ),
         check(r.latencyMs.p99 < 25, `p99 ${r.latencyMs.p99} ms < 25`),
         check(r.non2xx + r.errors === 0 && (r.brokenChains ?? 0) === 0, `non-2xx ${r.non2xx + r.errors} = 0`),
         check(trips !== null && Math.abs(trips - 1) <= 0.01, `Redis round trips per refresh ${trips ?? '-'} = 1`),
@@ -492,7 +550,9 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
         check(r.rps >= 35_000, `${r.rps}/s >= 35000`),
         check((ofStatic ?? 0) >= 70, `${ofStatic ?? '-'}% of static JSON ${staticJSON ?? '-'} >= 70%`),
         check(r.non2xx + r.errors === 0, `non-2xx ${r.non2xx + r.errors} = 0`),
-        ...(r.redis === undefined ? [] : [check(r.redis.commandsPerRequest === 0, `Redis commands per request ${r.redis.commandsPerRequest} = 0`)]),
+        ...(r.redis === undefined
+          ? []
+          : [check(r.redis.commandsPerRequest === 0, `Redis commands per request ${r.redis.commandsPerRequest} = 0`)]),
       ],
     })
   }
@@ -502,7 +562,15 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
   if (maxW !== minW) {
     for (const r of rows.filter((x) => x.workers === maxW)) {
       const one = rows.find((x) => x.workers === minW && x.mode === r.mode && x.store === r.store && x.alg === r.alg)
-      if (one !== undefined && one.rps > 0) scaling.push({ mode: r.mode, store: r.store, alg: r.alg, w1: one.rps, wMax: r.rps, factor: Math.round((100 * r.rps) / one.rps) / 100 })
+      if (one !== undefined && one.rps > 0)
+        scaling.push({
+          mode: r.mode,
+          store: r.store,
+          alg: r.alg,
+          w1: one.rps,
+          wMax: r.rps,
+          factor: Math.round((100 * r.rps) / one.rps) / 100,
+        })
     }
   }
   return {
@@ -510,17 +578,42 @@ function targets(rows: Row[], crypto: CryptoCeiling[], bytes: Record<string, unk
     ceilings,
     refreshRedis,
     protected: protectedRows,
-    bytesPerSession: b === undefined ? null : {
-      sessionHash: b.hashBytes,
-      withUserIndex: b.bytesPerSession,
-      checks: [check(b.hashBytes < 400, `session hash ${b.hashBytes} bytes < 400 (${b.bytesPerSession} with its share of the per-user index, one session per user)`)],
-    },
+    bytesPerSession:
+      b === undefined
+        ? null
+        : {
+            sessionHash: b.hashBytes,
+            withUserIndex: b.bytesPerSession,
+            checks: [
+              check(
+                b.hashBytes < 400,
+                `session hash ${b.hashBytes} bytes < 400 (${b.bytesPerSession} with its share of the per-user index, one session per user)`,
+              ),
+            ],
+          },
     scaling,
   }
 }
 
 function printTable(rows: Row[], crypto: CryptoCeiling[], goals: Targets, before: number[], after: number[]): void {
-  const header = ['mode', 'store', 'alg', 'W', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'srv cores', 'gen cores', 'redis cores', 'req/s/srv core', 'redis cmds/req', 'round trips/req', 'note']
+  const header = [
+    'mode',
+    'store',
+    'alg',
+    'W',
+    'conns',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'non-2xx',
+    'srv cores',
+    'gen cores',
+    'redis cores',
+    'req/s/srv core',
+    'redis cmds/req',
+    'round trips/req',
+    'note',
+  ]
   const lines = rows.map((r) => [
     r.mode,
     r.store,
@@ -542,25 +635,37 @@ function printTable(rows: Row[], crypto: CryptoCeiling[], goals: Targets, before
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
   const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |'
   const out: string[] = []
-  out.push('', `baton bench: ${cpus().length} cores, node ${process.version}, load average before ${before.join(' ')}, after ${after.join(' ')}`)
+  out.push(
+    '',
+    `baton bench: ${cpus().length} cores, node ${process.version}, load average before ${before.join(' ')}, after ${after.join(' ')}`,
+  )
   out.push(`${durationMs / 1000} s per mode after ${warmupMs / 1000} s warm-up; closed loop, one request in flight per connection.`)
   out.push('"srv cores": CPU the server (all workers) used; "gen cores": the load generator; both share this machine.', '')
   out.push(fmt(header), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...lines.map(fmt), '')
-  out.push('Cryptography of one refresh, per core (node:crypto and codec: 1 MAC check + 1 signature + 1 MAC since issue 17; jose and "all public-key": 1 verify + 2 signs):')
+  out.push(
+    'Cryptography of one refresh, per core (node:crypto and codec: 1 MAC check + 1 signature + 1 MAC since issue 17; jose and "all public-key": 1 verify + 2 signs):',
+  )
   for (const c of crypto)
     out.push(
       `  ${c.alg.padEnd(6)} node:crypto ${String(c.nodeRefreshPerCore).padStart(6)}/s (all public-key ${c.nodeRefreshAllPublicKeyPerCore}/s)   baton codec ${String(c.codecRefreshPerCore).padStart(6)}/s   jose ${String(c.joseRefreshPerCore).padStart(5)}/s (jose sign ${c.joseSignPerCore}/s, verify ${c.joseVerifyPerCore}/s)`,
     )
   const mark = (checks: Check[]) => checks.map((c) => `${c.ok ? 'PASS' : 'MISS'} ${c.text}`).join('; ')
   const g = goals
-  out.push('', `Targets (issue 5), WORKERS=${g.workers}; ceilings: static JSON ${g.ceilings.staticJSON ?? '-'}/s; refresh cryptography x ${cpus().length} cores:`)
-  for (const [alg, c] of Object.entries(g.ceilings.crypto)) out.push(`  ${alg.padEnd(6)} raw node:crypto ${c.node}/s, baton codec ${c.codec}/s, jose ${c.jose}/s`)
+  out.push(
+    '',
+    `Targets (issue 5), WORKERS=${g.workers}; ceilings: static JSON ${g.ceilings.staticJSON ?? '-'}/s; refresh cryptography x ${cpus().length} cores:`,
+  )
+  for (const [alg, c] of Object.entries(g.ceilings.crypto))
+    out.push(`  ${alg.padEnd(6)} raw node:crypto ${c.node}/s, baton codec ${c.codec}/s, jose ${c.jose}/s`)
   for (const r of g.refreshRedis) out.push(`  refresh, Redis, ${r.alg}: ${mark(r.checks)}`)
   for (const p of g.protected) out.push(`  protected, ${p.store}, ${p.alg}: ${mark(p.checks)}`)
   if (g.bytesPerSession !== null) out.push(`  Redis bytes per session: ${mark(g.bytesPerSession.checks)}`)
   if (g.scaling.length > 0) {
     out.push(`  scaling WORKERS=${Math.min(...workerCounts)} -> ${g.workers} (req/s):`)
-    for (const s of g.scaling) out.push(`    ${`${s.mode} ${s.store === '-' ? '' : s.store} ${s.alg === '-' ? '' : s.alg}`.padEnd(26)} ${String(s.w1).padStart(6)} -> ${String(s.wMax).padStart(6)}  x${s.factor}`)
+    for (const s of g.scaling)
+      out.push(
+        `    ${`${s.mode} ${s.store === '-' ? '' : s.store} ${s.alg === '-' ? '' : s.alg}`.padEnd(26)} ${String(s.w1).padStart(6)} -> ${String(s.wMax).padStart(6)}  x${s.factor}`,
+      )
   }
   out.push('')
   process.stdout.write(out.join('\n') + '\n')

@@ -104,12 +104,23 @@ export async function runScale(argv: string[]): Promise<number> {
   const sqliteMax = Number(f['sqlite-max'])
   const perUser = Number(f['per-user'])
   const connections = Number(f.connections)
-  const step = { workers: Number(f.workers), connections, warmupMs: Number(f.warmup) * 1000, durationMs: Number(f.duration) * 1000, server: f.server }
-  if (sizes.some((n) => !(n >= connections * perUser))) throw new Error(`every size must seed at least connections x per-user sessions (${connections * perUser}): the bench users are seeded users 1..${connections}`)
+  const step = {
+    workers: Number(f.workers),
+    connections,
+    warmupMs: Number(f.warmup) * 1000,
+    durationMs: Number(f.duration) * 1000,
+    server: f.server,
+  }
+  if (sizes.some((n) => !(n >= connections * perUser)))
+    throw new Error(
+      `every size must seed at least connections x per-user sessions (${connections * perUser}): the bench users are seeded users 1..${connections}`,
+    )
 
   const started = new Date().toISOString()
   const loadBefore = loadAverage()
-  log(`bench --scale: ${cpus().length} cores, node ${process.version}, load average ${loadBefore.join(' ')}, MemAvailable ${gib(availableMemory())} GiB`)
+  log(
+    `bench --scale: ${cpus().length} cores, node ${process.version}, load average ${loadBefore.join(' ')}, MemAvailable ${gib(availableMemory())} GiB`,
+  )
   if (!f['no-build']) {
     log('bench --scale: building (tsc -b packages/server)')
     try {
@@ -166,7 +177,13 @@ export async function runScale(argv: string[]): Promise<number> {
 
 type StepSettings = { workers: number; connections: number; warmupMs: number; durationMs: number; server: string }
 
-async function runOne(store: Store, sessions: number, plan: SeedPlan, step: StepSettings, redis: Awaited<ReturnType<typeof startRedisServer>> | null): Promise<ScaleRow> {
+async function runOne(
+  store: Store,
+  sessions: number,
+  plan: SeedPlan,
+  step: StepSettings,
+  redis: Awaited<ReturnType<typeof startRedisServer>> | null,
+): Promise<ScaleRow> {
   const tag = `${store} ${sessions.toLocaleString('en')}`
   const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-scale-'))
   try {
@@ -245,7 +262,24 @@ function compare(rows: ScaleRow[]): Ratio[] {
 }
 
 function printTable(rows: ScaleRow[], ratios: Ratio[], before: number[], after: number[], step: StepSettings): void {
-  const header = ['store', 'sessions', 'seed/s', 'B/session', 'refresh/s', 'p50 ms', 'p99 ms', '/srv core', 'non-2xx', 'list/s', 'p50 ms', 'p99 ms', '/srv core', 'non-2xx', 'load', 'ratios to smallest (p50 p99 /core; list p50 p99 /core; bytes)']
+  const header = [
+    'store',
+    'sessions',
+    'seed/s',
+    'B/session',
+    'refresh/s',
+    'p50 ms',
+    'p99 ms',
+    '/srv core',
+    'non-2xx',
+    'list/s',
+    'p50 ms',
+    'p99 ms',
+    '/srv core',
+    'non-2xx',
+    'load',
+    'ratios to smallest (p50 p99 /core; list p50 p99 /core; bytes)',
+  ]
   const lines = rows.map((r, i) => {
     const q = ratios[i]!
     return [
@@ -279,13 +313,17 @@ function printTable(rows: ScaleRow[], ratios: Ratio[], before: number[], after: 
     ...lines.map(fmt),
     '',
   ]
-  for (const q of ratios) if (q.flagged.length > 0) out.push(`  beyond ${TOLERANCE * 100}% of the smallest size: ${q.store} ${q.sessions}: ${q.flagged.join(', ')}`)
+  for (const q of ratios)
+    if (q.flagged.length > 0)
+      out.push(`  beyond ${TOLERANCE * 100}% of the smallest size: ${q.store} ${q.sessions}: ${q.flagged.join(', ')}`)
   process.stdout.write(out.join('\n') + '\n')
 }
 
 /** Non-2xx answers by status ('0', or e.g. '503:1277'), and transport errors. */
 function nonOk(m: { statuses: Record<string, number>; errors: number }): string {
-  const bad = Object.entries(m.statuses).filter(([k]) => !k.startsWith('2')).map(([k, v]) => `${k}:${v}`)
+  const bad = Object.entries(m.statuses)
+    .filter(([k]) => !k.startsWith('2'))
+    .map(([k, v]) => `${k}:${v}`)
   if (m.errors > 0) bad.push(`errors:${m.errors}`)
   return bad.length === 0 ? '0' : bad.join(' ')
 }

@@ -36,14 +36,21 @@ export function planFaults(random: Random, kinds: readonly FaultKind[], count: n
   for (let i = 0; i < count; i++) {
     const kind = i < first.length ? (first[i] as FaultKind) : random.pick(kinds)
     const durationMs =
-      kind === 'latency' ? random.range(1000, 4000)
-      : kind === 'reset' ? random.range(200, 1000)
-      : kind === 'readonly' ? random.range(300, 900)
-      : kind === 'redis-kill' ? random.range(300, 4000)
-      : kind === 'redis-stop' ? random.range(300, 2500)
-      : kind === 'failover' ? 0
-      : kind.startsWith('baton') ? random.range(200, 2000)
-      : random.range(300, 1500)
+      kind === 'latency'
+        ? random.range(1000, 4000)
+        : kind === 'reset'
+          ? random.range(200, 1000)
+          : kind === 'readonly'
+            ? random.range(300, 900)
+            : kind === 'redis-kill'
+              ? random.range(300, 4000)
+              : kind === 'redis-stop'
+                ? random.range(300, 2500)
+                : kind === 'failover'
+                  ? 0
+                  : kind.startsWith('baton')
+                    ? random.range(200, 2000)
+                    : random.range(300, 1500)
     plan.push({ kind, durationMs, param: kind === 'latency' ? random.int(50, 400) : random.int(0, 1), gapMs: random.range(1500, 5000) })
   }
   return plan
@@ -120,7 +127,9 @@ async function injectRedis(ctx: FaultContext, fault: PlannedFault): Promise<Faul
       const sentinel = ctx.random.pick(ctx.topology.sentinels)
       record.destroysData = true
       await sentinel.command('SENTINEL', 'FAILOVER', 'mymaster').catch((e: unknown) => (record.note = `refused: ${String(e)}`))
-      await waitFor(async () => (await ctx.topology.primary()) !== primary, 20_000, 'the failover').catch(() => (record.note = 'no switch within 20 s'))
+      await waitFor(async () => (await ctx.topology.primary()) !== primary, 20_000, 'the failover').catch(
+        () => (record.note = 'no switch within 20 s'),
+      )
       break
     }
     case 'readonly': {
@@ -221,11 +230,19 @@ async function measureRecovery(ctx: FaultContext, end: number, sessions: ProbeSe
         const json = { 'content-type': 'application/json' }
         try {
           if (session.refresh === null) {
-            const r = await send(`${urls[inst]}/api/auth/token/`, { method: 'POST', headers: json, body: JSON.stringify({ username: 'chaos-probe', password: ctx.password }) })
+            const r = await send(`${urls[inst]}/api/auth/token/`, {
+              method: 'POST',
+              headers: json,
+              body: JSON.stringify({ username: 'chaos-probe', password: ctx.password }),
+            })
             if (r.ok) session.refresh = ((await r.json()) as { refresh: string }).refresh
             return
           }
-          const r = await send(`${urls[inst]}/api/auth/refresh/`, { method: 'POST', headers: json, body: JSON.stringify({ refresh: session.refresh }) })
+          const r = await send(`${urls[inst]}/api/auth/refresh/`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ refresh: session.refresh }),
+          })
           if (r.ok) {
             session.refresh = ((await r.json()) as { refresh: string }).refresh
             done[inst] = true
@@ -245,14 +262,21 @@ async function measureRecovery(ctx: FaultContext, end: number, sessions: ProbeSe
 export async function probeRevoked(ctx: FaultContext, after: string, limit?: number): Promise<void> {
   const urls = ctx.topology.batons.map((b) => b.url)
   const indexes = ctx.revoked.map((_, i) => i)
-  const chosen = limit === undefined ? indexes : Array.from({ length: Math.min(limit, indexes.length) }, () => indexes.splice(ctx.random.int(0, indexes.length - 1), 1)[0] as number)
+  const chosen =
+    limit === undefined
+      ? indexes
+      : Array.from({ length: Math.min(limit, indexes.length) }, () => indexes.splice(ctx.random.int(0, indexes.length - 1), 1)[0] as number)
   for (const index of chosen) {
     const entry = ctx.revoked[index] as Revoked
     const inst = ctx.random.int(0, 1)
     const send = recordingFetch(ctx.history, 'revoked-probe', urls, () => inst)
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        const r = await send(`${urls[inst]}/api/auth/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: entry.token }) })
+        const r = await send(`${urls[inst]}/api/auth/refresh/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ refresh: entry.token }),
+        })
         const body = (await r.json().catch(() => ({}))) as { code?: string }
         ctx.revokedProbes.push({ index, t: Date.now(), status: r.status, ...(body.code === undefined ? {} : { code: body.code }), after })
         if (r.status !== 503) break
@@ -285,7 +309,9 @@ export async function runLane(ctx: FaultContext, plan: PlannedFault[], quietFrom
         fault.kind.startsWith('baton') ? Promise.resolve() : afterRedisFault(ctx, record, record.target.split(' ')[0] as string),
       ])
       ctx.recovery.set(record, ms)
-      ctx.log(`fault ${record.kind} on ${record.target}: ${record.end - record.start} ms, recovery ${ms ?? 'none'} ms${record.failedOver ? ', failed over' : ''}${record.note ? ` (${record.note})` : ''}`)
+      ctx.log(
+        `fault ${record.kind} on ${record.target}: ${record.end - record.start} ms, recovery ${ms ?? 'none'} ms${record.failedOver ? ', failed over' : ''}${record.note ? ` (${record.note})` : ''}`,
+      )
       await probeRevoked(ctx, `${record.kind}@${record.start}`, 10)
     } catch (err) {
       // The lane goes on: one step of the harness failing must not end the faults for the run.

@@ -4,16 +4,7 @@
  * client-visible event, and every fault. The oracle reads nothing else.
  */
 
-export type CallKind =
-  | 'register'
-  | 'login'
-  | 'refresh'
-  | 'logout'
-  | 'logout-all'
-  | 'revoke'
-  | 'sessions'
-  | 'me'
-  | 'other'
+export type CallKind = 'register' | 'login' | 'refresh' | 'logout' | 'logout-all' | 'revoke' | 'sessions' | 'me' | 'other'
 
 /** One HTTP exchange. `status` null: no answer (network error or our hard bound). */
 export interface Exchange {
@@ -126,12 +117,7 @@ let nextId = 0
  * A `fetch` for one actor that sends each request to the instance `route()` picks (the URL's
  * origin is only a name: every request goes to 127.0.0.1), bounds it, and records it.
  */
-export function recordingFetch(
-  history: History,
-  actor: string,
-  urls: readonly string[],
-  route: () => number,
-): typeof fetch {
+export function recordingFetch(history: History, actor: string, urls: readonly string[], route: () => number): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init)
     // No body stays no body: an empty string would go out as text/plain (a 415 from baton).
@@ -145,7 +131,13 @@ export function recordingFetch(
    * `proxy_next_upstream error` passes a request on when its connect fails; a request that
    * reached an instance is never sent twice). Both attempts are in the history.
    */
-  async function send(request: Request, body: string | undefined, callerSignal: AbortSignal | undefined, inst: number, failover: boolean): Promise<Response> {
+  async function send(
+    request: Request,
+    body: string | undefined,
+    callerSignal: AbortSignal | undefined,
+    inst: number,
+    failover: boolean,
+  ): Promise<Response> {
     const original = new URL(request.url)
     const target = new URL(original.pathname + original.search, urls[inst])
     const kind = kindOf(request.method, original.pathname)
@@ -185,13 +177,18 @@ export function recordingFetch(
         }
       }
       history.exchanges.push(record)
-      return new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers })
+      return new Response(text === '' ? null : text, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      })
     } catch (error) {
       record.t1 = Date.now()
       const refused = (error as { cause?: { code?: unknown } }).cause?.code === 'ECONNREFUSED'
       record.error = bound.aborted ? 'bound' : refused ? 'refused' : (error as Error).name
       history.exchanges.push(record)
-      if (refused && failover && urls.length > 1 && !signal.aborted) return send(request, body, callerSignal, (inst + 1) % urls.length, false)
+      if (refused && failover && urls.length > 1 && !signal.aborted)
+        return send(request, body, callerSignal, (inst + 1) % urls.length, false)
       throw error
     }
   }

@@ -80,7 +80,11 @@ async function register(topology: Topology, names: string[], password: string): 
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: name, password }),
+        })
         if (r.status !== 201 && r.status !== 409) throw new Error(`register ${name}: ${r.status} ${await r.text()}`)
       }
     }),
@@ -149,7 +153,17 @@ async function main(argv: string[]): Promise<number> {
   const batonPlan = planFaults(random.fork(), BATON_FAULTS, 400)
   const urls = topology.batons.map((b) => b.url)
   const ctx: RunContext = { history, urls, random: random.fork(), deadline, start, revoked, attacked, password }
-  const faultCtx: FaultContext = { topology, history, random: random.fork(), deadline, revoked, revokedProbes: [], recovery: new Map<FaultRecord, number | null>(), log, password }
+  const faultCtx: FaultContext = {
+    topology,
+    history,
+    random: random.fork(),
+    deadline,
+    revoked,
+    revokedProbes: [],
+    recovery: new Map<FaultRecord, number | null>(),
+    log,
+    password,
+  }
 
   const sampler = setInterval(() => {
     void topology
@@ -157,7 +171,13 @@ async function main(argv: string[]): Promise<number> {
       .then((p) => p.server.command('INFO', 'memory'))
       .then((info) => Number(/used_memory:(\d+)/.exec(String(info))?.[1] ?? NaN))
       .catch(() => NaN)
-      .then((used) => history.samples.push({ t: Date.now(), rss: topology.batons.map((b) => rssBytes(b.pid)), redisUsedMemory: Number.isNaN(used) ? null : used }))
+      .then((used) =>
+        history.samples.push({
+          t: Date.now(),
+          rss: topology.batons.map((b) => rssBytes(b.pid)),
+          redisUsedMemory: Number.isNaN(used) ? null : used,
+        }),
+      )
   }, 2000)
 
   const tabs = new Map()
@@ -200,10 +220,26 @@ async function main(argv: string[]): Promise<number> {
     recoveryBoundMs: options.recoveryBoundMs,
     unreplicated: new Set(topology.batons.flatMap((b) => [...b.unreplicated])),
     keys,
-    memory: { batonRssMax: Math.max(0, ...rss), redisUsedMax: Math.max(0, ...used), batonBound: BATON_RSS_BOUND, redisBound: REDIS_MEMORY_BOUND },
+    memory: {
+      batonRssMax: Math.max(0, ...rss),
+      redisUsedMax: Math.max(0, ...used),
+      batonBound: BATON_RSS_BOUND,
+      redisBound: REDIS_MEMORY_BOUND,
+    },
   })
-  if (overrun) verdict.invariants.push({ name: 'the run stops by itself', pass: false, summary: 'tasks still running 90 s after the deadline', excerpt: [] })
-  const internal = topology.batons.flatMap((b) => b.tail(4000).filter((l) => l.includes('internal_error')).slice(0, 3))
+  if (overrun)
+    verdict.invariants.push({
+      name: 'the run stops by itself',
+      pass: false,
+      summary: 'tasks still running 90 s after the deadline',
+      excerpt: [],
+    })
+  const internal = topology.batons.flatMap((b) =>
+    b
+      .tail(4000)
+      .filter((l) => l.includes('internal_error'))
+      .slice(0, 3),
+  )
   const report = formatReport({ ...options, startedAt: started, endedAt: Date.now() }, history, faultCtx.recovery, verdict)
   if (verdict.invariants.some((i) => !i.pass) && internal.length > 0) process.stdout.write(`baton error lines:\n${internal.join('\n')}\n`)
   if (options.history !== undefined) writeFileSync(options.history, JSON.stringify({ ...history, revokedProbes: faultCtx.revokedProbes }))

@@ -54,7 +54,9 @@ const honest = (actor: string): boolean => actor.startsWith('u')
 const EXCERPT = 6
 
 export function show(e: Exchange): string {
-  const ids = [e.jti && `jti=${e.jti}`, e.gen !== undefined && `gen=${e.gen}`, e.sid && `sid=${e.sid}`, e.successor && `→ ${e.successor}`].filter(Boolean).join(' ')
+  const ids = [e.jti && `jti=${e.jti}`, e.gen !== undefined && `gen=${e.gen}`, e.sid && `sid=${e.sid}`, e.successor && `→ ${e.successor}`]
+    .filter(Boolean)
+    .join(' ')
   return `#${e.id} ${e.actor} ${e.kind} baton-${e.inst + 1} t=${e.t0}+${e.t1 - e.t0}ms ${e.status ?? e.error ?? 'no answer'}${e.code ? ` ${e.code}` : ''} ${ids}`.trim()
 }
 
@@ -72,7 +74,10 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
   if (h.sid !== undefined && input.attacked.has(h.sid)) return 'attacked'
   // The action's time is when it was answered (users.ts records it then).
   const own = history.happenings.find(
-    (a) => a.user === h.user && a.t <= h.t + 1000 && (a.what === 'logout-all-called' || (a.what === 'revoke-called' && a.target === h.sid)) &&
+    (a) =>
+      a.user === h.user &&
+      a.t <= h.t + 1000 &&
+      (a.what === 'logout-all-called' || (a.what === 'revoke-called' && a.target === h.sid)) &&
       // …and the session that ended existed when the action was taken.
       !history.happenings.some((l) => l.user === h.user && l.what === 'logged-in' && l.sid === h.sid && l.t > a.t),
   )
@@ -85,7 +90,8 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
     // A primary restarted empty before any failover: everything it held is gone.
     if (f.kind === 'redis-kill' && !f.failedOver && created <= f.end + 15_000) return `${f.kind} at ${f.start} wiped Redis (no persistence)`
     // A failover (or a restarted node written to before Sentinel demoted it) loses the last writes.
-    if (writes.some((w) => w >= f.start - 5_000 && w <= f.end + 15_000)) return `${f.kind}${f.failedOver ? ' (failed over)' : ''} at ${f.start} lost this session's last write`
+    if (writes.some((w) => w >= f.start - 5_000 && w <= f.end + 15_000))
+      return `${f.kind}${f.failedOver ? ' (failed over)' : ''} at ${f.start} lost this session's last write`
   }
   return null
 }
@@ -98,7 +104,15 @@ export function judge(input: OracleInput): Verdict {
   const fivexx = ex.filter((e) => e.status !== null && e.status >= 500 && e.status !== 503)
   // What an honest client may be answered: success, 401 (a session ended), 503 (an outage); a
   // revocation of a session already gone is 404. Anything else is a bug on one side.
-  const odd = ex.filter((e) => honest(e.actor) && e.status !== null && e.status >= 300 && e.status < 500 && e.status !== 401 && !(e.status === 404 && e.kind === 'revoke'))
+  const odd = ex.filter(
+    (e) =>
+      honest(e.actor) &&
+      e.status !== null &&
+      e.status >= 300 &&
+      e.status < 500 &&
+      e.status !== 401 &&
+      !(e.status === 404 && e.kind === 'revoke'),
+  )
 
   const slow: string[] = []
   for (const e of ex) {
@@ -128,17 +142,23 @@ export function judge(input: OracleInput): Verdict {
     else if (why === 'own action') explained.ownAction++
     else if (why !== null) explained.faultDestroyed.push({ actor: h.actor, ...(h.sid === undefined ? {} : { sid: h.sid }), why })
     else {
-      const last = ex.filter((e) => e.actor === h.actor && e.kind === 'refresh' && e.t0 <= h.t).slice(-3).map(show)
+      const last = ex
+        .filter((e) => e.actor === h.actor && e.kind === 'refresh' && e.t0 <= h.t)
+        .slice(-3)
+        .map(show)
       unexplained.push(`${h.actor} session-expired ${h.detail} sid=${h.sid} at ${h.t}; last refreshes: ${last.join(' | ')}`)
     }
   }
 
-  const reused = ex.filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid))).map(show)
+  const reused = ex
+    .filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid)))
+    .map(show)
 
   const attacks: string[] = []
   const unreplicatedReplays: string[] = []
   const rotatedBefore = new Map<string, number>()
-  for (const e of ex) if (e.kind === 'refresh' && e.status === 200 && e.jti !== undefined && !rotatedBefore.has(e.jti)) rotatedBefore.set(e.jti, e.t0)
+  for (const e of ex)
+    if (e.kind === 'refresh' && e.status === 200 && e.jti !== undefined && !rotatedBefore.has(e.jti)) rotatedBefore.set(e.jti, e.t0)
   for (const e of ex.filter((x) => x.actor.startsWith('attacker') && x.status !== null && x.status !== 503)) {
     const rotated = e.jti !== undefined && (rotatedBefore.get(e.jti) ?? Infinity) < e.t0
     if (e.status === 200 && rotated) attacks.push(`a replay of an already rotated token refreshed: ${show(e)}`)
@@ -159,7 +179,10 @@ export function judge(input: OracleInput): Verdict {
     if (r.sid === undefined || input.unreplicated?.has(r.sid) !== true) return void undone.push(line)
     // The window: the Redis fault under way at the revocation, or the first one after it.
     const redisFault = input.history.faults.find((f) => f.target.startsWith('redis') && f.end >= r.t)
-    const window = redisFault === undefined ? `from ${r.t}` : `${redisFault.kind} on ${redisFault.target} ${redisFault.start}..${redisFault.end}, revoked at ${r.t}`
+    const window =
+      redisFault === undefined
+        ? `from ${r.t}`
+        : `${redisFault.kind} on ${redisFault.target} ${redisFault.start}..${redisFault.end}, revoked at ${r.t}`
     unreplicatedUndone.push(`${line}; revoke_unreplicated was logged for it (window: ${window})`)
   }
   for (const p of input.revokedProbes) {
@@ -180,7 +203,13 @@ export function judge(input: OracleInput): Verdict {
     const set = successors.get(e.jti) ?? new Set<string>()
     set.add(e.successor)
     successors.set(e.jti, set)
-    if (set.size === 2) forks.push(`jti ${e.jti} has successors ${[...set].join(', ')}: ${ex.filter((x) => x.jti === e.jti && x.status === 200).map(show).join(' | ')}`)
+    if (set.size === 2)
+      forks.push(
+        `jti ${e.jti} has successors ${[...set].join(', ')}: ${ex
+          .filter((x) => x.jti === e.jti && x.status === 200)
+          .map(show)
+          .join(' | ')}`,
+      )
   }
 
   // Retry storm: runs of failed refreshes (503 / no answer) per client, against the backoff's
@@ -194,7 +223,10 @@ export function judge(input: OracleInput): Verdict {
     if (run === undefined || run.length < 2) return
     worstRun = Math.max(worstRun, run.length)
     const span = (run.at(-1) as Exchange).t0 - (run[0] as Exchange).t0
-    if (run.length > 3 + span / 500) storms.push(`${actor}: ${run.length} failed refreshes in ${span} ms (bound ${Math.floor(3 + span / 500)}): ${run.slice(0, 3).map(show).join(' | ')}`)
+    if (run.length > 3 + span / 500)
+      storms.push(
+        `${actor}: ${run.length} failed refreshes in ${span} ms (bound ${Math.floor(3 + span / 500)}): ${run.slice(0, 3).map(show).join(' | ')}`,
+      )
   }
   for (const e of ex) {
     if (!honest(e.actor) || e.kind !== 'refresh') continue
@@ -204,27 +236,52 @@ export function judge(input: OracleInput): Verdict {
   for (const actor of [...runs.keys()]) closeRun(actor)
 
   const slowRecoveries: string[] = []
-  for (const [f, ms] of input.recovery) if (ms === null || ms > input.recoveryBoundMs) slowRecoveries.push(`${f.kind} on ${f.target} ended at ${f.end}: ${ms === null ? 'no good refresh within 30 s' : `${ms} ms`}`)
+  for (const [f, ms] of input.recovery)
+    if (ms === null || ms > input.recoveryBoundMs)
+      slowRecoveries.push(`${f.kind} on ${f.target} ended at ${f.end}: ${ms === null ? 'no good refresh within 30 s' : `${ms} ms`}`)
 
   const m = input.memory
   const invariants = [
     invariant('no 5xx but 503', fivexx.map(show), `${fivexx.length} of ${ex.length} responses`),
     invariant('no unexpected 4xx', odd.map(show), `${odd.length} honest requests answered other than 2xx/401/503`),
-    invariant('every request answered in time', slow, `${slow.length} late or unanswered (bound ${input.storeTimeoutMs}+${input.marginMs} ms for store routes); ${explained.killedInstance} to an instance that was down, counted apart`),
+    invariant(
+      'every request answered in time',
+      slow,
+      `${slow.length} late or unanswered (bound ${input.storeTimeoutMs}+${input.marginMs} ms for store routes); ${explained.killedInstance} to an instance that was down, counted apart`,
+    ),
     invariant('no client call hangs', hung, `${hung.length} calls past the hard bound`),
-    invariant('no unexplained logout', unexplained, `${unexplained.length} unexplained; own/other session ${explained.ownAction}, attacked ${explained.attacked}, data a fault destroyed ${explained.faultDestroyed.length}`),
+    invariant(
+      'no unexplained logout',
+      unexplained,
+      `${unexplained.length} unexplained; own/other session ${explained.ownAction}, attacked ${explained.attacked}, data a fault destroyed ${explained.faultDestroyed.length}`,
+    ),
     invariant('no token_reused for an honest client', reused, `${reused.length}`),
-    invariant('every replay ends its family', attacks, `${ex.filter((x) => x.actor.startsWith('attacker') && x.status === 401).length} replays refused`),
-    invariant('a revocation is never undone', undone, `${input.revoked.length} revoked tokens, ${input.revokedProbes.length} probes; ${unreplicatedUndone.length} undone in a named window (revoke_unreplicated, then a failover)`),
+    invariant(
+      'every replay ends its family',
+      attacks,
+      `${ex.filter((x) => x.actor.startsWith('attacker') && x.status === 401).length} replays refused`,
+    ),
+    invariant(
+      'a revocation is never undone',
+      undone,
+      `${input.revoked.length} revoked tokens, ${input.revokedProbes.length} probes; ${unreplicatedUndone.length} undone in a named window (revoke_unreplicated, then a failover)`,
+    ),
     invariant('one successor per refresh token', forks, `${successors.size} rotated jtis`),
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
     invariant('every Redis key has a TTL', input.keys.withoutTTL, `${input.keys.total} keys, ${input.keys.withoutTTL.length} without TTL`),
     invariant(
       'memory bounded',
-      [m.batonRssMax > m.batonBound ? `baton RSS ${m.batonRssMax} > ${m.batonBound}` : '', m.redisUsedMax > m.redisBound ? `redis used_memory ${m.redisUsedMax} > ${m.redisBound}` : ''].filter(Boolean),
+      [
+        m.batonRssMax > m.batonBound ? `baton RSS ${m.batonRssMax} > ${m.batonBound}` : '',
+        m.redisUsedMax > m.redisBound ? `redis used_memory ${m.redisUsedMax} > ${m.redisBound}` : '',
+      ].filter(Boolean),
       `baton RSS max ${(m.batonRssMax / 2 ** 20).toFixed(0)} MiB, redis used_memory max ${(m.redisUsedMax / 2 ** 20).toFixed(1)} MiB`,
     ),
-    invariant('recovery within the bound', slowRecoveries, `bound ${input.recoveryBoundMs} ms (SPEC §4 says 2 s; the generous bound is for a loaded CI machine)`),
+    invariant(
+      'recovery within the bound',
+      slowRecoveries,
+      `bound ${input.recoveryBoundMs} ms (SPEC §4 says 2 s; the generous bound is for a loaded CI machine)`,
+    ),
   ]
   return { invariants, explained }
 }

@@ -41,7 +41,21 @@ export interface KindRow {
 export function faultTable(history: History, recovery: Map<FaultRecord, number | null>): KindRow[] {
   const rows = new Map<string, KindRow & { times: number[] }>()
   for (const f of history.faults) {
-    const row = rows.get(f.kind) ?? { kind: f.kind, injected: 0, failedOver: 0, requests: 0, ok: 0, unauthorized: 0, unavailable: 0, unanswered: 0, other: 0, recoveryP50: null, recoveryMax: null, unmeasured: 0, times: [] }
+    const row = rows.get(f.kind) ?? {
+      kind: f.kind,
+      injected: 0,
+      failedOver: 0,
+      requests: 0,
+      ok: 0,
+      unauthorized: 0,
+      unavailable: 0,
+      unanswered: 0,
+      other: 0,
+      recoveryP50: null,
+      recoveryMax: null,
+      unmeasured: 0,
+      times: [],
+    }
     row.injected++
     if (f.failedOver) row.failedOver++
     for (const e of history.exchanges) {
@@ -58,7 +72,11 @@ export function faultTable(history: History, recovery: Map<FaultRecord, number |
     else row.times.push(ms)
     rows.set(f.kind, row)
   }
-  return [...rows.values()].map(({ times, ...row }) => ({ ...row, recoveryP50: percentile(times, 0.5), recoveryMax: times.length ? Math.max(...times) : null }))
+  return [...rows.values()].map(({ times, ...row }) => ({
+    ...row,
+    recoveryP50: percentile(times, 0.5),
+    recoveryMax: times.length ? Math.max(...times) : null,
+  }))
 }
 
 function pad(cells: (string | number)[], widths: number[]): string {
@@ -71,7 +89,9 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
   const rows = faultTable(history, recovery)
   const byKind = new Map<string, number>()
   for (const e of ex) byKind.set(e.kind, (byKind.get(e.kind) ?? 0) + 1)
-  out.push(`chaos run: seed ${info.seed}, ${info.minutes} min, ${info.users} users, ${((info.endedAt - info.startedAt) / 1000).toFixed(0)} s wall`)
+  out.push(
+    `chaos run: seed ${info.seed}, ${info.minutes} min, ${info.users} users, ${((info.endedAt - info.startedAt) / 1000).toFixed(0)} s wall`,
+  )
   out.push(`requests: ${ex.length} (${[...byKind].map(([k, n]) => `${k} ${n}`).join(', ')})`)
   out.push('')
   const head = ['fault', 'injected', 'failover', 'requests', '2xx', '401', '503', 'no answer', 'other', 'recovery p50', 'max']
@@ -79,7 +99,24 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
   out.push(pad(head, widths))
   for (const r of rows) {
     const ms = (v: number | null): string => (v === null ? '—' : `${v} ms`)
-    out.push(pad([r.kind, r.injected, r.failedOver, r.requests, r.ok, r.unauthorized, r.unavailable, r.unanswered, r.other, ms(r.recoveryP50), ms(r.recoveryMax) + (r.unmeasured ? ` (+${r.unmeasured} none)` : '')], widths))
+    out.push(
+      pad(
+        [
+          r.kind,
+          r.injected,
+          r.failedOver,
+          r.requests,
+          r.ok,
+          r.unauthorized,
+          r.unavailable,
+          r.unanswered,
+          r.other,
+          ms(r.recoveryP50),
+          ms(r.recoveryMax) + (r.unmeasured ? ` (+${r.unmeasured} none)` : ''),
+        ],
+        widths,
+      ),
+    )
   }
   out.push('')
   out.push('invariants:')
@@ -107,9 +144,20 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
     minutes: info.minutes,
     users: info.users,
     requests: ex.length,
-    faults: Object.fromEntries(rows.map((r) => [r.kind, { injected: r.injected, failedOver: r.failedOver, recoveryP50Ms: r.recoveryP50, recoveryMaxMs: r.recoveryMax }])),
+    faults: Object.fromEntries(
+      rows.map((r) => [
+        r.kind,
+        { injected: r.injected, failedOver: r.failedOver, recoveryP50Ms: r.recoveryP50, recoveryMaxMs: r.recoveryMax },
+      ]),
+    ),
     invariants: Object.fromEntries(verdict.invariants.map((i) => [i.name, i.pass])),
-    explained: { killedInstance: verdict.explained.killedInstance, attacked: verdict.explained.attacked, ownAction: verdict.explained.ownAction, faultDestroyed: destroyed.length, unreplicatedUndone: windows.length },
+    explained: {
+      killedInstance: verdict.explained.killedInstance,
+      attacked: verdict.explained.attacked,
+      ownAction: verdict.explained.ownAction,
+      faultDestroyed: destroyed.length,
+      unreplicatedUndone: windows.length,
+    },
     violated: failed.length,
   }
   out.push(JSON.stringify(line))

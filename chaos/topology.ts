@@ -10,12 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startFaultProxy, type FaultProxy } from '../packages/server/test/helpers/fault-proxy.js'
-import {
-  freePort,
-  startRedisServer,
-  waitFor,
-  type RedisServer,
-} from '../packages/server/test/helpers/redis-server.js'
+import { freePort, startRedisServer, waitFor, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = join(ROOT, 'packages/server/dist/cli/main.js')
@@ -134,7 +129,14 @@ async function startSentinel(primaryProxyPort: number, log: (line: string) => vo
       port,
       async command(...args) {
         const { Redis } = await import('ioredis')
-        const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 3000, commandTimeout: 3000 })
+        const client = new Redis({
+          host: '127.0.0.1',
+          port,
+          maxRetriesPerRequest: 1,
+          lazyConnect: true,
+          connectTimeout: 3000,
+          commandTimeout: 3000,
+        })
         client.on('error', () => undefined)
         try {
           return await client.call(String(args[0]), ...args.slice(1))
@@ -154,12 +156,7 @@ async function startSentinel(primaryProxyPort: number, log: (line: string) => vo
   }
 }
 
-function startBatonInstance(
-  name: BatonInstance['name'],
-  port: number,
-  env: Record<string, string>,
-  dataDir: string,
-): BatonInstance {
+function startBatonInstance(name: BatonInstance['name'], port: number, env: Record<string, string>, dataDir: string): BatonInstance {
   let child: ChildProcess | undefined
   let lines: string[] = []
   const counts = new Map<RegExp, number>()
@@ -201,7 +198,14 @@ function startBatonInstance(
       for (let attempt = 0; attempt < 20; attempt++) {
         const c = spawn(process.execPath, [CLI, 'serve'], {
           cwd: dataDir,
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dataDir, HOST: '127.0.0.1', PORT: String(port), BATON_DATA_DIR: dataDir, ...env },
+          env: {
+            PATH: process.env.PATH ?? '/usr/bin:/bin',
+            HOME: dataDir,
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            BATON_DATA_DIR: dataDir,
+            ...env,
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         })
         child = c
@@ -259,11 +263,21 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   }
   try {
     const a = await startDataNode('redis-a')
-    stops.push(() => a.server.stop(), () => a.proxy.close())
+    stops.push(
+      () => a.server.stop(),
+      () => a.proxy.close(),
+    )
     const b = await startDataNode('redis-b')
-    stops.push(() => b.server.stop(), () => b.proxy.close())
+    stops.push(
+      () => b.server.stop(),
+      () => b.proxy.close(),
+    )
     await b.server.command('REPLICAOF', '127.0.0.1', a.proxy.port)
-    await waitFor(async () => String(await b.server.command('INFO', 'replication')).includes('master_link_status:up'), 10_000, 'replica in sync')
+    await waitFor(
+      async () => String(await b.server.command('INFO', 'replication')).includes('master_link_status:up'),
+      10_000,
+      'replica in sync',
+    )
 
     const sentinels: Sentinel[] = []
     for (let i = 0; i < 3; i++) {

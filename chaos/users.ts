@@ -67,7 +67,13 @@ export function planUsers(count: number, random: Random, runMs: number): { users
   for (let index = 0; index < count; index++) {
     const r = random.next()
     const role: Role = r < 0.45 ? 'plain' : r < 0.6 ? 'alternating' : r < 0.75 ? 'tabs' : r < 0.88 ? 'devices' : 'leaver'
-    users.push({ index, role, pin: index % 2, actionAt: random.range(0.15, 0.85) * runMs, action: random.chance(0.5) ? 'logout-all' : 'revoke' })
+    users.push({
+      index,
+      role,
+      pin: index % 2,
+      actionAt: random.range(0.15, 0.85) * runMs,
+      action: random.chance(0.5) ? 'logout-all' : 'revoke',
+    })
   }
   const plain = users.filter((u) => u.role === 'plain')
   const attacks: AttackPlan[] = []
@@ -109,7 +115,13 @@ interface Tab {
   storage: TokenStorage
 }
 
-function makeTab(ctx: RunContext, user: number, actor: string, route: () => number, shared?: Omit<Tab, 'actor' | 'client'> & { lock: ReturnType<typeof createInProcessLock>; hub: ReturnType<typeof createChannelHub> }): Tab {
+function makeTab(
+  ctx: RunContext,
+  user: number,
+  actor: string,
+  route: () => number,
+  shared?: Omit<Tab, 'actor' | 'client'> & { lock: ReturnType<typeof createInProcessLock>; hub: ReturnType<typeof createChannelHub> },
+): Tab {
   const storage = shared?.storage ?? createMemoryStorage()
   const client = createAuthClient({
     baseURL: ctx.urls[0] as string,
@@ -124,7 +136,14 @@ function makeTab(ctx: RunContext, user: number, actor: string, route: () => numb
   let sid: string | undefined
   client.on('tokens', ({ access }) => (sid = sidOf(access).sid))
   const push = (what: 'session-expired' | 'degraded' | 'recovered', detail?: string): void => {
-    ctx.history.happenings.push({ t: Date.now(), actor, user, what, ...(detail === undefined ? {} : { detail }), ...(sid === undefined ? {} : { sid }) })
+    ctx.history.happenings.push({
+      t: Date.now(),
+      actor,
+      user,
+      what,
+      ...(detail === undefined ? {} : { detail }),
+      ...(sid === undefined ? {} : { sid }),
+    })
   }
   client.on('session-expired', ({ code }) => push('session-expired', code))
   client.on('degraded', () => push('degraded'))
@@ -205,9 +224,16 @@ async function runPlain(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab[]
     acted = true
     const token = await currentRefresh(tab)
     const t = Date.now()
-    ctx.history.happenings.push({ t, actor: tab.actor, user: plan.index, what: 'logout-called', ...(token === null ? {} : { sid: claimsOf(token).sid ?? '' }) })
+    ctx.history.happenings.push({
+      t,
+      actor: tab.actor,
+      user: plan.index,
+      what: 'logout-called',
+      ...(token === null ? {} : { sid: claimsOf(token).sid ?? '' }),
+    })
     await bounded(ctx, tab.actor, plan.index, 'logout', () => tab.client.logout())
-    if (token !== null && answered(ctx, tab.actor, 'logout', t, 200)) ctx.revoked.push({ token, sid: claimsOf(token).sid, why: `logout by ${tab.actor}`, t: Date.now() })
+    if (token !== null && answered(ctx, tab.actor, 'logout', t, 200))
+      ctx.revoked.push({ token, sid: claimsOf(token).sid, why: `logout by ${tab.actor}`, t: Date.now() })
     await sleep(ctx.random.range(1000, 3000))
     await browse(ctx, plan.index, tab, true, () => false)
   }
@@ -246,7 +272,8 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
       // Recorded once answered: a session whose login was answered before then is one it ended.
       ctx.history.happenings.push({ t: Date.now(), actor: actor.actor, user: plan.index, what: 'logout-all-called' })
       if (answered(ctx, actor.actor, 'logout-all', t, 200)) {
-        for (const token of before) if (token !== null) ctx.revoked.push({ token, sid: claimsOf(token).sid, why: `logout-all by ${actor.actor}`, t: Date.now() })
+        for (const token of before)
+          if (token !== null) ctx.revoked.push({ token, sid: claimsOf(token).sid, why: `logout-all by ${actor.actor}`, t: Date.now() })
       }
     } else {
       const sid = await currentSid(target)
@@ -257,7 +284,8 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
       })
       ctx.history.happenings.push({ t: Date.now(), actor: actor.actor, user: plan.index, what: 'revoke-called', target: sid })
       const token = before[0]
-      if (token != null && answered(ctx, actor.actor, 'revoke', t, 204)) ctx.revoked.push({ token, sid, why: `DELETE sessions/${sid} by ${actor.actor}`, t: Date.now() })
+      if (token != null && answered(ctx, actor.actor, 'revoke', t, 204))
+        ctx.revoked.push({ token, sid, why: `DELETE sessions/${sid} by ${actor.actor}`, t: Date.now() })
     }
   }
   // The target device logs in again after its session ends, so its load continues.
@@ -285,7 +313,14 @@ export async function runAttack(ctx: RunContext, plan: AttackPlan, tabs: Map<num
   }
   if (token === null) return
   const sid = claimsOf(token).sid
-  ctx.history.happenings.push({ t: Date.now(), actor, user: plan.victim, what: 'copied', target: victim.actor, ...(sid === undefined ? {} : { sid }) })
+  ctx.history.happenings.push({
+    t: Date.now(),
+    actor,
+    user: plan.victim,
+    what: 'copied',
+    target: victim.actor,
+    ...(sid === undefined ? {} : { sid }),
+  })
   const replayAt = Date.now() + plan.replayAfter
   while (Date.now() < replayAt && Date.now() < ctx.deadline) await sleep(200)
   if (Date.now() >= ctx.deadline) return
@@ -316,6 +351,7 @@ export async function runAttack(ctx: RunContext, plan: AttackPlan, tabs: Map<num
     // SPEC §3.2: reuse revokes the whole family, so the victim's current token is dead too.
     ctx.revoked.push({ token, sid, why: `replayed by ${actor}`, t: Date.now() })
     const current = await currentRefresh(victim)
-    if (current !== null && claimsOf(current).sid === sid) ctx.revoked.push({ token: current, sid, why: `victim's token after ${actor}'s replay`, t: Date.now() })
+    if (current !== null && claimsOf(current).sid === sid)
+      ctx.revoked.push({ token: current, sid, why: `victim's token after ${actor}'s replay`, t: Date.now() })
   }
 }

@@ -103,10 +103,16 @@ test('client+server: refresh answered 401 (session revoked elsewhere) clears tok
   const res = await fetch(new URL('/api/auth/logout-all/', s.baseURL), { method: 'POST', headers: { authorization: `Bearer ${access}` } })
   assert.equal(res.status, 200)
   s.server.clock.advance(310_000) // past exp and the 5 s leeway
-  await assert.rejects(client.getAccessToken().then(() => client.fetch('/api/me/')).then(async (r) => {
-    if (r.status === 401) throw new Error('request answered 401 without a session-expired rejection')
-    return r
-  }), (error) => isSessionExpiredError(error))
+  await assert.rejects(
+    client
+      .getAccessToken()
+      .then(() => client.fetch('/api/me/'))
+      .then(async (r) => {
+        if (r.status === 401) throw new Error('request answered 401 without a session-expired rejection')
+        return r
+      }),
+    (error) => isSessionExpiredError(error),
+  )
   assert.deepEqual(expired, [{ code: 'token_revoked' }])
   assert.equal(refreshes(s.paths), 1, 'no loop: one refresh attempt')
   // Tokens were cleared: there is no session to hand out any more.

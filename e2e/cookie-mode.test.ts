@@ -30,7 +30,10 @@ function refreshCookieOf(setCookie: string | null): string | null {
 async function storageDump(page: Page): Promise<Record<string, string>> {
   return page.evaluate(() => {
     const out: Record<string, string> = {}
-    for (const [name, store] of [['local', localStorage], ['session', sessionStorage]] as const) {
+    for (const [name, store] of [
+      ['local', localStorage],
+      ['session', sessionStorage],
+    ] as const) {
       for (let i = 0; i < store.length; i++) {
         const key = store.key(i)!
         out[`${name}:${key}`] = store.getItem(key) ?? ''
@@ -124,7 +127,10 @@ test('cookie mode: no script can read the refresh token, and refresh works throu
   await waitFor(() => net.to('/api/auth/logout/').some((r) => r.status === 200), 10_000, 'logout')
   const logout = net.to('/api/auth/logout/')[0]!
   assert.equal(logout.headers['x-baton-csrf'], '1')
-  assert.equal((await context.cookies(`${baton.url}/api/auth/refresh/`)).find((c) => c.name === 'baton_refresh'), undefined)
+  assert.equal(
+    (await context.cookies(`${baton.url}/api/auth/refresh/`)).find((c) => c.name === 'baton_refresh'),
+    undefined,
+  )
 
   report('cookie mode', {
     refreshRequests: refreshes.length + 1,
@@ -191,7 +197,13 @@ test('cookie mode: a frontend on another origin of the same site works through C
               if ((error as { code?: string }).code === 'rate_limited') retryAfter = (error as { retryAfter?: unknown }).retryAfter
             }
           }
-          return { me: me.username, refreshed: second !== first, after: again.status, revoked: revoked.status, retryAfter: typeof retryAfter }
+          return {
+            me: me.username,
+            refreshed: second !== first,
+            after: again.status,
+            revoked: revoked.status,
+            retryAfter: typeof retryAfter,
+          }
         } catch (error) {
           return { me: me.username, refreshed: false, error: (error as { code?: string }).code ?? String(error) }
         }

@@ -9,17 +9,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { startRedisServer } from '../packages/server/test/helpers/redis-server.js'
-import {
-  NetworkLog,
-  demoStats,
-  launchChromium,
-  openDemo,
-  report,
-  screenshotPath,
-  signIn,
-  startBaton,
-  waitFor,
-} from './helpers.js'
+import { NetworkLog, demoStats, launchChromium, openDemo, report, screenshotPath, signIn, startBaton, waitFor } from './helpers.js'
 
 let browser: Browser
 before(async () => {
@@ -66,7 +56,10 @@ test('demo: API calls across several access-token lifetimes see zero 401s, each 
   assert.deepEqual(net.withStatus(401), [], 'no 401 reached the browser')
   assert.deepEqual(net.consoleErrors, [])
   assert.deepEqual(net.pageErrors, [])
-  assert.ok(refreshes.every((r) => r.status === 200), `refresh statuses: ${refreshes.map((r) => r.status)}`)
+  assert.ok(
+    refreshes.every((r) => r.status === 200),
+    `refresh statuses: ${refreshes.map((r) => r.status)}`,
+  )
   assert.ok(apiCalls.length >= 20 && apiCalls.every((r) => r.status === 200))
 
   // Proactive: each refresh left before the token it replaces had lived its lifetime.
@@ -124,7 +117,10 @@ test('demo: two tabs of one origin make exactly one refresh per expiry and both 
   })
   assert.deepEqual(net.withStatus(401), [], 'no 401 (so no token_reused) reached either tab')
   assert.deepEqual(net.pageErrors, [])
-  assert.ok(refreshes.every((r) => r.status === 200), `refresh statuses: ${refreshes.map((r) => r.status)}`)
+  assert.ok(
+    refreshes.every((r) => r.status === 200),
+    `refresh statuses: ${refreshes.map((r) => r.status)}`,
+  )
 
   // Exactly one refresh per expiry: each refresh presents the newest refresh token, which no
   // other request presented before (a second tab refreshing the same expiry would present the
@@ -207,7 +203,10 @@ test('demo in a minute, on the default SQLite store: refresh now, break the stor
   await waitFor(async () => (await demoStats(page)).degraded, 10_000, 'the degraded event')
   await waitFor(() => page.locator('#banner').isVisible(), 5_000, 'the banner')
   await waitFor(async () => (await explained(page)).state === 'degraded', 5_000, 'the degraded explanation')
-  assert.ok(net.refreshes().some((r) => r.status === 503), 'refresh answered 503')
+  assert.ok(
+    net.refreshes().some((r) => r.status === 503),
+    'refresh answered 503',
+  )
   assert.match((await page.locator('#s-status').textContent()) ?? '', /Logged in · degraded/)
   assert.match((await explained(page)).text, /You stay logged in/)
   const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('baton:tokens:')).length)
@@ -235,9 +234,15 @@ test('demo in a minute, on the default SQLite store: refresh now, break the stor
   })
   assert.deepEqual(net.withStatus(401), [])
   assert.deepEqual(net.pageErrors, [])
-  assert.ok(refreshes.every((r) => r.status === 200 || r.status === 503), `refresh statuses: ${refreshes.map((r) => r.status)}`)
+  assert.ok(
+    refreshes.every((r) => r.status === 200 || r.status === 503),
+    `refresh statuses: ${refreshes.map((r) => r.status)}`,
+  )
   assert.equal(refreshes.at(-1)!.status, 200)
-  assert.ok(net.to('/api/me/').every((r) => r.status === 200), 'every API call answered 200, outage or not')
+  assert.ok(
+    net.to('/api/me/').every((r) => r.status === 200),
+    'every API call answered 200, outage or not',
+  )
   assert.equal(stats.loggedIn, true)
   assert.equal(count('session-expired'), 0)
   assert.equal(count('logout'), 0)
@@ -283,6 +288,9 @@ test('demo: in production mode (BATON_DEMO=true) the page has no store switch an
   await openDemo(page, baton.url)
   assert.equal(await page.locator('#store-toggle').isVisible(), false)
   assert.equal(await page.locator('#store-hint').isVisible(), false)
-  const status = await page.evaluate(async () => (await fetch('/demo/dev/store', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"down":true}' })).status)
+  const status = await page.evaluate(
+    async () =>
+      (await fetch('/demo/dev/store', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"down":true}' })).status,
+  )
   assert.equal(status, 404)
 })

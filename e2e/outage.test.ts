@@ -7,17 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Browser } from 'playwright-core'
 import { startRedisServer } from '../packages/server/test/helpers/redis-server.js'
-import {
-  NetworkLog,
-  demoStats,
-  launchChromium,
-  openDemo,
-  report,
-  screenshotPath,
-  signIn,
-  startBaton,
-  waitFor,
-} from './helpers.js'
+import { NetworkLog, demoStats, launchChromium, openDemo, report, screenshotPath, signIn, startBaton, waitFor } from './helpers.js'
 
 let browser: Browser
 before(async () => {
@@ -62,7 +52,10 @@ test('demo: a Redis outage shows the degraded state, keeps the user logged in, a
   assert.equal(during.loggedIn, true, 'still logged in during the outage')
   assert.match((await page.locator('#s-status').textContent()) ?? '', /Logged in · degraded/)
   assert.match((await page.locator('#banner').textContent()) ?? '', /store_unavailable/)
-  assert.ok(net.refreshes().some((r) => r.status === 503), 'the server answered 503 to refresh')
+  assert.ok(
+    net.refreshes().some((r) => r.status === 503),
+    'the server answered 503 to refresh',
+  )
 
   await redis.restart()
   const restartedAt = Date.now()
@@ -70,11 +63,7 @@ test('demo: a Redis outage shows the degraded state, keeps the user logged in, a
   const recoveredAfter = Date.now() - restartedAt
   await waitFor(async () => !(await page.locator('#banner').isVisible()), 5_000, 'the banner to go')
   const afterRecovery = Date.now()
-  await waitFor(
-    () => net.to('/api/me/').some((r) => r.at > afterRecovery && r.status === 200),
-    10_000,
-    'an API call after recovery',
-  )
+  await waitFor(() => net.to('/api/me/').some((r) => r.at > afterRecovery && r.status === 200), 10_000, 'an API call after recovery')
   await page.locator('#auto-call').uncheck()
   await waitFor(() => net.requests.every((r) => r.status !== null), 10_000, 'every request answered')
 
@@ -91,7 +80,10 @@ test('demo: a Redis outage shows the degraded state, keeps the user logged in, a
   })
   assert.deepEqual(net.withStatus(401), [], 'no 401: the outage never looked like an ended session')
   assert.deepEqual(net.pageErrors, [])
-  assert.ok(refreshes.every((r) => r.status === 200 || r.status === 503), `refresh statuses: ${refreshes.map((r) => r.status)}`)
+  assert.ok(
+    refreshes.every((r) => r.status === 200 || r.status === 503),
+    `refresh statuses: ${refreshes.map((r) => r.status)}`,
+  )
   assert.ok(refreshes.at(-1)!.status === 200, 'refresh works again')
   assert.equal(stats.loggedIn, true)
   assert.equal(count('session-expired'), 0)

@@ -175,5 +175,8 @@ curl -s $B/api/me/ -H "authorization: Bearer $ACCESS"
       .join('\n'),
   )
   const { problems } = await runWalkthrough(dropped)
-  assert.ok(problems.some((p) => p.startsWith('bash wrote to stderr') && p.includes('ACCESS')), problems.join('\n'))
+  assert.ok(
+    problems.some((p) => p.startsWith('bash wrote to stderr') && p.includes('ACCESS')),
+    problems.join('\n'),
+  )
 })

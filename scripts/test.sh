@@ -27,6 +27,11 @@ npm run build --silent
 
 mapfile -t files < <(find packages/client/test packages/server/test e2e interop chaos -name '*.test.ts' 2>/dev/null | sort)
 status=0
+# Lint: one formatter (Prettier, .prettierrc.json) and strict TypeScript over the tests, benches and
+# chaos harness too (the build checks only the packages' sources; tsx runs tests without types).
+# A failure fails the run, after every test has run.
+echo "lint: prettier --check, tsc over tests, bench and chaos"
+npm run lint --silent || { echo "lint: failed (npm run format fixes formatting)"; status=1; }
 # One more Node version than the machine's (engines promise 22 and 24): install, build, the store,
 # HTTP and token tests on Node 24 in a copy with its own node_modules (scripts/test-node.sh), first,
 # so that the last summary printed is the whole suite's.

@@ -58,7 +58,13 @@ class Latencies {
     let sum = 0
     for (const v of d) sum += v
     const r = (x: number) => Math.round(x * 100) / 100
-    return { p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(d.length === 0 ? 0 : d[d.length - 1]!), mean: r(d.length === 0 ? 0 : sum / d.length) }
+    return {
+      p50: r(at(0.5)),
+      p90: r(at(0.9)),
+      p99: r(at(0.99)),
+      max: r(d.length === 0 ? 0 : d[d.length - 1]!),
+      mean: r(d.length === 0 ? 0 : sum / d.length),
+    }
   }
 }
 

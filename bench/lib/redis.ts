@@ -86,7 +86,9 @@ export function statsDelta(before: Record<string, number>, after: Record<string,
  * Lua scripts ran, which `INFO commandstats` cannot (both are counted there). Resolves once
  * Redis has acknowledged MONITOR; `stop()` answers the counts by command name.
  */
-export async function startMonitor(port: number): Promise<{ stop(): Promise<{ client: Record<string, number>; lua: Record<string, number> }> }> {
+export async function startMonitor(
+  port: number,
+): Promise<{ stop(): Promise<{ client: Record<string, number>; lua: Record<string, number> }> }> {
   const socket = connect({ port, host: '127.0.0.1' })
   await new Promise<void>((r) => socket.once('connect', () => r()))
   const client: Record<string, number> = {}
@@ -128,7 +130,10 @@ export async function startMonitor(port: number): Promise<{ stop(): Promise<{ cl
  * Memory per session: `MEMORY USAGE` of up to `sample` session hashes, plus the user index
  * (a sorted set per user) divided by the sessions it lists.
  */
-export async function sessionBytes(admin: Redis, sample = 200): Promise<{ sessions: number; hashBytes: number; indexBytesPerSession: number; bytesPerSession: number }> {
+export async function sessionBytes(
+  admin: Redis,
+  sample = 200,
+): Promise<{ sessions: number; hashBytes: number; indexBytesPerSession: number; bytesPerSession: number }> {
   const sessionKeys: string[] = []
   const indexKeys: string[] = []
   let cursor = '0'

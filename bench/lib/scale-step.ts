@@ -113,7 +113,10 @@ async function loginAll(server: ServerProcess, n: number): Promise<Session[]> {
     Array.from({ length: n }, async (_, i) => {
       const conn = await Connection.open(server.port)
       try {
-        const req = buildRequest('POST', '/api/auth/token/', { body: { username: sessionUser(i), password: PASSWORD }, headers: { 'user-agent': SCALE_UA } })
+        const req = buildRequest('POST', '/api/auth/token/', {
+          body: { username: sessionUser(i), password: PASSWORD },
+          headers: { 'user-agent': SCALE_UA },
+        })
         for (let attempt = 0; ; attempt++) {
           const res = await conn.send(req)
           if (res.status === 200) return JSON.parse(res.body.toString()) as Session

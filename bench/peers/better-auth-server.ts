@@ -27,7 +27,12 @@ const host = env.HOST ?? '127.0.0.1'
 const workers = Math.max(1, Number(env.WORKERS ?? '1'))
 const scryptLn = Number(env.PEER_SCRYPT_LN ?? '17')
 const alg = (env.PEER_ALG ?? 'ES256') as 'ES256' | 'EdDSA'
-const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>
 
 /**
  * Node's native scrypt (libuv's thread pool, as baton's) instead of better-auth's default, the
@@ -77,7 +82,13 @@ function makeAuth() {
     rateLimit: { enabled: false },
     telemetry: { enabled: false },
     // JWTs for an hour (default 15 minutes): the protected-jwt lanes keep theirs for the whole run.
-    plugins: [jwt({ jwks: { keyPairConfig: { alg }, disablePrivateKeyEncryption: true }, jwt: { expirationTime: '1h' }, disableSettingJwtHeader: true })],
+    plugins: [
+      jwt({
+        jwks: { keyPairConfig: { alg }, disablePrivateKeyEncryption: true },
+        jwt: { expirationTime: '1h' },
+        disableSettingJwtHeader: true,
+      }),
+    ],
   })
 }
 

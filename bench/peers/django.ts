@@ -29,8 +29,14 @@ export async function startDjango(ctx: StartContext): Promise<System> {
     const file = project.env.DATABASE_URL!.replace(/^sqlite:\/\//, '')
     // WAL (persistent in the file): readers do not wait for the writer. Django 3.2 has no
     // setting for it; SQLite's default journal would favour baton.
-    execFileSync(PYTHON, ['-c', `import sqlite3; print(sqlite3.connect(${JSON.stringify(file)}).execute('PRAGMA journal_mode=WAL').fetchone()[0])`])
-    const users = Array.from({ length: ctx.phase === 'sessions' ? ctx.sessions : 0 }, (_, i) => ({ username: sessionUser(i), hasher: 'unusable' }))
+    execFileSync(PYTHON, [
+      '-c',
+      `import sqlite3; print(sqlite3.connect(${JSON.stringify(file)}).execute('PRAGMA journal_mode=WAL').fetchone()[0])`,
+    ])
+    const users = Array.from({ length: ctx.phase === 'sessions' ? ctx.sessions : 0 }, (_, i) => ({
+      username: sessionUser(i),
+      hasher: 'unusable',
+    }))
     // Django 3.2's default hasher: PBKDF2-SHA256, 260,000 iterations.
     await project.seedUsers([...users, { username: OWASP_USER, password: PASSWORD, hasher: 'pbkdf2_sha256' }])
     // As its login view issues them (RefreshToken.for_user, with the OutstandingToken row).
@@ -38,7 +44,17 @@ export async function startDjango(ctx: StartContext): Promise<System> {
     const proc = await startProcess({
       name: 'django',
       command: PYTHON,
-      args: (port) => ['-m', 'gunicorn', '--bind', `127.0.0.1:${port}`, '--workers', String(GUNICORN_WORKERS), '--log-level', 'warning', 'project.wsgi'],
+      args: (port) => [
+        '-m',
+        'gunicorn',
+        '--bind',
+        `127.0.0.1:${port}`,
+        '--workers',
+        String(GUNICORN_WORKERS),
+        '--log-level',
+        'warning',
+        'project.wsgi',
+      ],
       cwd: DJANGO_DIR,
       env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: DJANGO_DIR, DJANGO_SETTINGS_MODULE: 'project.settings', ...project.env },
       processes: GUNICORN_WORKERS + 1,
@@ -54,9 +70,11 @@ export async function startDjango(ctx: StartContext): Promise<System> {
       // Its access tokens are checked by its own view (protected); no separate JWT service.
       supports: (mode) => mode !== 'protected-jwt',
       lanes: (mode) =>
-        mode === 'refresh' ? pairs.map((p) => rotationLane('/api/token/refresh/', p))
-        : mode === 'protected' ? pairs.map((p) => bearerLane('/api/me/', p))
-        : Array.from({ length: ctx.loginConnections }, () => repeatLane(login, '"access":"')),
+        mode === 'refresh'
+          ? pairs.map((p) => rotationLane('/api/token/refresh/', p))
+          : mode === 'protected'
+            ? pairs.map((p) => bearerLane('/api/me/', p))
+            : Array.from({ length: ctx.loginConnections }, () => repeatLane(login, '"access":"')),
       async stop() {
         await proc.stop()
         project.cleanup()

@@ -89,7 +89,13 @@ export async function runPeers(argv: string[]): Promise<number> {
   const redis = await startRedisServer()
   const redisCpu = () => (redis.pid === undefined ? 0 : processCpuSeconds(redis.pid))
   const run: Run = { durationMs, warmupMs, rounds, peers, cookieCache: flags['cookie-cache'], redisCpu, groups: [], described: {} }
-  const base = { sessions: Number(flags.connections), loginConnections: Number(flags['login-connections']), redisURL: redis.url, workers: Number(flags.workers), alg: flags.alg as Algorithm }
+  const base = {
+    sessions: Number(flags.connections),
+    loginConnections: Number(flags['login-connections']),
+    redisURL: redis.url,
+    workers: Number(flags.workers),
+    alg: flags.alg as Algorithm,
+  }
   try {
     for (const [i, store] of stores.entries()) {
       const sessionModes = (['refresh', 'protected', 'protected-jwt'] as const).filter((x) => modes.has(x))
@@ -102,12 +108,33 @@ export async function runPeers(argv: string[]): Promise<number> {
 
   const rows = ratios(run.groups)
   const cost: PasswordCost | null = modes.has('login') ? passwordCost() : null
-  const costLine = cost === null ? '' : `One password check, CPU ms on this machine: scrypt N=2^17 r=8 p=1 (baton, better-auth) ${cost.scryptN17Ms}, PBKDF2-SHA256 x260,000 (Django 3.2's default) ${cost.pbkdf2Sha256x260kMs}.`
+  const costLine =
+    cost === null
+      ? ''
+      : `One password check, CPU ms on this machine: scrypt N=2^17 r=8 p=1 (baton, better-auth) ${cost.scryptN17Ms}, PBKDF2-SHA256 x260,000 (Django 3.2's default) ${cost.pbkdf2Sha256x260kMs}.`
   const text = table(rows) + (costLine === '' ? '' : `\n\n${costLine}`)
   const command = `npm run bench -- ${argv.join(' ')}`
-  process.stdout.write(`\nbaton / peer, req/s of adjacent groups (${rounds} rounds of ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up; closed loop; ${started}):\n\n${text}\n\n`)
-  if (flags.readme) log(writeReadme(readmeBlock(rows, m, started, command, costLine)) ? 'peers: table written into bench/README.md' : 'peers: bench/README.md has no peers-table markers; not written')
-  process.stdout.write(JSON.stringify({ bench: 'peers', started, machine: m, command, systems: run.described, passwordCostMs: cost, rows, groups: run.groups }) + '\n')
+  process.stdout.write(
+    `\nbaton / peer, req/s of adjacent groups (${rounds} rounds of ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up; closed loop; ${started}):\n\n${text}\n\n`,
+  )
+  if (flags.readme)
+    log(
+      writeReadme(readmeBlock(rows, m, started, command, costLine))
+        ? 'peers: table written into bench/README.md'
+        : 'peers: bench/README.md has no peers-table markers; not written',
+    )
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'peers',
+      started,
+      machine: m,
+      command,
+      systems: run.described,
+      passwordCostMs: cost,
+      rows,
+      groups: run.groups,
+    }) + '\n',
+  )
   return 0
 }
 
@@ -129,7 +156,8 @@ async function phase(run: Run, ctx: StartContext, phaseModes: readonly Mode[]): 
   try {
     log(`peers: ${ctx.store}/${ctx.phase}: starting baton, ${run.peers.join(', ')}`)
     systems.push(await startBaton(ctx))
-    for (const p of run.peers) systems.push(p === 'django' ? await startDjango(ctx) : await startBetterAuth(ctx, { cookieCache: run.cookieCache }))
+    for (const p of run.peers)
+      systems.push(p === 'django' ? await startDjango(ctx) : await startBetterAuth(ctx, { cookieCache: run.cookieCache }))
     for (const s of systems) run.described[`${ctx.store}/${ctx.phase}/${s.name}`] = s.describe
     const baton = systems[0]!
     for (const mode of phaseModes) {
@@ -154,7 +182,9 @@ async function group(run: Run, store: Store, mode: Mode, system: System, pairedW
   const warm = mode === 'login' ? Math.max(run.warmupMs, 3000) : run.warmupMs
   const r = await runLoad({ port: target.port, lanes, warmupMs: warm, durationMs: run.durationMs, probes, open: system.open })
   const broken = lanes.filter((l) => l.broken !== null)
-  log(`peers: ${store} ${mode} ${system.name.padEnd(11)} round ${round + 1}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, broken ${broken.length}, server ${r.cpu.server} cores, load ${load1}`)
+  log(
+    `peers: ${store} ${mode} ${system.name.padEnd(11)} round ${round + 1}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, broken ${broken.length}, server ${r.cpu.server} cores, load ${load1}`,
+  )
   if (broken.length > 0) log(`peers:   first broken lane: ${broken[0]!.broken}`)
   return {
     store,
@@ -183,9 +213,17 @@ function prepare(build: boolean): void {
   if (build) {
     log('peers: building (tsc -b packages/client packages/server)')
     try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/server'], { cwd: ROOT, stdio: 'pipe' })
+      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/server'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      })
     } catch (err) {
-      log(`peers: build reported errors (using what was emitted):\n${String((err as { stdout?: Buffer }).stdout ?? '').split('\n').slice(0, 10).join('\n')}`)
+      log(
+        `peers: build reported errors (using what was emitted):\n${String((err as { stdout?: Buffer }).stdout ?? '')
+          .split('\n')
+          .slice(0, 10)
+          .join('\n')}`,
+      )
     }
   }
   if (!existsSync(join(ROOT, 'packages/server/dist/cli/main.js'))) throw new Error('packages/server/dist is missing: run `npm run build`')

@@ -20,7 +20,8 @@ export function passwordCost(): PasswordCost {
     const d = process.cpuUsage(t)
     return (d.user + d.system) / 1000
   })
-  const script = "import hashlib,time\nfor _ in range(3):\n  t=time.process_time(); hashlib.pbkdf2_hmac('sha256', b'correct horse battery staple', b'saltsaltsaltsalt', 260000); print((time.process_time()-t)*1000)"
+  const script =
+    "import hashlib,time\nfor _ in range(3):\n  t=time.process_time(); hashlib.pbkdf2_hmac('sha256', b'correct horse battery staple', b'saltsaltsaltsalt', 260000); print((time.process_time()-t)*1000)"
   const pbkdf2 = execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }).trim().split('\n').map(Number)
   return { scryptN17Ms: Math.round(median(scrypt)), pbkdf2Sha256x260kMs: Math.round(median(pbkdf2)) }
 }

@@ -91,11 +91,28 @@ export function ratios(groups: Group[]): RatioRow[] {
 const WHAT: Record<SystemName, Record<Mode, string>> = {
   baton: { refresh: 'POST /api/auth/refresh/', protected: 'GET /api/me/', 'protected-jwt': 'GET /api/me/', login: 'POST /api/auth/token/' },
   django: { refresh: 'POST /api/token/refresh/', protected: 'GET /api/me/', 'protected-jwt': '-', login: 'POST /api/token/' },
-  'better-auth': { refresh: 'GET /api/auth/token', protected: 'GET /api/auth/get-session', 'protected-jwt': 'its JWT, jose + JWKS', login: 'POST /api/auth/sign-in/email' },
+  'better-auth': {
+    refresh: 'GET /api/auth/token',
+    protected: 'GET /api/auth/get-session',
+    'protected-jwt': 'its JWT, jose + JWKS',
+    login: 'POST /api/auth/sign-in/email',
+  },
 }
 
 export function table(rows: RatioRow[]): string {
-  const header = ['store', 'mode', 'peer (route)', 'baton req/s', 'peer req/s', 'baton / peer (median)', 'range', 'per server core', 'p99 ms baton / peer', 'load 1m', 'failures b/p']
+  const header = [
+    'store',
+    'mode',
+    'peer (route)',
+    'baton req/s',
+    'peer req/s',
+    'baton / peer (median)',
+    'range',
+    'per server core',
+    'p99 ms baton / peer',
+    'load 1m',
+    'failures b/p',
+  ]
   const lines = rows.map((r) => [
     r.store,
     r.mode,
@@ -134,7 +151,14 @@ export function machine(): Machine {
   } catch {
     // not a git checkout
   }
-  return { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, commit }
+  return {
+    cpu: cpus()[0]?.model ?? '?',
+    cores: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    commit,
+  }
 }
 
 const BEGIN = '<!-- peers-table:begin -->'

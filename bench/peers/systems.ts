@@ -88,9 +88,11 @@ export async function startBaton(ctx: StartContext): Promise<System> {
     cpu: proc.cpu,
     supports: () => true,
     lanes: (mode) =>
-      mode === 'refresh' ? pairs.map((p) => rotationLane('/api/auth/refresh/', p))
-      : mode === 'protected' || mode === 'protected-jwt' ? pairs.map((p) => bearerLane('/api/me/', p))
-      : Array.from({ length: ctx.loginConnections }, () => repeatLane(login)),
+      mode === 'refresh'
+        ? pairs.map((p) => rotationLane('/api/auth/refresh/', p))
+        : mode === 'protected' || mode === 'protected-jwt'
+          ? pairs.map((p) => bearerLane('/api/me/', p))
+          : Array.from({ length: ctx.loginConnections }, () => repeatLane(login)),
     async stop() {
       await proc.stop()
       rmSync(dataDir, { recursive: true, force: true })
@@ -141,7 +143,10 @@ export async function startBetterAuth(ctx: StartContext, options: { cookieCache:
       body: JSON.stringify({ email, password: PASSWORD, name: email.split('@')[0] }),
     })
     if (res.status !== 200) throw new Error(`better-auth sign-up: ${res.status} ${await res.text()}`)
-    const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ')
+    const cookie = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .join('; ')
     return cookie
   }
   const cookies: string[] = []
@@ -160,15 +165,18 @@ export async function startBetterAuth(ctx: StartContext, options: { cookieCache:
     if (res.status !== 200 || body.token === undefined) throw new Error(`better-auth /api/auth/token: ${res.status}`)
     jwts.push({ access: body.token, refresh: '' })
   }
-  const resource = ctx.phase === 'login' ? null : await startProcess({
-    name: 'better-auth JWT service',
-    command: process.execPath,
-    args: () => ['--import', 'tsx', 'bench/peers/jwt-resource-server.ts'],
-    cwd: ROOT,
-    env: { NODE_ENV: 'production', WORKERS: String(ctx.workers), AUTH_URL: base },
-    processes: ctx.workers > 1 ? ctx.workers + 1 : 1,
-    probe: { method: 'GET', path: '/healthz' },
-  })
+  const resource =
+    ctx.phase === 'login'
+      ? null
+      : await startProcess({
+          name: 'better-auth JWT service',
+          command: process.execPath,
+          args: () => ['--import', 'tsx', 'bench/peers/jwt-resource-server.ts'],
+          cwd: ROOT,
+          env: { NODE_ENV: 'production', WORKERS: String(ctx.workers), AUTH_URL: base },
+          processes: ctx.workers > 1 ? ctx.workers + 1 : 1,
+          probe: { method: 'GET', path: '/healthz' },
+        })
   const login = jsonPost('/api/auth/sign-in/email', { email: `${OWASP_USER}@example.com`, password: PASSWORD })
   return {
     name: 'better-auth',
@@ -178,10 +186,13 @@ export async function startBetterAuth(ctx: StartContext, options: { cookieCache:
     ...(resource === null ? {} : { targets: { 'protected-jwt': { port: resource.port, cpu: resource.cpu } } }),
     supports: () => true,
     lanes: (mode) =>
-      mode === 'refresh' ? cookies.map((c) => repeatLane(cookieGet('/api/auth/token', c), '"token":"'))
-      : mode === 'protected' ? cookies.map((c) => repeatLane(cookieGet('/api/auth/get-session', c), '"session":'))
-      : mode === 'protected-jwt' ? jwts.map((p) => bearerLane('/api/me/', p))
-      : Array.from({ length: ctx.loginConnections }, () => repeatLane(login, '"token":"')),
+      mode === 'refresh'
+        ? cookies.map((c) => repeatLane(cookieGet('/api/auth/token', c), '"token":"'))
+        : mode === 'protected'
+          ? cookies.map((c) => repeatLane(cookieGet('/api/auth/get-session', c), '"session":'))
+          : mode === 'protected-jwt'
+            ? jwts.map((p) => bearerLane('/api/me/', p))
+            : Array.from({ length: ctx.loginConnections }, () => repeatLane(login, '"token":"')),
     async stop() {
       await resource?.stop()
       await proc.stop()

@@ -31,7 +31,9 @@ function input(history: History, extra: Partial<OracleInput> = {}): OracleInput 
 }
 
 function failed(i: OracleInput): string[] {
-  return judge(i).invariants.filter((x) => !x.pass).map((x) => x.name)
+  return judge(i)
+    .invariants.filter((x) => !x.pass)
+    .map((x) => x.name)
 }
 
 function clean(): History {
@@ -87,7 +89,10 @@ test('a logout nothing explains fails; a fault that destroyed the data explains 
   const fault: FaultRecord = { kind: 'redis-kill', target: 'redis-a', start: 5000, end: 6000, failedOver: false, destroysData: true }
   h.faults.push(fault)
   const verdict = judge(input(h, { recovery: new Map([[fault, 300]]) }))
-  assert.deepEqual(verdict.invariants.filter((i) => !i.pass).map((i) => i.name), [])
+  assert.deepEqual(
+    verdict.invariants.filter((i) => !i.pass).map((i) => i.name),
+    [],
+  )
   assert.equal(verdict.explained.faultDestroyed.length, 1)
 })
 
@@ -110,8 +115,13 @@ test('a family that refreshes after the replay was refused fails', () => {
 test('a revoked token that refreshes again fails', () => {
   const h = clean()
   const revoked: Revoked[] = [{ token: 'x', sid: 's9', why: 'logout by u2/t0', t: 100 }]
-  assert.deepEqual(failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 401, code: 'token_revoked', after: 'end' }] })), [])
-  assert.deepEqual(failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 200, after: 'end' }] })), ['a revocation is never undone'])
+  assert.deepEqual(
+    failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 401, code: 'token_revoked', after: 'end' }] })),
+    [],
+  )
+  assert.deepEqual(failed(input(h, { revoked, revokedProbes: [{ index: 0, t: 200, status: 200, after: 'end' }] })), [
+    'a revocation is never undone',
+  ])
 })
 
 test('an undone revocation baton logged as revoke_unreplicated is a named window; another sid still fails', () => {
@@ -119,7 +129,10 @@ test('an undone revocation baton logged as revoke_unreplicated is a named window
   const revoked: Revoked[] = [{ token: 'x', sid: 's9', why: 'logout by u2/t0', t: 100 }]
   const probes = [{ index: 0, t: 200, status: 200, after: 'failover' }]
   const named = judge(input(h, { revoked, revokedProbes: probes, unreplicated: new Set(['s9']) }))
-  assert.deepEqual(named.invariants.filter((i) => !i.pass).map((i) => i.name), [])
+  assert.deepEqual(
+    named.invariants.filter((i) => !i.pass).map((i) => i.name),
+    [],
+  )
   assert.equal(named.explained.unreplicatedUndone.length, 1)
   assert.match(named.explained.unreplicatedUndone[0]!, /s9.*revoke_unreplicated/)
   assert.deepEqual(failed(input(h, { revoked, revokedProbes: probes, unreplicated: new Set(['s8']) })), ['a revocation is never undone'])
@@ -127,10 +140,12 @@ test('an undone revocation baton logged as revoke_unreplicated is a named window
 
 test('failed refreshes closer than the backoff allows are a retry storm', () => {
   const h = clean()
-  for (let i = 0; i < 12; i++) h.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + i * 100, t1: 10_000 + i * 100 + 5 }))
+  for (let i = 0; i < 12; i++)
+    h.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + i * 100, t1: 10_000 + i * 100 + 5 }))
   assert.deepEqual(failed(input(h)), ['no retry storm'])
   const spaced = clean()
-  for (let i = 0; i < 6; i++) spaced.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + 2 ** i * 1000, t1: 10_000 + 2 ** i * 1000 + 5 }))
+  for (let i = 0; i < 6; i++)
+    spaced.exchanges.push(exchange({ actor: 'u2/t0', status: 503, jti: 'k1', t0: 10_000 + 2 ** i * 1000, t1: 10_000 + 2 ** i * 1000 + 5 }))
   assert.deepEqual(failed(input(spaced)), [])
 })
 

@@ -79,7 +79,10 @@ export async function createDjangoProject(options: { databaseURL?: string; env?:
       return JSON.parse(out) as Record<string, { id: number; password: string }>
     },
     async mintTokens(usernames) {
-      return JSON.parse(await runPython(['manage.py', 'mint_tokens'], env, JSON.stringify(usernames))) as { refresh: string; access: string }[]
+      return JSON.parse(await runPython(['manage.py', 'mint_tokens'], env, JSON.stringify(usernames))) as {
+        refresh: string
+        access: string
+      }[]
     },
     serve: (extra = {}) => startGunicorn({ ...env, ...extra }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),

@@ -32,7 +32,20 @@ describe('baton check against Django + simplejwt (ROTATE_REFRESH_TOKENS, BLACKLI
     server = await project.serve()
     // simplejwt has no grace window: no wait is needed before the replay.
     run = await runCLI(
-      ['check', `${server.url}/api/`, '--username', 'alice', '--password-stdin', '--paths', DJANGO_PATHS, '--protected', 'me/', '--grace-seconds', '0', '--json'],
+      [
+        'check',
+        `${server.url}/api/`,
+        '--username',
+        'alice',
+        '--password-stdin',
+        '--paths',
+        DJANGO_PATHS,
+        '--protected',
+        'me/',
+        '--grace-seconds',
+        '0',
+        '--json',
+      ],
       {},
       { input: `${PASSWORD}\n` },
     )

@@ -126,7 +126,10 @@ test(`client+simplejwt: /api/me/ called throughout ${LIFETIMES} access lifetimes
   assert.equal(me.length, calls, 'no request was retried')
   assert.ok(calls > 100, `${calls} calls`)
   // One refresh per lifetime, each rotated (and the old token blacklisted) by Django.
-  assert.deepEqual(refreshes.map((e) => e.status).filter((s) => s !== 200), [])
+  assert.deepEqual(
+    refreshes.map((e) => e.status).filter((s) => s !== 200),
+    [],
+  )
   assert.ok(refreshes.length >= Math.floor(LIFETIMES) - 1, `${refreshes.length} refreshes`)
   assert.ok(refreshes.length <= 2 * Math.ceil(LIFETIMES), `${refreshes.length} refreshes: no storm`)
   // Proactive: each refresh left while the token in use was still valid.
@@ -225,4 +228,3 @@ async function blacklistTable(from: string, to: string): Promise<void> {
     `from django.db import connection; connection.cursor().execute('ALTER TABLE ${from} RENAME TO ${to}')`,
   ])
 }
-

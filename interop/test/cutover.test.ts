@@ -66,20 +66,23 @@ function seedStyleClient(username: string, tally: Tally) {
     if (tokens.access) config.headers.set('authorization', `Bearer ${tokens.access}`)
     return config
   })
-  api.interceptors.response.use(async (res) => {
-    const config = res.config as InternalAxiosRequestConfig & { _retry?: boolean }
-    if (res.status !== 401 || config._retry || config.url === '/api/token/refresh/') return res
-    config._retry = true
-    const r = await api.post('/api/token/refresh/', { refresh: tokens.refresh })
-    if (r.status !== 200) {
-      tally.logouts.push(`${username}: refresh ${r.status} ${JSON.stringify(r.data)}`)
-      tokens.access = tokens.refresh = ''
-      return res
-    }
-    tokens.access = r.data.access
-    if (r.data.refresh) tokens.refresh = r.data.refresh
-    return api.request(config)
-  }, (err: AxiosError) => Promise.reject(err))
+  api.interceptors.response.use(
+    async (res) => {
+      const config = res.config as InternalAxiosRequestConfig & { _retry?: boolean }
+      if (res.status !== 401 || config._retry || config.url === '/api/token/refresh/') return res
+      config._retry = true
+      const r = await api.post('/api/token/refresh/', { refresh: tokens.refresh })
+      if (r.status !== 200) {
+        tally.logouts.push(`${username}: refresh ${r.status} ${JSON.stringify(r.data)}`)
+        tokens.access = tokens.refresh = ''
+        return res
+      }
+      tokens.access = r.data.access
+      if (r.data.refresh) tokens.refresh = r.data.refresh
+      return api.request(config)
+    },
+    (err: AxiosError) => Promise.reject(err),
+  )
   return {
     async login() {
       const r = await api.post('/api/token/', { username, password: PASSWORD })
@@ -120,47 +123,74 @@ async function drive(clients: { name: string; call(): Promise<number> }[], tally
   )
 }
 
-test('cut-over: the refresh route moves to baton mid-session; nobody logs out, no API call fails, Django keeps answering', { timeout: 90_000 }, async () => {
-  const tally: Tally = { calls: 0, failed: [], logouts: [] }
-  const seeds = USERS.slice(0, 3).map((u) => ({ name: `axios:${u}`, ...seedStyleClient(u, tally) }))
-  const batons = USERS.slice(3).map((u) => ({ name: `baton-client:${u}`, ...batonClient(u, tally) }))
-  for (const c of [...seeds, ...batons]) await c.login()
+test(
+  'cut-over: the refresh route moves to baton mid-session; nobody logs out, no API call fails, Django keeps answering',
+  { timeout: 90_000 },
+  async () => {
+    const tally: Tally = { calls: 0, failed: [], logouts: [] }
+    const seeds = USERS.slice(0, 3).map((u) => ({ name: `axios:${u}`, ...seedStyleClient(u, tally) }))
+    const batons = USERS.slice(3).map((u) => ({ name: `baton-client:${u}`, ...batonClient(u, tally) }))
+    for (const c of [...seeds, ...batons]) await c.login()
 
-  // Before: Django alone; its 3 s access tokens expire and rotate (and its blacklist fills).
-  await drive([...seeds, ...batons], tally, 4_000)
-  assert.deepEqual(tally.failed, [], 'before the cut-over, against Django alone')
+    // Before: Django alone; its 3 s access tokens expire and rotate (and its blacklist fills).
+    await drive([...seeds, ...batons], tally, 4_000)
+    assert.deepEqual(tally.failed, [], 'before the cut-over, against Django alone')
 
-  // The cut-over, as one front-door switch.
-  door.route({ '/api/token/': baton.url, '/api/': djangoES.url })
-  await drive([...seeds, ...batons], tally, 8_000)
+    // The cut-over, as one front-door switch.
+    door.route({ '/api/token/': baton.url, '/api/': djangoES.url })
+    await drive([...seeds, ...batons], tally, 8_000)
 
-  assert.deepEqual(tally.logouts, [], 'nobody was logged out')
-  assert.deepEqual(tally.failed, [], 'no API call failed')
-  assert.ok(tally.calls > 100, `calls made: ${tally.calls}`)
-  const metrics = await (await fetch(`${baton.url}/metrics`)).text()
-  const migrated = /^baton_migrated_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)
-  assert.equal(Number(migrated?.[1]), USERS.length, `each user's simplejwt session moved once:\n${metrics.split('\n').filter((l) => l.includes('migrated')).join('\n')}`)
-  const lines = baton.output().split('\n').filter((l) => l.includes('"audit":"migrated"'))
-  assert.equal(lines.length, USERS.length)
-  for (const line of lines) {
-    const event = JSON.parse(line) as Record<string, unknown>
-    assert.equal(typeof event.sub, 'string')
-    assert.equal(typeof event.legacy_jti_hash, 'string')
-    assert.ok(!line.includes('eyJ'), 'no token in the audit line')
-  }
-})
+    assert.deepEqual(tally.logouts, [], 'nobody was logged out')
+    assert.deepEqual(tally.failed, [], 'no API call failed')
+    assert.ok(tally.calls > 100, `calls made: ${tally.calls}`)
+    const metrics = await (await fetch(`${baton.url}/metrics`)).text()
+    const migrated = /^baton_migrated_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)
+    assert.equal(
+      Number(migrated?.[1]),
+      USERS.length,
+      `each user's simplejwt session moved once:\n${metrics
+        .split('\n')
+        .filter((l) => l.includes('migrated'))
+        .join('\n')}`,
+    )
+    const lines = baton
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"audit":"migrated"'))
+    assert.equal(lines.length, USERS.length)
+    for (const line of lines) {
+      const event = JSON.parse(line) as Record<string, unknown>
+      assert.equal(typeof event.sub, 'string')
+      assert.equal(typeof event.legacy_jti_hash, 'string')
+      assert.ok(!line.includes('eyJ'), 'no token in the audit line')
+    }
+  },
+)
 
 test('cut-over: one simplejwt refresh token presented twenty times at once starts one session; all twenty get its one successor', async () => {
   const [pair] = await django.mintTokens(['ann'])
   const answers = await Promise.all(
     Array.from({ length: 20 }, () =>
-      fetch(`${baton.url}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: pair!.refresh }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { refresh?: string; access?: string } })),
+      fetch(`${baton.url}/api/token/refresh/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh: pair!.refresh }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { refresh?: string; access?: string } })),
     ),
   )
-  assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200))
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    Array(20).fill(200),
+  )
   // The same successor: one jti of one session (ES256 signatures differ from one signing to the next).
-  const claimsOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { sid: string; jti: string; gen: number }
-  const successors = new Set(answers.map((a) => { const c = claimsOf(a.body.refresh!); return `${c.sid}/${c.jti}/${c.gen}` }))
+  const claimsOf = (t: string) =>
+    JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { sid: string; jti: string; gen: number }
+  const successors = new Set(
+    answers.map((a) => {
+      const c = claimsOf(a.body.refresh!)
+      return `${c.sid}/${c.jti}/${c.gen}`
+    }),
+  )
   assert.equal(successors.size, 1, `the same successor for every racer: ${[...successors].join(', ')}`)
   const sid = JSON.parse(Buffer.from(answers[0]!.body.refresh!.split('.')[1]!, 'base64url').toString()).sid
   const me = await fetch(`${baton.url}/api/auth/sessions/`, { headers: { authorization: `Bearer ${answers[0]!.body.access}` } })
@@ -171,7 +201,11 @@ test('cut-over: one simplejwt refresh token presented twenty times at once start
 test('cut-over: the migrated token is generation 0 — replayed after its successor rotated, it is reuse and revokes the family', async () => {
   const [pair] = await django.mintTokens(['ben'])
   const post = (refresh: string) =>
-    fetch(`${baton.url}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }))
+    fetch(`${baton.url}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }))
   const first = await post(pair!.refresh)
   assert.equal(first.status, 200)
   const second = await post(first.body.refresh!)
@@ -184,15 +218,29 @@ test('cut-over: the migrated token is generation 0 — replayed after its succes
 
 test("cut-over: a jti in Django's blacklist is token_revoked; an inactive user's token is token_not_valid; a simplejwt access token is never accepted", async () => {
   const [blacklisted, inactive] = await django.mintTokens(['cat', 'dan'])
-  const bl = await fetch(`${djangoHS.url}/api/token/blacklist/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: blacklisted!.refresh }) })
+  const bl = await fetch(`${djangoHS.url}/api/token/blacklist/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refresh: blacklisted!.refresh }),
+  })
   assert.equal(bl.status, 200, 'logged out at Django')
-  await django.manage(['shell', '-c', "from django.contrib.auth.models import User; User.objects.filter(username='dan').update(is_active=False)"])
+  await django.manage([
+    'shell',
+    '-c',
+    "from django.contrib.auth.models import User; User.objects.filter(username='dan').update(is_active=False)",
+  ])
   const post = (path: string, body: object) =>
-    fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, code: ((await r.json()) as { code?: string }).code }))
+    fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
+      async (r) => ({ status: r.status, code: ((await r.json()) as { code?: string }).code }),
+    )
   assert.deepEqual(await post('/api/token/refresh/', { refresh: blacklisted!.refresh }), { status: 401, code: 'token_revoked' })
   assert.deepEqual(await post('/api/token/refresh/', { refresh: inactive!.refresh }), { status: 401, code: 'token_not_valid' })
   assert.deepEqual(await post('/api/token/refresh/', { refresh: blacklisted!.access }), { status: 401, code: 'token_not_valid' })
   const me = await fetch(`${baton.url}/api/me/`, { headers: { authorization: `Bearer ${blacklisted!.access}` } })
   assert.equal(me.status, 401, 'a simplejwt access token is not a baton access token')
-  await django.manage(['shell', '-c', "from django.contrib.auth.models import User; User.objects.filter(username='dan').update(is_active=True)"])
+  await django.manage([
+    'shell',
+    '-c',
+    "from django.contrib.auth.models import User; User.objects.filter(username='dan').update(is_active=True)",
+  ])
 })

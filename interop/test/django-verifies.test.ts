@@ -106,7 +106,11 @@ describe('django verifies baton access tokens (simplejwt 5.2.2, PyJWT 2.6)', () 
 
     // Django's own login cannot sign ES256 with these settings (SIGNING_KEY is its SECRET_KEY):
     // why the README routes /api/token/ to baton.
-    const own = await fetch(`${django.url}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USERS[0]) })
+    const own = await fetch(`${django.url}/api/token/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(USERS[0]),
+    })
     assert.equal(own.status, 500)
   })
 
@@ -166,7 +170,7 @@ describe('django verifies baton access tokens (simplejwt 5.2.2, PyJWT 2.6)', () 
     assert.equal((await call(literal, '/api/me/', access)).status, 401, 'the "base64:" text is not the key')
   })
 
-  test('django: HS256 with `baton keygen`\'s random base64: secret needs SIGNING_KEY = base64.b64decode(…) bytes', async (t) => {
+  test("django: HS256 with `baton keygen`'s random base64: secret needs SIGNING_KEY = base64.b64decode(…) bytes", async (t) => {
     const secret = `base64:${Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 97 + 200) % 256)).toString('base64')}`
     const { server } = await startBaton(t, { JWT_ALGORITHM: 'HS256', JWT_SECRET: secret })
     const { access } = await server.login('alice', USERS[0]!.password)

@@ -19,11 +19,7 @@ interface BatonMarks {
 
 type MarkedConfig = InternalAxiosRequestConfig & BatonMarks
 
-function requestURL(
-  instance: AxiosInstance,
-  config: InternalAxiosRequestConfig,
-  client: AuthClient,
-): string {
+function requestURL(instance: AxiosInstance, config: InternalAxiosRequestConfig, client: AuthClient): string {
   // getUri joins baseURL, url and params as axios will; a relative result is resolved against
   // the client's baseURL, as client.fetch does.
   return new URL(instance.getUri(config), client.options.baseURL).href
@@ -68,21 +64,18 @@ export function attachAxios(instance: AxiosInstance, client: AuthClient): () => 
     return config
   })
 
-  const responseInterceptor = instance.interceptors.response.use(
-    undefined,
-    async (error: unknown) => {
-      const { config, response } = (error ?? {}) as Partial<AxiosError>
-      const marked = config as MarkedConfig | undefined
-      if (response?.status !== 401 || marked === undefined) throw error
-      // Only requests baton authorised (so never its own refresh call), and each only once.
-      if (marked._batonToken === undefined || marked._batonRetried === true) throw error
-      const fresh = await client.refreshAfterUnauthorized(marked._batonToken)
-      marked._batonRetried = true
-      marked._batonToken = fresh
-      marked.headers.set('Authorization', `Bearer ${fresh}`)
-      return instance.request(marked)
-    },
-  )
+  const responseInterceptor = instance.interceptors.response.use(undefined, async (error: unknown) => {
+    const { config, response } = (error ?? {}) as Partial<AxiosError>
+    const marked = config as MarkedConfig | undefined
+    if (response?.status !== 401 || marked === undefined) throw error
+    // Only requests baton authorised (so never its own refresh call), and each only once.
+    if (marked._batonToken === undefined || marked._batonRetried === true) throw error
+    const fresh = await client.refreshAfterUnauthorized(marked._batonToken)
+    marked._batonRetried = true
+    marked._batonToken = fresh
+    marked.headers.set('Authorization', `Bearer ${fresh}`)
+    return instance.request(marked)
+  })
 
   return function detachAxios() {
     instance.interceptors.request.eject(requestInterceptor)

@@ -38,10 +38,7 @@ export function backoffDelay(input: BackoffInput): number {
   const random = input.random ?? Math.random
   const exponential = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** Math.max(0, input.attempt))
   const jittered = exponential / 2 + (random() * exponential) / 2
-  const floor =
-    input.retryAfter !== undefined && input.retryAfter > 0
-      ? input.retryAfter * 1000 * (1 + 0.2 * random())
-      : 0
+  const floor = input.retryAfter !== undefined && input.retryAfter > 0 ? input.retryAfter * 1000 * (1 + 0.2 * random()) : 0
   return Math.round(Math.min(MAX_BACKOFF_MS, Math.max(floor, jittered)))
 }
 

@@ -4,12 +4,7 @@
  */
 import { callAuthEndpoint, stringField, toHTTPError, toInvalidResponseError } from './auth-call.js'
 import { SessionExpiredError } from './errors.js'
-import {
-  createEmitter,
-  type AuthEventListener,
-  type AuthEventName,
-  type TokensEvent,
-} from './events.js'
+import { createEmitter, type AuthEventListener, type AuthEventName, type TokensEvent } from './events.js'
 import { createAuthFetch, createBearerScope } from './fetch.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedClientOptions } from './options.js'
 import { createSessionManager } from './session.js'

@@ -12,8 +12,7 @@ import type { ErrorCode } from './wire.js'
  * `invalid_response` (a success answer without the expected JSON), `http_error` (an error
  * answer without a `code` in its body).
  */
-export type ClientErrorCode =
-  'not_authenticated' | 'network_error' | 'refresh_unavailable' | 'invalid_response' | 'http_error'
+export type ClientErrorCode = 'not_authenticated' | 'network_error' | 'refresh_unavailable' | 'invalid_response' | 'http_error'
 
 /**
  * Every `code` a {@link BatonClientError} can carry: a server code, a client code, or (from a
@@ -73,8 +72,7 @@ export class HTTPError extends BatonClientError {
   ) {
     const status = init.response.status
     super(
-      `Request failed with status ${status} (${init.code}): ` +
-        `${init.request.method} ${init.request.url}`,
+      `Request failed with status ${status} (${init.code}): ` + `${init.request.method} ${init.request.url}`,
       init.code,
       init.cause === undefined ? undefined : { cause: init.cause },
     )
@@ -112,11 +110,7 @@ export class NetworkError extends BatonClientError {
  */
 export class SessionExpiredError extends BatonClientError {
   constructor(code: BatonClientErrorCode, options?: { cause?: unknown }) {
-    super(
-      code === 'not_authenticated' ? 'Not logged in.' : `Session ended (${code}); log in again.`,
-      code,
-      options,
-    )
+    super(code === 'not_authenticated' ? 'Not logged in.' : `Session ended (${code}); log in again.`, code, options)
     this.name = 'SessionExpiredError'
   }
 }
@@ -139,13 +133,7 @@ export class RefreshUnavailableError extends BatonClientError {
   }
 }
 
-const CLIENT_ERROR_NAMES = new Set([
-  'BatonClientError',
-  'HTTPError',
-  'NetworkError',
-  'SessionExpiredError',
-  'RefreshUnavailableError',
-])
+const CLIENT_ERROR_NAMES = new Set(['BatonClientError', 'HTTPError', 'NetworkError', 'SessionExpiredError', 'RefreshUnavailableError'])
 
 function hasName(error: unknown, name: string): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name

@@ -43,8 +43,7 @@ export function createAuthFetch(
     const request = new Request(target, init)
     // A request for another origin, an auth endpoint, or one that carries its own
     // Authorization header is passed through untouched.
-    if (!isInScope(request.url) || request.headers.has('Authorization'))
-      return options.fetch(request)
+    if (!isInScope(request.url) || request.headers.has('Authorization')) return options.fetch(request)
     const token = await session.authorize()
     if (token === null) return options.fetch(request)
 

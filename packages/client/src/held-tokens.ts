@@ -44,12 +44,7 @@ export function holdTokens(stored: StoredTokens): HeldTokens {
  * A pair just received from the server, with its clock measured (server-clock.ts). On a refresh
  * `previousSkew` is the session's earlier estimate.
  */
-export function receiveTokens(
-  access: string,
-  refresh: string | null,
-  receipt: Receipt,
-  previousSkew?: number,
-): HeldTokens {
+export function receiveTokens(access: string, refresh: string | null, receipt: Receipt, previousSkew?: number): HeldTokens {
   const claims = readClaims(access)
   const { skew, lifetime } = measureClaims(claims, receipt, previousSkew)
   return hold({ access, refresh, skew, ...(lifetime === null ? {} : { lifetime }) }, claims)
@@ -84,11 +79,5 @@ export function isDue(tokens: HeldTokens, now: number): boolean {
  * baton's tokens carry `sid`; for others this is always false and the storage decides.
  */
 export function isLater(a: HeldTokens, b: HeldTokens): boolean {
-  return (
-    a.sid !== undefined &&
-    a.sid === b.sid &&
-    a.iat !== undefined &&
-    b.iat !== undefined &&
-    a.iat > b.iat
-  )
+  return a.sid !== undefined && a.sid === b.sid && a.iat !== undefined && b.iat !== undefined && a.iat > b.iat
 }

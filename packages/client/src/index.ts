@@ -30,20 +30,8 @@ export {
   type ClientErrorCode,
   type HTTPErrorInit,
 } from './errors.js'
-export type {
-  AuthEventMap,
-  AuthEventName,
-  AuthEventListener,
-  TokensEvent,
-  DegradedEvent,
-  SessionExpiredEvent,
-} from './events.js'
-export {
-  createMemoryStorage,
-  createWebStorage,
-  type TokenStorage,
-  type StoredTokens,
-} from './token-storage.js'
+export type { AuthEventMap, AuthEventName, AuthEventListener, TokensEvent, DegradedEvent, SessionExpiredEvent } from './events.js'
+export { createMemoryStorage, createWebStorage, type TokenStorage, type StoredTokens } from './token-storage.js'
 export { createInProcessLock, createWebLock, type Lock } from './tab-lock.js'
 export {
   createBroadcastChannel,
@@ -58,13 +46,4 @@ export {
 export { backoffDelay, parseRetryAfter, MAX_BACKOFF_MS } from './backoff.js'
 export { readClaims, type TokenClaims } from './jwt-exp.js'
 export { CSRF_HEADER } from './wire.js'
-export type {
-  ErrorCode,
-  ErrorBody,
-  TokenPair,
-  AccessOnly,
-  SessionInfo,
-  UserInfo,
-  LoginRequest,
-  RefreshRequest,
-} from './wire.js'
+export type { ErrorCode, ErrorBody, TokenPair, AccessOnly, SessionInfo, UserInfo, LoginRequest, RefreshRequest } from './wire.js'

@@ -173,25 +173,18 @@ function resolveBaseURL(value: string | URL | undefined): URL {
     if (isBrowser()) return new URL(window.location.origin)
     fail('`baseURL` is required outside a browser')
   }
-  if (typeof value !== 'string' && !(value instanceof URL))
-    fail('`baseURL` must be a string or a URL')
+  if (typeof value !== 'string' && !(value instanceof URL)) fail('`baseURL` must be a string or a URL')
   let url: URL
   try {
     url = isBrowser() ? new URL(value, window.location.href) : new URL(value)
   } catch {
     fail('`baseURL` must be an absolute URL such as https://api.example.com/')
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    fail('`baseURL` must be http: or https:')
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('`baseURL` must be http: or https:')
   return url
 }
 
-function resolvePath(
-  name: string,
-  value: string | null | undefined,
-  fallback: string,
-  base: URL,
-): string {
+function resolvePath(name: string, value: string | null | undefined, fallback: string, base: URL): string {
   if (value === undefined) return new URL(fallback, base).href
   if (typeof value !== 'string' || value === '') fail(`\`${name}\` must be a non-empty string`)
   const url = new URL(value, base)
@@ -206,8 +199,7 @@ function endpointOption(
 ): { name: string; value: string | null | undefined } {
   const value = options.paths?.[key]
   const legacy = options[`${key}Path`]
-  if (value !== undefined && legacy !== undefined)
-    fail(`give \`paths.${key}\` or \`${key}Path\`, not both`)
+  if (value !== undefined && legacy !== undefined) fail(`give \`paths.${key}\` or \`${key}Path\`, not both`)
   if (value === undefined) return { name: `${key}Path`, value: legacy }
   return { name: `paths.${key}`, value }
 }
@@ -220,17 +212,12 @@ function webStorage(name: 'localStorage' | 'sessionStorage'): TokenStorage {
     throw new TypeError(`createAuthClient: ${name} cannot be used here`, { cause: error })
   }
   if (storage === undefined || storage === null || typeof storage.getItem !== 'function') {
-    fail(
-      `${name} is not available here; pass storage: 'memory' or an object with get, set and remove`,
-    )
+    fail(`${name} is not available here; pass storage: 'memory' or an object with get, set and remove`)
   }
   return createWebStorage(storage)
 }
 
-function resolveStorage(
-  value: StorageOption | undefined,
-  mode: 'body' | 'cookie',
-): TokenStorage | null {
+function resolveStorage(value: StorageOption | undefined, mode: 'body' | 'cookie'): TokenStorage | null {
   if (mode === 'cookie') {
     // SPEC §6: in cookie mode only the access token is kept, in memory.
     if (value !== undefined && value !== 'memory') {
@@ -258,10 +245,7 @@ function resolveStorage(
   ) {
     return value
   }
-  fail(
-    "`storage` must be 'localStorage', 'sessionStorage', 'memory' " +
-      'or an object with get, set and remove',
-  )
+  fail("`storage` must be 'localStorage', 'sessionStorage', 'memory' " + 'or an object with get, set and remove')
 }
 
 function defaultFetch(): typeof fetch {
@@ -296,17 +280,14 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
   for (const name of ['fetch', 'lock', 'now', 'random'] as const) checkFunction(name, options[name])
   if (
     options.timers !== undefined &&
-    (typeof options.timers?.setTimeout !== 'function' ||
-      typeof options.timers.clearTimeout !== 'function')
+    (typeof options.timers?.setTimeout !== 'function' || typeof options.timers.clearTimeout !== 'function')
   ) {
     fail('`timers` must have setTimeout and clearTimeout')
   }
   const channel = options.channel
   if (
     channel !== undefined &&
-    (typeof channel?.post !== 'function' ||
-      typeof channel.subscribe !== 'function' ||
-      typeof channel.close !== 'function')
+    (typeof channel?.post !== 'function' || typeof channel.subscribe !== 'function' || typeof channel.close !== 'function')
   ) {
     fail('`channel` must have post, subscribe and close')
   }
@@ -314,10 +295,7 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
   if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
     fail('`timeout` must be a positive number of milliseconds')
   }
-  if (
-    options.storageKey !== undefined &&
-    (typeof options.storageKey !== 'string' || options.storageKey === '')
-  ) {
+  if (options.storageKey !== undefined && (typeof options.storageKey !== 'string' || options.storageKey === '')) {
     fail('`storageKey` must be a non-empty string')
   }
 
@@ -338,10 +316,7 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
     loginURL: resolvePath(login.name, login.value, DEFAULT_LOGIN_PATH, base),
     refreshURL: resolvePath(refresh.name, refresh.value, DEFAULT_REFRESH_PATH, base),
     // SPEC §9: `logout: null` = clear tokens locally only.
-    logoutURL:
-      logout.value === null
-        ? null
-        : resolvePath(logout.name, logout.value, DEFAULT_LOGOUT_PATH, base),
+    logoutURL: logout.value === null ? null : resolvePath(logout.name, logout.value, DEFAULT_LOGOUT_PATH, base),
     fetch: options.fetch ?? defaultFetch(),
     lock,
     lockName: refreshLockName(lock, base.href, storage),

@@ -32,18 +32,10 @@ export type RefreshOutcome =
  * Presents `presented` (body mode; cookie mode sends the cookie and the CSRF header) and reads
  * the answer. Never rejects for a network error: that is an outage.
  */
-export async function callRefresh(
-  options: ResolvedClientOptions,
-  presented: string | null,
-): Promise<RefreshOutcome> {
+export async function callRefresh(options: ResolvedClientOptions, presented: string | null): Promise<RefreshOutcome> {
   let result
   try {
-    result = await callAuthEndpoint(
-      options,
-      options.refreshURL,
-      options.mode === 'body' ? { refresh: presented } : {},
-      { csrf: true },
-    )
+    result = await callAuthEndpoint(options, options.refreshURL, options.mode === 'body' ? { refresh: presented } : {}, { csrf: true })
   } catch (error) {
     if (isNetworkError(error)) return { kind: 'outage', error, retryAfter: undefined }
     throw error
@@ -51,17 +43,14 @@ export async function callRefresh(
   const { response, data } = result
   if (response.ok) {
     const access = stringField(data, 'access')
-    if (access === undefined)
-      return { kind: 'outage', error: toInvalidResponseError(result), retryAfter: undefined }
+    if (access === undefined) return { kind: 'outage', error: toInvalidResponseError(result), retryAfter: undefined }
     // SPEC §3.3: with rotation off the answer is {access} only: keep the refresh token.
     const refresh = options.mode === 'body' ? (stringField(data, 'refresh') ?? presented) : null
     return { kind: 'tokens', access, refresh, receipt: result.receipt }
   }
-  if (response.status === 401)
-    return { kind: 'rejected', code: stringField(data, 'code') ?? 'token_not_valid' }
+  if (response.status === 401) return { kind: 'rejected', code: stringField(data, 'code') ?? 'token_not_valid' }
   const error = toHTTPError(result, options.now())
   // 503 (store_unavailable), other 5xx from proxies, and 429 are outages, never a logout.
-  if (response.status >= 500 || response.status === 429)
-    return { kind: 'outage', error, retryAfter: error.retryAfter }
+  if (response.status >= 500 || response.status === 429) return { kind: 'outage', error, retryAfter: error.retryAfter }
   return { kind: 'failed', error }
 }

@@ -18,13 +18,7 @@ import { callRefresh } from './refresh-call.js'
 import type { Receipt } from './server-clock.js'
 import { SessionHolder } from './session-holder.js'
 import { mayProbe, outageOf, type SessionState } from './session-state.js'
-import {
-  aboutSession,
-  createTabSync,
-  handleTabMessage,
-  tokensMessage,
-  type TabSync,
-} from './tab-sync.js'
+import { aboutSession, createTabSync, handleTabMessage, tokensMessage, type TabSync } from './tab-sync.js'
 
 /** A lock granted later than this (ms) was held by another tab. */
 const CONTENDED_LOCK_MS = 5

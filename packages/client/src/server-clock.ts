@@ -50,8 +50,7 @@ export interface TokenTiming {
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
-const IMF_FIXDATE =
-  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
 
 /**
  * Parses an HTTP `Date` (RFC 9110's IMF-fixdate, the only form a server may send) to ms since
@@ -95,11 +94,7 @@ export function measureToken(access: string, receipt: Receipt, previous?: number
 }
 
 /** {@link measureToken} for claims already decoded. */
-export function measureClaims(
-  claims: TokenClaims | null,
-  receipt: Receipt,
-  previous?: number,
-): TokenClock {
+export function measureClaims(claims: TokenClaims | null, receipt: Receipt, previous?: number): TokenClock {
   const { sentAt, receivedAt } = receipt
   const exp = claims?.exp === undefined ? undefined : claims.exp * 1000
   const iat = claims?.iat === undefined ? undefined : claims.iat * 1000
@@ -136,18 +131,9 @@ export function timeToken(access: string, skew: number, lifetime?: number | null
 }
 
 /** {@link timeToken} for claims already decoded (held-tokens.ts decodes each pair once). */
-export function timeClaims(
-  claims: TokenClaims | null,
-  skew: number,
-  lifetime?: number | null,
-): TokenTiming {
+export function timeClaims(claims: TokenClaims | null, skew: number, lifetime?: number | null): TokenTiming {
   if (claims === null || claims.exp === undefined) return { expiresAt: null, margin: 0 }
-  const life =
-    typeof lifetime === 'number'
-      ? lifetime
-      : claims.iat === undefined
-        ? 0
-        : (claims.exp - claims.iat) * 1000
+  const life = typeof lifetime === 'number' ? lifetime : claims.iat === undefined ? 0 : (claims.exp - claims.iat) * 1000
   return {
     expiresAt: claims.exp * 1000 - skew,
     margin: Math.max(0, Math.min(life / 4, MAX_REFRESH_MARGIN_MS)),

@@ -8,22 +8,13 @@ import type { Emitter } from './events.js'
 import { holdTokens, isLater, type HeldTokens } from './held-tokens.js'
 import type { ResolvedClientOptions } from './options.js'
 import { createRetryTimer, type RetryTimer } from './outage.js'
-import {
-  initialState,
-  outageOf,
-  tokensOf,
-  transition,
-  type SessionEvent,
-  type SessionState,
-} from './session-state.js'
+import { initialState, outageOf, tokensOf, transition, type SessionEvent, type SessionState } from './session-state.js'
 import type { TabMessage } from './tab-channel.js'
 import type { TabSyncHost } from './tab-sync.js'
 import { readTokens, writeTokens, type StoredTokens } from './token-storage.js'
 
 /** How the session ended, for the app's event. */
-export type SessionEnd =
-  | { readonly type: 'logout' }
-  | { readonly type: 'session-expired'; readonly code: string }
+export type SessionEnd = { readonly type: 'logout' } | { readonly type: 'session-expired'; readonly code: string }
 
 /** The session state of one client and its storage; also what tab messages act on. */
 export class SessionHolder implements TabSyncHost {
@@ -38,11 +29,7 @@ export class SessionHolder implements TabSyncHost {
   /** The outage's background retry; cancelled whenever the state leaves the outage. */
   readonly retry: RetryTimer
 
-  constructor(
-    options: ResolvedClientOptions,
-    events: Emitter,
-    post: (message: TabMessage) => void,
-  ) {
+  constructor(options: ResolvedClientOptions, events: Emitter, post: (message: TabMessage) => void) {
     this.#options = options
     this.#events = events
     this.#post = post

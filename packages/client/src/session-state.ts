@@ -45,14 +45,10 @@ import type { Outage } from './outage.js'
 
 /** The states a session rests in between refreshes, an outage aside. */
 export type BaseState =
-  | { readonly name: 'anonymous' }
-  | { readonly name: 'probing' }
-  | { readonly name: 'authenticated'; readonly tokens: HeldTokens }
+  { readonly name: 'anonymous' } | { readonly name: 'probing' } | { readonly name: 'authenticated'; readonly tokens: HeldTokens }
 
 /** A state with no refresh running. */
-export type RestingState =
-  | BaseState
-  | { readonly name: 'degraded'; readonly under: BaseState; readonly outage: Outage }
+export type RestingState = BaseState | { readonly name: 'degraded'; readonly under: BaseState; readonly outage: Outage }
 
 /** Every state of the session. */
 export type SessionState =
@@ -120,13 +116,9 @@ function onBase(state: BaseState, event: SessionEvent): BaseState {
   }
 }
 
-function onResting(
-  state: RestingState,
-  event: SessionEvent,
-): { state: RestingState; recovery: Recovery } {
+function onResting(state: RestingState, event: SessionEvent): { state: RestingState; recovery: Recovery } {
   if (state.name !== 'degraded') {
-    if (event.type === 'failed')
-      return { state: { name: 'degraded', under: state, outage: event.outage }, recovery: null }
+    if (event.type === 'failed') return { state: { name: 'degraded', under: state, outage: event.outage }, recovery: null }
     return { state: onBase(state, event), recovery: null }
   }
   switch (event.type) {
@@ -136,8 +128,7 @@ function onResting(
     case 'stored': {
       const under = onBase(state.under, event)
       // SPEC §6: a refresh that succeeded in another tab ends this tab's outage too.
-      if (event.tokens !== null && !isExpired(event.tokens, event.now))
-        return { state: under, recovery: 'local' }
+      if (event.tokens !== null && !isExpired(event.tokens, event.now)) return { state: under, recovery: 'local' }
       return { state: { ...state, under }, recovery: null }
     }
     case 'failed':
@@ -159,13 +150,11 @@ function onResting(
 export function transition(state: SessionState, event: SessionEvent): Transition {
   if (state.name === 'refreshing') {
     if (event.type === 'refresh') return { state, recovery: null }
-    if (event.type === 'settled')
-      return { state: event.flight === state.flight ? state.during : state, recovery: null }
+    if (event.type === 'settled') return { state: event.flight === state.flight ? state.during : state, recovery: null }
     const { state: during, recovery } = onResting(state.during, event)
     return { state: { ...state, during }, recovery }
   }
-  if (event.type === 'refresh')
-    return { state: { name: 'refreshing', flight: event.flight, during: state }, recovery: null }
+  if (event.type === 'refresh') return { state: { name: 'refreshing', flight: event.flight, during: state }, recovery: null }
   return onResting(state, event)
 }
 

@@ -34,10 +34,7 @@ export interface SessionManager {
 }
 
 /** Creates the session of one client. */
-export function createSessionManager(
-  options: ResolvedClientOptions,
-  events: Emitter,
-): SessionManager {
+export function createSessionManager(options: ResolvedClientOptions, events: Emitter): SessionManager {
   const core = new SessionCore(options, events)
   const now = options.now
   const hasStorage = options.storage !== null

@@ -33,9 +33,7 @@ export function createInProcessLock(): Lock {
 }
 
 /** The lock behind `navigator.locks`, or `undefined` where the Web Locks API is missing. */
-export function createWebLock(
-  locks: LockManager | undefined = globalThis.navigator?.locks,
-): Lock | undefined {
+export function createWebLock(locks: LockManager | undefined = globalThis.navigator?.locks): Lock | undefined {
   if (locks === undefined || typeof locks.request !== 'function') return undefined
   return function webLock<R>(name: string, fn: () => Promise<R>): Promise<R> {
     return locks.request(name, () => fn()) as Promise<R>

@@ -21,10 +21,7 @@ export interface TabSync {
  * Subscribes `handle` to `channel`. Messages are handled in the order they came: handling
  * `tokens` may read the storage (async), and a `recovered` right behind it must not overtake it.
  */
-export function createTabSync(
-  channel: TabChannel,
-  handle: (message: TabMessage) => Promise<void>,
-): TabSync {
+export function createTabSync(channel: TabChannel, handle: (message: TabMessage) => Promise<void>): TabSync {
   let queue = Promise.resolve()
   const unsubscribe = channel.subscribe((message) => {
     queue = queue.then(() => handle(message)).catch(() => {})

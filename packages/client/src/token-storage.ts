@@ -92,10 +92,6 @@ export function isLifetime(value: unknown): value is number {
 }
 
 /** Writes the token record under `key`. */
-export async function writeTokens(
-  storage: TokenStorage,
-  key: string,
-  tokens: StoredTokens,
-): Promise<void> {
+export async function writeTokens(storage: TokenStorage, key: string, tokens: StoredTokens): Promise<void> {
   await storage.set(key, JSON.stringify(tokens))
 }

@@ -70,8 +70,7 @@ test('axios: a retried request answered 401 again rejects with its AxiosError, n
   const original = server.handle
   ;(server as { handle: typeof original }).handle = async (request) => {
     const response = await original(request)
-    if (new URL(request.url).pathname === '/api/auth/refresh/' && server.calls.refresh < 5)
-      server.invalidateAccessTokens()
+    if (new URL(request.url).pathname === '/api/auth/refresh/' && server.calls.refresh < 5) server.invalidateAccessTokens()
     return response
   }
   await assert.rejects(api.get('me/'), (error) => {
@@ -103,10 +102,7 @@ test('axios: a refresh answered 401 rejects with SessionExpiredError', async (t)
   const { access } = await client.login(ADA)
   server.invalidateAccessTokens()
   server.revokeSessionOf(access)
-  await assert.rejects(
-    api.get('me/'),
-    (error) => isSessionExpiredError(error) && error.code === 'token_revoked',
-  )
+  await assert.rejects(api.get('me/'), (error) => isSessionExpiredError(error) && error.code === 'token_revoked')
 })
 
 test('axios: a 503 during refresh rejects with RefreshUnavailableError and keeps the session', async (t) => {
@@ -114,10 +110,7 @@ test('axios: a 503 during refresh rejects with RefreshUnavailableError and keeps
   await client.login(ADA)
   server.refreshFailure = { status: 503, retryAfter: 2 }
   time.advance(301_000)
-  await assert.rejects(
-    api.get('me/'),
-    (error) => isRefreshUnavailableError(error) && error.retryAfter === 3,
-  )
+  await assert.rejects(api.get('me/'), (error) => isRefreshUnavailableError(error) && error.retryAfter === 3)
   server.refreshFailure = null
   time.advance(3_000)
   assert.equal((await api.get('me/')).status, 200)
@@ -148,10 +141,7 @@ test('axios: detach removes both interceptors', async (t) => {
   const { server, client, api, detach } = await setUp(t)
   await client.login(ADA)
   detach()
-  await assert.rejects(
-    api.get('me/'),
-    (error) => error instanceof AxiosError && error.response?.status === 401,
-  )
+  await assert.rejects(api.get('me/'), (error) => error instanceof AxiosError && error.response?.status === 401)
   assert.equal(server.log.at(-1)?.authorization, null)
   assert.equal(server.calls.refresh, 0)
 })

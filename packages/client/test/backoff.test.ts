@@ -25,9 +25,7 @@ test('backoff: never earlier than Retry-After, jittered above it, never over 8 s
 })
 
 test('backoff: different random draws give different delays', () => {
-  const draws = new Set(
-    [0.1, 0.4, 0.7, 0.9].map((r) => backoffDelay({ attempt: 2, random: () => r })),
-  )
+  const draws = new Set([0.1, 0.4, 0.7, 0.9].map((r) => backoffDelay({ attempt: 2, random: () => r })))
   assert.equal(draws.size, 4)
 })
 

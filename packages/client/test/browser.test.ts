@@ -38,12 +38,10 @@ test(
     const { origin } = await serveOverHTTP(t, {
       async handle(request) {
         const { pathname } = new URL(request.url)
-        if (pathname === '/')
-          return new Response(PAGE, { headers: { 'content-type': 'text/html' } })
+        if (pathname === '/') return new Response(PAGE, { headers: { 'content-type': 'text/html' } })
         if (pathname.startsWith('/dist/')) {
           const file = normalize(join(dist, pathname.slice('/dist/'.length)))
-          if (!file.startsWith(dist) || !existsSync(file))
-            return new Response('missing', { status: 404 })
+          if (!file.startsWith(dist) || !existsSync(file)) return new Response('missing', { status: 404 })
           return new Response(readFileSync(file), {
             headers: { 'content-type': 'text/javascript' },
           })
@@ -88,11 +86,7 @@ test(
     server.invalidateAccessTokens()
     const release = server.holdRefresh()
     const burst = (page: Page): Promise<number[]> =>
-      page.evaluate(() =>
-        Promise.all(
-          [1, 2, 3].map(async () => (await (window as any).client.fetch('/api/me/')).status),
-        ),
-      )
+      page.evaluate(() => Promise.all([1, 2, 3].map(async () => (await (window as any).client.fetch('/api/me/')).status)))
     const statuses = Promise.all([burst(a), burst(b)])
     await server.until(() => server.calls.unauthorized === 6 && server.calls.refresh >= 1)
     assert.equal(server.calls.refresh, 1)

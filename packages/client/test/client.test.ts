@@ -76,8 +76,7 @@ test('login: a 200 without tokens rejects with invalid_response', async (t) => {
   const world = createWorld()
   t.after(world.close)
   const client = world.tab()
-  ;(world.server as { handle: typeof world.server.handle }).handle = async () =>
-    new Response('<html>')
+  ;(world.server as { handle: typeof world.server.handle }).handle = async () => new Response('<html>')
   await assert.rejects(client.login(ADA), { name: 'HTTPError', code: 'invalid_response' })
 })
 

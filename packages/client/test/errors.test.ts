@@ -26,17 +26,9 @@ function httpError(): HTTPError {
 test('errors: each class has its name and code and extends BatonClientError', () => {
   const cases: [BatonClientError, string, string][] = [
     [httpError(), 'HTTPError', 'invalid_credentials'],
-    [
-      new NetworkError(new Request('https://api.test/x'), new TypeError('fetch failed')),
-      'NetworkError',
-      'network_error',
-    ],
+    [new NetworkError(new Request('https://api.test/x'), new TypeError('fetch failed')), 'NetworkError', 'network_error'],
     [new SessionExpiredError('token_reused'), 'SessionExpiredError', 'token_reused'],
-    [
-      new RefreshUnavailableError(3, new Error('503')),
-      'RefreshUnavailableError',
-      'refresh_unavailable',
-    ],
+    [new RefreshUnavailableError(3, new Error('503')), 'RefreshUnavailableError', 'refresh_unavailable'],
   ]
   for (const [error, name, code] of cases) {
     assert.ok(error instanceof BatonClientError)
@@ -52,10 +44,7 @@ test('errors: HTTPError keeps status, code, request and response; its message na
   assert.equal(error.status, 401)
   assert.equal(error.request.method, 'POST')
   assert.equal(error.response.status, 401)
-  assert.equal(
-    error.message,
-    'Request failed with status 401 (invalid_credentials): POST https://api.test/api/auth/token/',
-  )
+  assert.equal(error.message, 'Request failed with status 401 (invalid_credentials): POST https://api.test/api/auth/token/')
 })
 
 test('errors: guards accept their class and reject the others', () => {
@@ -77,14 +66,7 @@ test('errors: guards accept their class and reject the others', () => {
     }
   }
   for (const error of Object.values(all)) assert.ok(isBatonClientError(error))
-  for (const value of [
-    new Error('x'),
-    new TypeError('y'),
-    null,
-    undefined,
-    'HTTPError',
-    { name: 'Other', code: 'x' },
-  ]) {
+  for (const value of [new Error('x'), new TypeError('y'), null, undefined, 'HTTPError', { name: 'Other', code: 'x' }]) {
     assert.equal(isBatonClientError(value), false)
     assert.equal(isHTTPError(value), false)
   }

@@ -58,9 +58,7 @@ test('fetch: N concurrent 401s cause exactly one refresh and every request is re
   const n = 8
   const pending = Array.from({ length: n }, () => client.fetch('/api/me/'))
   // Every request has had its 401 while the one refresh is held: they all wait on it.
-  await world.server.until(
-    () => world.server.calls.unauthorized === n && world.server.calls.refresh >= 1,
-  )
+  await world.server.until(() => world.server.calls.unauthorized === n && world.server.calls.refresh >= 1)
   assert.equal(world.server.calls.refresh, 1)
   release()
   const responses = await Promise.all(pending)
@@ -83,8 +81,7 @@ test('fetch: a retried request answered 401 again is returned as is, with no sec
   // client that loops fails this test instead of hanging it).
   const handle: typeof original = async (request) => {
     const response = await original(request)
-    if (new URL(request.url).pathname === '/api/auth/refresh/' && world.server.calls.refresh < 5)
-      world.server.invalidateAccessTokens()
+    if (new URL(request.url).pathname === '/api/auth/refresh/' && world.server.calls.refresh < 5) world.server.invalidateAccessTokens()
     return response
   }
   ;(world.server as { handle: typeof original }).handle = handle
@@ -167,9 +164,7 @@ test('fetch: concurrent 401s share one refresh even with a lock that serialises 
   world.server.invalidateAccessTokens()
   const release = world.server.holdRefresh()
   const pending = Array.from({ length: 4 }, () => client.fetch('/api/me/'))
-  await world.server.until(
-    () => world.server.calls.unauthorized === 4 && world.server.calls.refresh >= 1,
-  )
+  await world.server.until(() => world.server.calls.unauthorized === 4 && world.server.calls.refresh >= 1)
   release()
   assert.deepEqual(
     (await Promise.all(pending)).map((response) => response.status),

@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import {
-  holdTokens,
-  isDue,
-  isExpired,
-  isLater,
-  receiveTokens,
-  tokensFromMessage,
-} from '../src/held-tokens.js'
+import { holdTokens, isDue, isExpired, isLater, receiveTokens, tokensFromMessage } from '../src/held-tokens.js'
 import { measureToken, timeToken } from '../src/server-clock.js'
 import { makeToken } from './helpers/jwt.js'
 
@@ -79,8 +72,7 @@ test('held tokens: a pair from a message keeps the sender’s skew and lifetime'
 })
 
 test('held tokens: isLater orders two pairs of one session by iat, and nothing else', () => {
-  const pair = (claims: Record<string, unknown>) =>
-    holdTokens({ access: makeToken(claims), refresh: 'r', skew: 0 })
+  const pair = (claims: Record<string, unknown>) => holdTokens({ access: makeToken(claims), refresh: 'r', skew: 0 })
   const early = pair({ sid: 's', iat: 100 })
   const late = pair({ sid: 's', iat: 200 })
   assert.equal(isLater(late, early), true)

@@ -69,10 +69,7 @@ test('options: paths {login, refresh, logout} resolve against baseURL; logout nu
 
 test('options: cookie mode keeps no storage', () => {
   assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie' }).storage, null)
-  assert.equal(
-    resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: 'memory' }).storage,
-    null,
-  )
+  assert.equal(resolveOptions({ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: 'memory' }).storage, null)
 })
 
 test('options: misuse is a TypeError naming the option', () => {
@@ -84,14 +81,8 @@ test('options: misuse is a TypeError naming the option', () => {
     [{ baseURL: 'https://a.test', fetch, mode: 'header' as never }, /mode/],
     [{ baseURL: 'https://a.test', fetch, storage: 'disk' as never }, /storage/],
     [{ baseURL: 'https://a.test', fetch, storage: { get() {}, set() {} } as never }, /storage/],
-    [
-      { baseURL: 'https://a.test', fetch, storage: 'localStorage' },
-      /localStorage is not available/,
-    ],
-    [
-      { baseURL: 'https://a.test', fetch, mode: 'cookie', storage: createMemoryStorage() },
-      /cookie mode/,
-    ],
+    [{ baseURL: 'https://a.test', fetch, storage: 'localStorage' }, /localStorage is not available/],
+    [{ baseURL: 'https://a.test', fetch, mode: 'cookie', storage: createMemoryStorage() }, /cookie mode/],
     [{ baseURL: 'https://a.test', fetch: 'fetch' as never }, /fetch/],
     [{ baseURL: 'https://a.test', fetch, lock: {} as never }, /lock/],
     [{ baseURL: 'https://a.test', fetch, now: 5 as never }, /now/],
@@ -100,21 +91,12 @@ test('options: misuse is a TypeError naming the option', () => {
     [{ baseURL: 'https://a.test', fetch, timeout: 0 }, /timeout/],
     [{ baseURL: 'https://a.test', fetch, timeout: Number.POSITIVE_INFINITY }, /timeout/],
     [{ baseURL: 'https://a.test', fetch, storageKey: '' }, /storageKey/],
-    [
-      { baseURL: 'https://a.test', fetch, refreshPath: 'https://evil.test/refresh/' },
-      /refreshPath/,
-    ],
-    [
-      { baseURL: 'https://a.test', fetch, paths: { refresh: 'https://evil.test/r/' } },
-      /paths\.refresh.*origin/,
-    ],
+    [{ baseURL: 'https://a.test', fetch, refreshPath: 'https://evil.test/refresh/' }, /refreshPath/],
+    [{ baseURL: 'https://a.test', fetch, paths: { refresh: 'https://evil.test/r/' } }, /paths\.refresh.*origin/],
     [{ baseURL: 'https://a.test', fetch, paths: { login: null } as never }, /paths\.login/],
     [{ baseURL: 'https://a.test', fetch, paths: { refresh: '' } }, /paths\.refresh/],
     [{ baseURL: 'https://a.test', fetch, paths: '/api/' as never }, /paths/],
-    [
-      { baseURL: 'https://a.test', fetch, paths: { logout: null }, logoutPath: '/x/' },
-      /paths\.logout.*logoutPath.*not both/,
-    ],
+    [{ baseURL: 'https://a.test', fetch, paths: { logout: null }, logoutPath: '/x/' }, /paths\.logout.*logoutPath.*not both/],
     [null as never, /options must be an object/],
   ]
   for (const [options, message] of cases) {

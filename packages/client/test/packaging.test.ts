@@ -17,8 +17,7 @@ function specifiers(source: string): string[] {
   for (const match of code.matchAll(/\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g)) {
     found.push(match[1] ?? '')
   }
-  for (const match of code.matchAll(/\bimport\s*(?:\(\s*)?['"]([^'"]+)['"]/g))
-    found.push(match[1] ?? '')
+  for (const match of code.matchAll(/\bimport\s*(?:\(\s*)?['"]([^'"]+)['"]/g)) found.push(match[1] ?? '')
   return found
 }
 
@@ -35,10 +34,7 @@ test('packaging: dist has no bare imports, so a browser loads it with no bundler
     }
   }
   assert.ok(relative > 10, 'the scan found the relative imports')
-  assert.deepEqual(specifiers("import type { X } from 'axios'\nimport a from 'axios'"), [
-    'axios',
-    'axios',
-  ])
+  assert.deepEqual(specifiers("import type { X } from 'axios'\nimport a from 'axios'"), ['axios', 'axios'])
 })
 
 test('packaging: package.json exports resolve to dist for "." and "./axios"', async () => {
@@ -55,13 +51,7 @@ test('packaging: package.json exports resolve to dist for "." and "./axios"', as
     }
   }
   const main = (await import('@baton/client')) as Record<string, unknown>
-  for (const name of [
-    'createAuthClient',
-    'HTTPError',
-    'isSessionExpiredError',
-    'createInProcessLock',
-    'CSRF_HEADER',
-  ]) {
+  for (const name of ['createAuthClient', 'HTTPError', 'isSessionExpiredError', 'createInProcessLock', 'CSRF_HEADER']) {
     assert.ok(name in main, name)
   }
   const adapter = (await import('@baton/client/axios')) as Record<string, unknown>
@@ -69,12 +59,8 @@ test('packaging: package.json exports resolve to dist for "." and "./axios"', as
 })
 
 test('packaging: the built files work together with the real axios', async (t) => {
-  const { createAuthClient } = (await import(
-    pathToFileURL(join(dist, 'index.js')).href
-  )) as typeof import('../src/index.js')
-  const { attachAxios } = (await import(
-    pathToFileURL(join(dist, 'axios.js')).href
-  )) as typeof import('../src/axios.js')
+  const { createAuthClient } = (await import(pathToFileURL(join(dist, 'index.js')).href)) as typeof import('../src/index.js')
+  const { attachAxios } = (await import(pathToFileURL(join(dist, 'axios.js')).href)) as typeof import('../src/axios.js')
   const time = createFakeTime()
   const server = createFakeServer({ now: time.now })
   const { origin } = await serveOverHTTP(t, server)

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import {
-  isHTTPError,
-  isNetworkError,
-  isRefreshUnavailableError,
-  isSessionExpiredError,
-} from '../src/errors.js'
+import { isHTTPError, isNetworkError, isRefreshUnavailableError, isSessionExpiredError } from '../src/errors.js'
 import { readTokens } from '../src/token-storage.js'
 import { claimsOf } from './helpers/jwt.js'
 import { createLaggingView, createWorld, nextEvent, recordEvents, settle } from './helpers/tabs.js'
@@ -268,9 +263,7 @@ test('refresh: when the shared refresh fails, every queued request is rejected (
   world.server.refreshFailure = { status: 503, retryAfter: 1 }
   const release = world.server.holdRefresh()
   const pending = Array.from({ length: 5 }, () => client.fetch('/api/me/'))
-  await world.server.until(
-    () => world.server.calls.unauthorized === 5 && world.server.calls.refresh >= 1,
-  )
+  await world.server.until(() => world.server.calls.unauthorized === 5 && world.server.calls.refresh >= 1)
   release()
   const results = await Promise.allSettled(pending)
   for (const result of results) {

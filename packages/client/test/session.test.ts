@@ -68,8 +68,7 @@ test('session: states through login, a refresh, an outage and its recovery, and 
   const { session, events, options, login } = sessionIn(world)
   t.after(() => session.close())
   const seen: string[] = []
-  for (const name of ['tokens', 'degraded', 'recovered', 'session-expired'] as const)
-    events.on(name, () => seen.push(name))
+  for (const name of ['tokens', 'degraded', 'recovered', 'session-expired'] as const) events.on(name, () => seen.push(name))
 
   assert.equal(shape(session.state), 'anonymous')
   assert.equal(await session.authorize(), null)

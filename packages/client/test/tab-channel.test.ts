@@ -64,10 +64,8 @@ function fakeOrigin() {
       }
     }
     const source: StorageEventSource = {
-      addEventListener: (type, listener) =>
-        target.addEventListener(type, listener as unknown as EventListener),
-      removeEventListener: (type, listener) =>
-        target.removeEventListener(type, listener as unknown as EventListener),
+      addEventListener: (type, listener) => target.addEventListener(type, listener as unknown as EventListener),
+      removeEventListener: (type, listener) => target.removeEventListener(type, listener as unknown as EventListener),
     }
     const storage = {
       setItem(key: string, value: string) {

@@ -137,20 +137,12 @@ test('tab sync: what each message asks the host to do', async () => {
   assert.deepEqual(await run(tokensMessage(pair(200))), ['adopt 200', 'recovered'])
   assert.deepEqual(await run(tokensMessage(pair(50))), ['load', 'recovered'])
   assert.deepEqual(await run({ type: 'recovered' }), ['recovered'])
-  assert.deepEqual(await run({ type: 'logout', session: 's1' }), [
-    'endHere',
-    'removeStored s1',
-    'ended logout',
-  ])
+  assert.deepEqual(await run({ type: 'logout', session: 's1' }), ['endHere', 'removeStored s1', 'ended logout'])
   // Not known to be ours: ended only if the storage is empty too.
   stored = pair(100, 'mine')
   assert.deepEqual(await run({ type: 'logout', session: 's9' }), ['load'])
   stored = null
-  assert.deepEqual(await run({ type: 'session-expired', code: 'token_reused' }), [
-    'load',
-    'endHere',
-    'ended session-expired',
-  ])
+  assert.deepEqual(await run({ type: 'session-expired', code: 'token_reused' }), ['load', 'endHere', 'ended session-expired'])
   held = null
   const cookie: TabSyncHost = { ...host, hasStorage: false }
   calls.length = 0

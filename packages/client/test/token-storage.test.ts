@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createAuthClient } from '../src/client.js'
-import {
-  createMemoryStorage,
-  createWebStorage,
-  readTokens,
-  writeTokens,
-  type TokenStorage,
-} from '../src/token-storage.js'
+import { createMemoryStorage, createWebStorage, readTokens, writeTokens, type TokenStorage } from '../src/token-storage.js'
 import { BASE_URL } from './helpers/fake-browser.js'
 import { createWorld } from './helpers/tabs.js'
 
@@ -50,14 +44,7 @@ test('token-storage: a record round-trips; junk reads as no session', async () =
   const storage = createMemoryStorage()
   await writeTokens(storage, 'k', TOKENS)
   assert.deepEqual(await readTokens(storage, 'k'), TOKENS)
-  for (const junk of [
-    'not json',
-    '[]',
-    '{"refresh":"r"}',
-    '{"access":""}',
-    '{"access":"a","refresh":5}',
-    'null',
-  ]) {
+  for (const junk of ['not json', '[]', '{"refresh":"r"}', '{"access":""}', '{"access":"a","refresh":5}', 'null']) {
     await storage.set('k', junk)
     assert.equal(await readTokens(storage, 'k'), null, junk)
   }

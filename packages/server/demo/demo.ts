@@ -174,7 +174,10 @@ const countingFetch: typeof fetch = async (input, init) => {
   }
   if (isRefresh) bump(stats.refreshStatuses, String(response.status))
   if ((isRefresh || url === loginURL) && response.ok) {
-    const data = (await response.clone().json().catch(() => null)) as { access?: unknown } | null
+    const data = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { access?: unknown } | null
     if (typeof data?.access === 'string') {
       ownTokens.add(data.access)
       if (isRefresh) stats.refreshesHere += 1
@@ -257,7 +260,11 @@ client.on('session-expired', ({ code }) => {
   // An outage then token_not_valid: the session record is gone from the store (a Redis restarted
   // without persistence). SPEC §3 fails closed on a missing record; say it is data loss.
   stats.lostSession = code === 'token_not_valid' && outageSeen
-  log('session-expired', stats.lostSession ? `the store lost the session during the outage (${code})` : `the server ended the session (${code})`, true)
+  log(
+    'session-expired',
+    stats.lostSession ? `the store lost the session during the outage (${code})` : `the server ended the session (${code})`,
+    true,
+  )
   leaveSession(
     stats.lostSession
       ? `The store lost your session (no persistence): ${code} after the outage. Please log in again.`
@@ -341,9 +348,7 @@ async function authenticate(action: 'login' | 'register'): Promise<void> {
     log('login', `logged in as ${username}`)
     ui.password.value = ''
   } catch (error) {
-    ui.authError.textContent = isHTTPError(error)
-      ? `${error.detail ?? 'Login failed'} (${error.code})`
-      : `Login failed: ${String(error)}`
+    ui.authError.textContent = isHTTPError(error) ? `${error.detail ?? 'Login failed'} (${error.code})` : `Login failed: ${String(error)}`
   } finally {
     setBusy(false)
   }
@@ -591,8 +596,7 @@ setUpTryIt({
 // ---- start ------------------------------------------------------------------------------------
 
 if (autoCallEvery !== 1000) ui.autoCallLabel.textContent = `Call /api/me/ every ${autoCallEvery / 1000} s`
-ui.mode.textContent =
-  config.tokenTransport === 'cookie' ? 'cookie (refresh token in an HttpOnly cookie)' : 'body (tokens in localStorage)'
+ui.mode.textContent = config.tokenTransport === 'cookie' ? 'cookie (refresh token in an HttpOnly cookie)' : 'body (tokens in localStorage)'
 render()
 setInterval(renderExpiry, 200)
 void pollStore()

@@ -53,8 +53,8 @@ function sentence(s: Situation): [ExplainedState, string] {
     return [
       'lost',
       'The store lost your session (no persistence): after the outage it no longer had this session, so the refresh was ' +
-      'answered token_not_valid. That is data the store lost (for example a Redis restarted without persistence), not a ' +
-      'logout, and baton never treats a record it cannot find as valid. Log in again.',
+        'answered token_not_valid. That is data the store lost (for example a Redis restarted without persistence), not a ' +
+        'logout, and baton never treats a record it cannot find as valid. Log in again.',
     ]
   if (!s.loggedIn)
     return [
@@ -85,7 +85,10 @@ function sentence(s: Situation): [ExplainedState, string] {
   if (s.recoveredAt !== null && s.now - s.recoveredAt < RECOVERED_SHOWN_MS)
     return ['recovered', 'Recovered: the store answers again and a refresh succeeded. Nobody was logged out, and no token was lost.']
   if (left !== null && left <= 0)
-    return ['expired', 'The access token has expired: the next API call refreshes it first (turn on the repeated call, or press "Refresh now").']
+    return [
+      'expired',
+      'The access token has expired: the next API call refreshes it first (turn on the repeated call, or press "Refresh now").',
+    ]
   const lifetime = s.lifetimeMs === null ? '' : ` lives ${seconds(s.lifetimeMs)} and`
   const when =
     s.refreshFrom === null

@@ -112,7 +112,10 @@ async function registerDemo(app: FastifyInstance, deps: Deps): Promise<void> {
   await app.register(fastifyStatic, { root: clientDir, prefix: '/client/', decorateReply: false })
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', decorateReply: false })
   // The page must create its client in the server's token transport (body or cookie).
-  const demoConfig = { tokenTransport: deps.config.tokenTransport, devControls: deps.config.mode === 'development' && deps.storeFault !== undefined }
+  const demoConfig = {
+    tokenTransport: deps.config.tokenTransport,
+    devControls: deps.config.mode === 'development' && deps.storeFault !== undefined,
+  }
   const schema = {
     response: {
       200: {

@@ -295,7 +295,15 @@ const VARIABLES = {
   secret: { env: 'JWT_SECRET', parse: secret },
   verifyKeys: { env: 'JWT_VERIFY_KEYS', parse: (s: string) => s.trim() || null },
   refreshSecret: { env: 'BATON_REFRESH_SECRET', parse: refreshSecret },
-  refreshSecretsPrevious: { env: 'BATON_REFRESH_SECRETS_PREVIOUS', parse: (s: string) => s.split(',').map((v) => v.trim()).filter(Boolean).map(refreshSecret) },
+  refreshSecretsPrevious: {
+    env: 'BATON_REFRESH_SECRETS_PREVIOUS',
+    parse: (s: string) =>
+      s
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+        .map(refreshSecret),
+  },
   leeway: { env: 'JWT_LEEWAY', parse: integer(0, 300) },
   issuer: { env: 'JWT_ISSUER', parse: (s: string) => s.trim() },
   audience: { env: 'JWT_AUDIENCE', parse: (s: string) => s.trim() },
@@ -309,7 +317,11 @@ const VARIABLES = {
   tokenTransport: { env: 'BATON_TOKEN_TRANSPORT', parse: oneOf(['body', 'cookie'] as const) },
   corsOrigins: {
     env: 'BATON_CORS_ORIGINS',
-    parse: (s: string) => s.split(',').map((o) => o.trim()).filter(Boolean),
+    parse: (s: string) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
   },
   revocationCheck: { env: 'BATON_REVOCATION_CHECK', parse: boolean },
   workers: { env: 'WORKERS', flag: 'workers', parse: integer(1, 256) },
@@ -399,13 +411,29 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
 
   const algorithm = parsed.algorithm ?? DEFAULT_ALGORITHM
   if (algorithm === 'HS256' && parsed.secret === undefined && production)
-    problems.push({ variable: 'JWT_SECRET', problem: 'is required for HS256 in production.', fix: 'Generate one with `npx baton keygen --alg HS256`.' })
+    problems.push({
+      variable: 'JWT_SECRET',
+      problem: 'is required for HS256 in production.',
+      fix: 'Generate one with `npx baton keygen --alg HS256`.',
+    })
   if (algorithm !== 'HS256' && parsed.privateKey === undefined && production)
-    problems.push({ variable: 'JWT_PRIVATE_KEY', problem: 'is required in production (the development key is not used there).', fix: `Generate one with \`npx baton keygen --alg ${algorithm}\` and set JWT_PRIVATE_KEY.` })
+    problems.push({
+      variable: 'JWT_PRIVATE_KEY',
+      problem: 'is required in production (the development key is not used there).',
+      fix: `Generate one with \`npx baton keygen --alg ${algorithm}\` and set JWT_PRIVATE_KEY.`,
+    })
   if (algorithm === 'HS256' && parsed.privateKey !== undefined)
-    problems.push({ variable: 'JWT_PRIVATE_KEY', problem: 'is set but JWT_ALGORITHM is HS256.', fix: 'Use JWT_SECRET with HS256, or choose EdDSA, ES256 or RS256.' })
+    problems.push({
+      variable: 'JWT_PRIVATE_KEY',
+      problem: 'is set but JWT_ALGORITHM is HS256.',
+      fix: 'Use JWT_SECRET with HS256, or choose EdDSA, ES256 or RS256.',
+    })
   if (algorithm !== 'HS256' && parsed.secret !== undefined)
-    problems.push({ variable: 'JWT_SECRET', problem: `is set but JWT_ALGORITHM is ${algorithm}.`, fix: 'Set JWT_ALGORITHM=HS256, or remove JWT_SECRET.' })
+    problems.push({
+      variable: 'JWT_SECRET',
+      problem: `is set but JWT_ALGORITHM is ${algorithm}.`,
+      fix: 'Set JWT_ALGORITHM=HS256, or remove JWT_SECRET.',
+    })
   // The default was EdDSA before SPEC §9: a deployment that set only JWT_PRIVATE_KEY (an Ed25519
   // key) would otherwise stop with "not a valid ES256 private key" after the upgrade.
   if (parsed.algorithm === undefined && parsed.privateKey !== undefined && isEd25519Key(parsed.privateKey))
@@ -415,35 +443,68 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
       fix: `Set JWT_ALGORITHM=EdDSA to keep this key (simplejwt cannot verify EdDSA), or make an ${DEFAULT_ALGORITHM} key with \`npx baton keygen\`.`,
     })
   if (parsed.secret !== undefined && production && sharesSecret(parsed.secret, env))
-    problems.push({ variable: 'JWT_SECRET', problem: 'is the same as another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --alg HS256`.' })
+    problems.push({
+      variable: 'JWT_SECRET',
+      problem: 'is the same as another secret (a database or Redis password).',
+      fix: 'Generate a separate one with `npx baton keygen --alg HS256`.',
+    })
   // Issue 17: the refresh key has one purpose; an access key or a password it is not.
   for (const variable of ['BATON_REFRESH_SECRET', 'BATON_REFRESH_SECRETS_PREVIOUS'] as const) {
-    const values = variable === 'BATON_REFRESH_SECRET' ? (parsed.refreshSecret === undefined ? [] : [parsed.refreshSecret]) : (parsed.refreshSecretsPrevious ?? [])
+    const values =
+      variable === 'BATON_REFRESH_SECRET'
+        ? parsed.refreshSecret === undefined
+          ? []
+          : [parsed.refreshSecret]
+        : (parsed.refreshSecretsPrevious ?? [])
     if (values.some((v) => (parsed.secret !== undefined && Buffer.from(v).equals(Buffer.from(parsed.secret))) || sharesSecret(v, env)))
-      problems.push({ variable, problem: 'is the same as JWT_SECRET or another secret (a database or Redis password).', fix: 'Generate a separate one with `npx baton keygen --refresh`.' })
+      problems.push({
+        variable,
+        problem: 'is the same as JWT_SECRET or another secret (a database or Redis password).',
+        fix: 'Generate a separate one with `npx baton keygen --refresh`.',
+      })
   }
 
   const accessTokenLifetime = valueOf('accessTokenLifetime', parsed.accessTokenLifetime)
   const refreshTokenLifetime = valueOf('refreshTokenLifetime', parsed.refreshTokenLifetime)
   const sessionMaxLifetime = valueOf('sessionMaxLifetime', parsed.sessionMaxLifetime)
   if (refreshTokenLifetime < accessTokenLifetime)
-    problems.push({ variable: 'REFRESH_TOKEN_LIFETIME', problem: 'is shorter than ACCESS_TOKEN_LIFETIME.', fix: 'Make refresh tokens live longer than access tokens.' })
+    problems.push({
+      variable: 'REFRESH_TOKEN_LIFETIME',
+      problem: 'is shorter than ACCESS_TOKEN_LIFETIME.',
+      fix: 'Make refresh tokens live longer than access tokens.',
+    })
 
   // Issue 11: trusting every hop lets any client choose its address (per-address limits, the
   // sessions' `ip`, every log line); development only, where index.ts warns about it.
   if (parsed.trustProxy?.kind === 'all' && production)
-    problems.push({ variable: 'BATON_TRUST_PROXY', problem: 'is true, which trusts every X-Forwarded-For entry: any client could choose its own address.', fix: 'Set the number of proxies in front of baton (1 for one nginx), or their addresses, such as 10.0.0.0/8,127.0.0.1.' })
+    problems.push({
+      variable: 'BATON_TRUST_PROXY',
+      problem: 'is true, which trusts every X-Forwarded-For entry: any client could choose its own address.',
+      fix: 'Set the number of proxies in front of baton (1 for one nginx), or their addresses, such as 10.0.0.0/8,127.0.0.1.',
+    })
   if (store === 'memory' && (parsed.workers ?? 1) > 1)
-    problems.push({ variable: 'WORKERS', problem: 'is above 1 with the memory store, whose sessions live in one process.', fix: 'Use BATON_STORE=sqlite or redis, or WORKERS=1.' })
+    problems.push({
+      variable: 'WORKERS',
+      problem: 'is above 1 with the memory store, whose sessions live in one process.',
+      fix: 'Use BATON_STORE=sqlite or redis, or WORKERS=1.',
+    })
 
   const simplejwt = loadSimplejwt(parsed, problems)
 
   // SPEC §9: Django's table is read-only, so it needs its database and cannot take registrations.
   const userStore = valueOf('userStore', parsed.userStore)
   if (userStore === 'django' && parsed.databaseURL == null)
-    problems.push({ variable: 'DATABASE_URL', problem: "is unset, but USER_STORE=django reads users from Django's database.", fix: "Set it as Django's DATABASE_URL: postgres://user:password@host:5432/dbname or sqlite:////abs/path/db.sqlite3." })
+    problems.push({
+      variable: 'DATABASE_URL',
+      problem: "is unset, but USER_STORE=django reads users from Django's database.",
+      fix: "Set it as Django's DATABASE_URL: postgres://user:password@host:5432/dbname or sqlite:////abs/path/db.sqlite3.",
+    })
   if (userStore === 'django' && parsed.registration === true)
-    problems.push({ variable: 'BATON_REGISTRATION', problem: "is true, but USER_STORE=django never writes Django's user table.", fix: 'Unset it; users sign up through Django.' })
+    problems.push({
+      variable: 'BATON_REGISTRATION',
+      problem: "is true, but USER_STORE=django never writes Django's user table.",
+      fix: 'Unset it; users sign up through Django.',
+    })
 
   if (problems.length > 0) throw new ConfigError(problems)
 
@@ -514,22 +575,37 @@ function isoTime(raw: string): number {
 function loadSimplejwt(parsed: Parsed, problems: ConfigProblem[]): SimplejwtConfig | null {
   const signingKey = parsed.simplejwtSigningKey
   if (signingKey === undefined) {
-    for (const [key, variable] of [['simplejwtAlgorithm', 'SIMPLEJWT_ALGORITHM'], ['simplejwtAcceptUntil', 'SIMPLEJWT_ACCEPT_UNTIL']] as const)
+    for (const [key, variable] of [
+      ['simplejwtAlgorithm', 'SIMPLEJWT_ALGORITHM'],
+      ['simplejwtAcceptUntil', 'SIMPLEJWT_ACCEPT_UNTIL'],
+    ] as const)
       if (parsed[key] !== undefined)
-        problems.push({ variable, problem: 'is set but SIMPLEJWT_SIGNING_KEY is not.', fix: "Set SIMPLEJWT_SIGNING_KEY to Django's SIMPLE_JWT SIGNING_KEY (by default its SECRET_KEY), or unset this one." })
+        problems.push({
+          variable,
+          problem: 'is set but SIMPLEJWT_SIGNING_KEY is not.',
+          fix: "Set SIMPLEJWT_SIGNING_KEY to Django's SIMPLE_JWT SIGNING_KEY (by default its SECRET_KEY), or unset this one.",
+        })
     return null
   }
   const algorithm = valueOf('simplejwtAlgorithm', parsed.simplejwtAlgorithm)
   // With rotation off a refresh answers only {access}: the client would keep presenting the
   // legacy token, which is reuse once its grace window ends. Refused rather than half-done.
   if (parsed.rotateRefreshTokens === false)
-    problems.push({ variable: 'SIMPLEJWT_SIGNING_KEY', problem: 'is set with ROTATE_REFRESH_TOKENS=false; the cut-over exchanges each simplejwt token for a rotating baton pair.', fix: 'Keep ROTATE_REFRESH_TOKENS on (the default) during the cut-over.' })
+    problems.push({
+      variable: 'SIMPLEJWT_SIGNING_KEY',
+      problem: 'is set with ROTATE_REFRESH_TOKENS=false; the cut-over exchanges each simplejwt token for a rotating baton pair.',
+      fix: 'Keep ROTATE_REFRESH_TOKENS on (the default) during the cut-over.',
+    })
   try {
     // Builds the verifier once to find a key that cannot be used now, not at the first refresh.
     createSimplejwtVerifier({ signingKey, algorithm, acceptUntil: null, leeway: 0, clock: Date.now })
   } catch (err) {
     if (!(err instanceof TypeError)) throw err
-    problems.push({ variable: 'SIMPLEJWT_SIGNING_KEY', problem: err.message.replace(/^SIMPLEJWT_SIGNING_KEY /, ''), fix: `Paste Django's SIMPLE_JWT SIGNING_KEY (a PEM key for ${algorithm}), with literal \\n for newlines if need be.` })
+    problems.push({
+      variable: 'SIMPLEJWT_SIGNING_KEY',
+      problem: err.message.replace(/^SIMPLEJWT_SIGNING_KEY /, ''),
+      fix: `Paste Django's SIMPLE_JWT SIGNING_KEY (a PEM key for ${algorithm}), with literal \\n for newlines if need be.`,
+    })
   }
   return { signingKey, algorithm, acceptUntil: parsed.simplejwtAcceptUntil ?? null }
 }
@@ -556,7 +632,11 @@ function loadRedis(env: Env, problems: ConfigProblem[]): RedisConfig | null {
     try {
       tlsCA = readFileSync(env.REDIS_TLS_CA_FILE, 'utf8')
     } catch {
-      problems.push({ variable: 'REDIS_TLS_CA_FILE', problem: `cannot read ${env.REDIS_TLS_CA_FILE}.`, fix: 'Point it at the PEM file of the CA that signed the Redis certificate.' })
+      problems.push({
+        variable: 'REDIS_TLS_CA_FILE',
+        problem: `cannot read ${env.REDIS_TLS_CA_FILE}.`,
+        fix: 'Point it at the PEM file of the CA that signed the Redis certificate.',
+      })
     }
   }
 

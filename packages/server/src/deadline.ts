@@ -20,7 +20,11 @@ export class DeadlineExceeded extends Error {
  * issue 5). A late answer settles nothing, and a late rejection is handled here, so it is never
  * left unhandled.
  */
-export function withDeadline<T>(promise: Promise<T>, ms: number, timeout: (ms: number) => Error = (n) => new DeadlineExceeded(n)): Promise<T> {
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  timeout: (ms: number) => Error = (n) => new DeadlineExceeded(n),
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(timeout(ms)), ms)
     promise.then(

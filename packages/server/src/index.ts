@@ -84,16 +84,28 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     log.warn({ file: keys.devKeyFile }, 'using the development signing key kept in the data folder; set JWT_PRIVATE_KEY in production')
   // Issue 17: said once, because replacing the signing key then ends every session (README).
   if (keys.refresh.derived && config.mode === 'production')
-    log.info({ variable: 'BATON_REFRESH_SECRET', kid: keys.refresh.kid }, 'refresh tokens are authenticated with a key derived from the signing key; set BATON_REFRESH_SECRET before replacing that key')
+    log.info(
+      { variable: 'BATON_REFRESH_SECRET', kid: keys.refresh.kid },
+      'refresh tokens are authenticated with a key derived from the signing key; set BATON_REFRESH_SECRET before replacing that key',
+    )
   // Issue 11: refused in production by loadConfig; in development, said once at start.
   if (config.trustProxy.kind === 'all')
-    log.warn({ variable: 'BATON_TRUST_PROXY' }, 'BATON_TRUST_PROXY=true trusts every X-Forwarded-For entry, so any client can choose its own address; set the number of proxies (1) or their addresses instead')
+    log.warn(
+      { variable: 'BATON_TRUST_PROXY' },
+      'BATON_TRUST_PROXY=true trusts every X-Forwarded-For entry, so any client can choose its own address; set the number of proxies (1) or their addresses instead',
+    )
 
   const raw = options.store ?? (await openSessionStore(config, log))
   // The demo's "break the store" control (development only): a switch in front of the store,
   // behind the guard, so the guard alone decides up, down and the circuit (SPEC §4).
   const faulty = config.mode === 'development' && config.demo ? withFaultSwitch(raw) : null
-  const store: GuardedStore = guardStore(faulty?.store ?? raw, { timeoutMs: config.storeTimeoutMs, address: storeAddress(config, raw), log, metrics, clock })
+  const store: GuardedStore = guardStore(faulty?.store ?? raw, {
+    timeoutMs: config.storeTimeoutMs,
+    address: storeAddress(config, raw),
+    log,
+    metrics,
+    clock,
+  })
 
   let users: UserStore | null = options.users ?? null
   if (users === null && options.credentials === undefined) {
@@ -114,12 +126,16 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     )
   const background = createBackgroundTasks()
   // SPEC §9: Django's users are checked by Django's rules and never re-hashed.
-  const credentials = options.credentials ?? (isDjangoUserStore(users) ? createDjangoCredentialChecker(users, { log }) : createCredentialChecker(users!, {
-      params,
-      log,
-      background,
-      onRehash: (outcome) => metrics.passwordRehashes.inc({ outcome }),
-    }))
+  const credentials =
+    options.credentials ??
+    (isDjangoUserStore(users)
+      ? createDjangoCredentialChecker(users, { log })
+      : createCredentialChecker(users!, {
+          params,
+          log,
+          background,
+          onRehash: (outcome) => metrics.passwordRehashes.inc({ outcome }),
+        }))
 
   const deps: Deps = {
     config,
@@ -178,7 +194,10 @@ export async function openSessionStore(config: Config, log: Logger): Promise<Ses
       // Give the first connection a moment so the first requests do not meet a half-open
       // client; an absent Redis is not fatal: the service starts and answers 503 (SPEC §4).
       await store.ready(2_000).catch((err: unknown) => {
-        log.error({ event: 'store_unreachable_at_start', address: store.address, err }, 'Redis is not reachable at start; answering 503 until it is')
+        log.error(
+          { event: 'store_unreachable_at_start', address: store.address, err },
+          'Redis is not reachable at start; answering 503 until it is',
+        )
       })
       return store
     }

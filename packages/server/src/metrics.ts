@@ -33,7 +33,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const registers = [registry]
   return {
     registry,
-    httpRequests: new Counter({ name: 'baton_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'method', 'status'], registers }),
+    httpRequests: new Counter({
+      name: 'baton_http_requests_total',
+      help: 'HTTP requests by route and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    }),
     refreshOutcomes: new Counter({ name: 'baton_refresh_total', help: 'Refresh outcomes by code.', labelNames: ['outcome'], registers }),
     loginOutcomes: new Counter({ name: 'baton_login_total', help: 'Login outcomes by code.', labelNames: ['outcome'], registers }),
     storeLatency: new Histogram({
@@ -44,11 +49,37 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       registers,
     }),
     storeUp: new Gauge({ name: 'baton_store_up', help: '1 while the session store answers, 0 while it does not.', registers }),
-    circuitState: new Gauge({ name: 'baton_store_circuit_state', help: 'Store circuit breaker: 0 closed, 1 open, 2 half-open.', registers }),
-    reuseDetections: new Counter({ name: 'baton_refresh_reuse_detected_total', help: 'Refresh-token reuse detections (sessions revoked).', registers }),
-    graceHits: new Counter({ name: 'baton_refresh_grace_hits_total', help: 'Refreshes answered with the same successor inside the grace window.', registers }),
-    migrated: new Counter({ name: 'baton_migrated_total', help: 'simplejwt refresh tokens exchanged for a new baton session (SPEC §9 cut-over); unset SIMPLEJWT_* once it stops rising.', registers }),
-    passwordRehashes: new Counter({ name: 'baton_password_rehash_total', help: 'Password re-hashes at login to the current scrypt params, by outcome.', labelNames: ['outcome'], registers }),
-    loginQueue: new Gauge({ name: 'baton_login_queue', help: 'Password checks running and logins waiting for one (BATON_LOGIN_CONCURRENCY, BATON_LOGIN_QUEUE).', labelNames: ['state'], registers }),
+    circuitState: new Gauge({
+      name: 'baton_store_circuit_state',
+      help: 'Store circuit breaker: 0 closed, 1 open, 2 half-open.',
+      registers,
+    }),
+    reuseDetections: new Counter({
+      name: 'baton_refresh_reuse_detected_total',
+      help: 'Refresh-token reuse detections (sessions revoked).',
+      registers,
+    }),
+    graceHits: new Counter({
+      name: 'baton_refresh_grace_hits_total',
+      help: 'Refreshes answered with the same successor inside the grace window.',
+      registers,
+    }),
+    migrated: new Counter({
+      name: 'baton_migrated_total',
+      help: 'simplejwt refresh tokens exchanged for a new baton session (SPEC §9 cut-over); unset SIMPLEJWT_* once it stops rising.',
+      registers,
+    }),
+    passwordRehashes: new Counter({
+      name: 'baton_password_rehash_total',
+      help: 'Password re-hashes at login to the current scrypt params, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    loginQueue: new Gauge({
+      name: 'baton_login_queue',
+      help: 'Password checks running and logins waiting for one (BATON_LOGIN_CONCURRENCY, BATON_LOGIN_QUEUE).',
+      labelNames: ['state'],
+      registers,
+    }),
   }
 }

@@ -61,7 +61,7 @@ export function createLegacyExchange(deps: Deps): LegacyExchange | null {
       warnedLifetime = true
       deps.log.warn(
         { event: 'simplejwt_lifetime', refresh_token_lifetime: config.refreshTokenLifetime },
-        'a simplejwt refresh token outlives REFRESH_TOKEN_LIFETIME: set it at least to Django\'s REFRESH_TOKEN_LIFETIME, or an expired session could let that token be exchanged again',
+        "a simplejwt refresh token outlives REFRESH_TOKEN_LIFETIME: set it at least to Django's REFRESH_TOKEN_LIFETIME, or an expired session could let that token be exchanged again",
       )
     }
     return store.migrateLegacy({

@@ -23,12 +23,7 @@ export { maskSecrets, maskURL, secretsOf } from './secrets.js'
 export const DEFAULT_REDIS_PORT = 6379
 
 /** Codes of the corrections `lintRedisURL` applies; stable, for tests and log queries. */
-export type FindingCode =
-  | 'surrounding_whitespace'
-  | 'surrounding_quotes'
-  | 'variable_prefix'
-  | 'uppercase_scheme'
-  | 'tls_only_host'
+export type FindingCode = 'surrounding_whitespace' | 'surrounding_quotes' | 'variable_prefix' | 'uppercase_scheme' | 'tls_only_host'
 
 /** One correction applied to a URL whose mistake had only one possible meaning. */
 export interface Finding {
@@ -144,11 +139,7 @@ const UNSAFE_IN_USERINFO: readonly [string, string][] = [
 export function lintRedisURL(raw: string): LintResult {
   const { text: s, applied } = peel(raw)
   if (s === '') {
-    return error(
-      'empty',
-      'is empty.',
-      'Set it to redis://host:6379 (or rediss:// for TLS), or unset it to use the embedded store.',
-    )
+    return error('empty', 'is empty.', 'Set it to redis://host:6379 (or rediss:// for TLS), or unset it to use the embedded store.')
   }
 
   const scheme = SCHEME.exec(s)
@@ -165,9 +156,7 @@ export function lintRedisURL(raw: string): LintResult {
   let finalScheme = lower
   let tlsProvider: string | null = null
   if (lower === 'redis') {
-    const match = TLS_ONLY_HOSTS.find(
-      (h) => h.pattern.test(parsed.parts.host) && (h.port === undefined || h.port === parsed.parts.port),
-    )
+    const match = TLS_ONLY_HOSTS.find((h) => h.pattern.test(parsed.parts.host) && (h.port === undefined || h.port === parsed.parts.port))
     if (match !== undefined) {
       applied.add('tls_only_host')
       finalScheme = 'rediss'
@@ -184,18 +173,10 @@ export function lintRedisURL(raw: string): LintResult {
     surrounding_whitespace: 'had spaces or line breaks around it; they were removed',
     variable_prefix: 'started with a "REDIS_URL=" prefix (a line of a .env file); it was removed',
     surrounding_quotes: 'was wrapped in quotes; they were removed',
-    uppercase_scheme: `had an upper-case scheme "${schemeName}://"; it was read as "${lower}://"${
-      lower === 'rediss' ? ' (TLS)' : ''
-    }`,
+    uppercase_scheme: `had an upper-case scheme "${schemeName}://"; it was read as "${lower}://"${lower === 'rediss' ? ' (TLS)' : ''}`,
     tls_only_host: `used redis:// for a host that accepts only TLS (${tlsProvider ?? ''}); it was upgraded to rediss://`,
   }
-  for (const code of [
-    'surrounding_whitespace',
-    'variable_prefix',
-    'surrounding_quotes',
-    'uppercase_scheme',
-    'tls_only_host',
-  ] as const) {
+  for (const code of ['surrounding_whitespace', 'variable_prefix', 'surrounding_quotes', 'uppercase_scheme', 'tls_only_host'] as const) {
     if (applied.has(code)) {
       findings.push({ code, message: `The Redis URL ${describe[code]}. Using ${shown}.`, fix: setIt })
     }
@@ -384,10 +365,17 @@ function parseRest(rest: string, tls: boolean): ParseOutcome {
   if (portText !== null) {
     // The port is echoed only when it is a number: a non-number here may be a password that
     // lost its "@host" (`redis://user:secret`).
-    if (portText === '') return error('bad_port', 'has a ":" after the host but no port.', 'Write the port after the ":" (6379 by default) or remove the ":".')
-    if (!/^\d+$/.test(portText)) return error('bad_port', 'has a port that is not a number.', `Write a port from 1 to 65535: ${shape(tls, null)}. If it is a password, it belongs before "@host".`)
+    if (portText === '')
+      return error('bad_port', 'has a ":" after the host but no port.', 'Write the port after the ":" (6379 by default) or remove the ":".')
+    if (!/^\d+$/.test(portText))
+      return error(
+        'bad_port',
+        'has a port that is not a number.',
+        `Write a port from 1 to 65535: ${shape(tls, null)}. If it is a password, it belongs before "@host".`,
+      )
     port = Number(portText)
-    if (port < 1 || port > 65535) return error('bad_port', `has port ${portText}, outside 1–65535.`, `Write a port from 1 to 65535: ${shape(tls, null)}.`)
+    if (port < 1 || port > 65535)
+      return error('bad_port', `has port ${portText}, outside 1–65535.`, `Write a port from 1 to 65535: ${shape(tls, null)}.`)
   }
 
   let db = 0
@@ -410,7 +398,11 @@ function parseRest(rest: string, tls: boolean): ParseOutcome {
 
 function missingScheme(s: string): LintError {
   if (/^rediss?[:/]/i.test(s)) {
-    return error('missing_scheme', 'has a malformed scheme: it must start with "redis://" or "rediss://".', 'Write it as redis://host:6379 (or rediss://host:6379 for TLS).')
+    return error(
+      'missing_scheme',
+      'has a malformed scheme: it must start with "redis://" or "rediss://".',
+      'Write it as redis://host:6379 (or rediss://host:6379 for TLS).',
+    )
   }
   const guess = s.startsWith('//') ? `redis:${s}` : `redis://${s}`
   return error(
@@ -422,8 +414,9 @@ function missingScheme(s: string): LintError {
 
 function unknownScheme(scheme: string): LintError {
   const hint: Record<string, string> = {
-    http: 'Redis does not speak HTTP (an http(s):// URL is often a REST endpoint, such as Upstash\'s REST URL, which baton does not use). Use the redis:// or rediss:// URL of the database.',
-    https: 'Redis does not speak HTTP (an https:// URL is often a REST endpoint, such as Upstash\'s REST URL, which baton does not use). Use the rediss:// URL of the database.',
+    http: "Redis does not speak HTTP (an http(s):// URL is often a REST endpoint, such as Upstash's REST URL, which baton does not use). Use the redis:// or rediss:// URL of the database.",
+    https:
+      "Redis does not speak HTTP (an https:// URL is often a REST endpoint, such as Upstash's REST URL, which baton does not use). Use the rediss:// URL of the database.",
     unix: 'Unix sockets are not supported; connect over TCP with redis://host:6379.',
     'redis-sentinel': 'Configure Sentinel with REDIS_SENTINELS and REDIS_SENTINEL_MASTER; keep REDIS_URL for credentials.',
     'redis+sentinel': 'Configure Sentinel with REDIS_SENTINELS and REDIS_SENTINEL_MASTER; keep REDIS_URL for credentials.',

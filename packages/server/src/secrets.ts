@@ -59,8 +59,7 @@ export function maskURL(url: string): string {
   if (parts === null) return maskSecrets(url)
   if (parts.userinfo === null) return maskQuerySecrets(url)
   const colon = parts.userinfo.indexOf(':')
-  const shownUser =
-    colon === -1 ? MASK : `${parts.userinfo.slice(0, colon)}:${colon === parts.userinfo.length - 1 ? '' : MASK}`
+  const shownUser = colon === -1 ? MASK : `${parts.userinfo.slice(0, colon)}:${colon === parts.userinfo.length - 1 ? '' : MASK}`
   return maskQuerySecrets(`${parts.scheme}${shownUser}@${parts.rest}`)
 }
 

@@ -81,7 +81,10 @@ export function createSessions(deps: Deps): Sessions {
       // One line per 10 s at most: a storm sheds hundreds a second.
       shedSinceLog++
       if (clock() - shedLoggedAt < 10 * SECOND) return
-      log.warn({ event: 'login_busy', shed: shedSinceLog, concurrency: config.loginConcurrency, queue: config.loginQueueLength }, 'more logins at once than the password checks can serve: answering 503 login_busy')
+      log.warn(
+        { event: 'login_busy', shed: shedSinceLog, concurrency: config.loginConcurrency, queue: config.loginQueueLength },
+        'more logins at once than the password checks can serve: answering 503 login_busy',
+      )
       shedSinceLog = 0
       shedLoggedAt = clock()
     },
@@ -118,7 +121,12 @@ export function createSessions(deps: Deps): Sessions {
   }
 
   /** SPEC §3.2's outcomes as answers: the same for baton's tokens and for legacy ones (§9). */
-  async function answer(out: RotateOutcome, fields: { sid: string; sub: string; presented_gen: number }, client: ClientInfo, legacyJtiHash?: string): Promise<IssuedTokens> {
+  async function answer(
+    out: RotateOutcome,
+    fields: { sid: string; sub: string; presented_gen: number },
+    client: ClientInfo,
+    legacyJtiHash?: string,
+  ): Promise<IssuedTokens> {
     const { presented_gen, ...ids } = fields
     switch (out.kind) {
       case 'rotated':
@@ -138,7 +146,17 @@ export function createSessions(deps: Deps): Sessions {
         return await issue(out.session, true)
       case 'reused':
         metrics.reuseDetections.inc()
-        audit('reused', { ...ids, presented_gen, current_gen: out.session.generation, ip: client.ip, ...(legacyJtiHash === undefined ? {} : { legacy_jti_hash: legacyJtiHash }) }, 'warn')
+        audit(
+          'reused',
+          {
+            ...ids,
+            presented_gen,
+            current_gen: out.session.generation,
+            ip: client.ip,
+            ...(legacyJtiHash === undefined ? {} : { legacy_jti_hash: legacyJtiHash }),
+          },
+          'warn',
+        )
         throw new BatonError('token_reused')
       case 'revoked':
         throw new BatonError('token_revoked')

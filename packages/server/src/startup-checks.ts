@@ -14,7 +14,10 @@ export async function runStartupChecks(config: Config, store: GuardedStore, keys
     const ms = await store.check()
     log.info({ check: 'store', store: store.kind, latency_ms: Math.round(ms * 100) / 100 }, `session store reachable (${store.kind})`)
   } catch {
-    log.error({ check: 'store', store: store.kind }, 'session store NOT reachable at start: login, refresh and logout answer 503 until it is')
+    log.error(
+      { check: 'store', store: store.kind },
+      'session store NOT reachable at start: login, refresh and logout answer 503 until it is',
+    )
   }
 
   if (keys.devKeyFile === null && keys.algorithm === 'RS256') {

@@ -27,7 +27,10 @@ function readmeDefaults(): Map<string, string> {
     // Cells are split on ' | ': no default or name holds one (the meaning cell may, it is last).
     const [names, defaults] = row.slice(2).split(' | ') as [string, string]
     const vars = names.split(', ').map((n) => /^`([A-Z0-9_]+)`$/.exec(n)?.[1])
-    assert.ok(vars.every((v) => v !== undefined), `a row names its variables in backticks: ${names}`)
+    assert.ok(
+      vars.every((v) => v !== undefined),
+      `a row names its variables in backticks: ${names}`,
+    )
     // `PORT`, `HOST` | `8000`, `127.0.0.1`: one default per name, in the same order.
     const cells = vars.length === 1 ? [defaults] : defaults.split(', ')
     assert.equal(cells.length, vars.length, `one default per variable: ${row}`)

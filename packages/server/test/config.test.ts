@@ -79,7 +79,11 @@ test('config: every SPEC §5 variable parses into its setting', () => {
     [{ JWT_ALGORITHM: 'ES256' }, (c) => c.algorithm, 'ES256'],
     [{ JWT_ALGORITHM: 'rs256' }, (c) => c.algorithm, 'RS256'],
     [{ JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET }, (c) => Buffer.from(c.secret!).toString(), SECRET],
-    [{ JWT_ALGORITHM: 'HS256', JWT_SECRET: `base64:${Buffer.alloc(32, 7).toString('base64')}` }, (c) => Buffer.from(c.secret!).equals(Buffer.alloc(32, 7)), true],
+    [
+      { JWT_ALGORITHM: 'HS256', JWT_SECRET: `base64:${Buffer.alloc(32, 7).toString('base64')}` },
+      (c) => Buffer.from(c.secret!).equals(Buffer.alloc(32, 7)),
+      true,
+    ],
     [{ JWT_PRIVATE_KEY: ' {"kty":"OKP"} ' }, (c) => c.privateKey, '{"kty":"OKP"}'],
     [{ JWT_PRIVATE_KEY: PEM_BEGIN + '\\nabc\\n' + PEM_END }, (c) => c.privateKey, PEM_BEGIN + '\nabc\n' + PEM_END],
     [{ JWT_LEEWAY: '0' }, (c) => c.leeway, 0],
@@ -154,7 +158,9 @@ test('config: HS256 refuses a JWT_SECRET shorter than 32 bytes, without echoing 
   const err = configError({ JWT_ALGORITHM: 'HS256', JWT_SECRET: short })
   assert.deepEqual(variables(err), ['JWT_SECRET'])
   assert.ok(!err.message.includes(short))
-  assert.deepEqual(variables(configError({ JWT_ALGORITHM: 'HS256', JWT_SECRET: `base64:${Buffer.alloc(16).toString('base64')}` })), ['JWT_SECRET'])
+  assert.deepEqual(variables(configError({ JWT_ALGORITHM: 'HS256', JWT_SECRET: `base64:${Buffer.alloc(16).toString('base64')}` })), [
+    'JWT_SECRET',
+  ])
   // 32 bytes is enough.
   assert.equal(loadConfig({ JWT_ALGORITHM: 'HS256', JWT_SECRET: `${short}x` }).secret?.length, 32)
 })
@@ -173,7 +179,9 @@ test('config: production without a key is a ConfigError for JWT_PRIVATE_KEY (JWT
 })
 
 test('config: a key of the wrong kind for the algorithm is refused', () => {
-  assert.deepEqual(variables(configError({ JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET, JWT_PRIVATE_KEY: '{"kty":"OKP"}' })), ['JWT_PRIVATE_KEY'])
+  assert.deepEqual(variables(configError({ JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET, JWT_PRIVATE_KEY: '{"kty":"OKP"}' })), [
+    'JWT_PRIVATE_KEY',
+  ])
   assert.deepEqual(variables(configError({ JWT_SECRET: SECRET })), ['JWT_SECRET'])
 })
 
@@ -209,7 +217,10 @@ test('config: BATON_STORE defaults to redis when REDIS_URL is set, else sqlite',
 test('config: a quoted REDIS_URL is corrected with a finding', () => {
   const c = loadConfig({ REDIS_URL: '"redis://default:s3cret@127.0.0.1:6390"' })
   assert.equal(c.redis?.url, 'redis://default:s3cret@127.0.0.1:6390')
-  assert.deepEqual(c.redis?.findings.map((f) => f.code), ['surrounding_quotes'])
+  assert.deepEqual(
+    c.redis?.findings.map((f) => f.code),
+    ['surrounding_quotes'],
+  )
   for (const f of c.redis!.findings) assert.ok(!f.message.includes('s3cret'))
   const prefixed = loadConfig({ REDIS_URL: 'REDIS_URL=redis://127.0.0.1:6390\n' })
   assert.equal(prefixed.redis?.url, 'redis://127.0.0.1:6390')
@@ -217,7 +228,11 @@ test('config: a quoted REDIS_URL is corrected with a finding', () => {
 })
 
 test('config: an ambiguous REDIS_URL is a ConfigError naming REDIS_URL, without the password', () => {
-  for (const url of ['redis://default:hunter2@x@cache.example:6379', 'redis://default:pa#ss@cache.example:6379', 'redis://cache.example:port']) {
+  for (const url of [
+    'redis://default:hunter2@x@cache.example:6379',
+    'redis://default:pa#ss@cache.example:6379',
+    'redis://cache.example:port',
+  ]) {
     const err = configError({ REDIS_URL: url })
     assert.deepEqual(variables(err), ['REDIS_URL'])
     assert.ok(!err.message.includes('hunter2') && !err.message.includes('pa#ss'), err.message)
@@ -263,8 +278,14 @@ test('config: BATON_TRUST_PROXY takes a hop count or proxy addresses/CIDRs; fals
   for (const raw of ['false', '0', 'off', 'no']) assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: raw }).trustProxy, { kind: 'none' }, raw)
   assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '1' }).trustProxy, { kind: 'hops', hops: 1 })
   assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: ' 2 ' }).trustProxy, { kind: 'hops', hops: 2 })
-  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, { kind: 'addresses', addresses: ['10.0.0.0/8', '127.0.0.1'] })
-  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '2001:db8::/32,::1,loopback' }).trustProxy, { kind: 'addresses', addresses: ['2001:db8::/32', '::1', 'loopback'] })
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, {
+    kind: 'addresses',
+    addresses: ['10.0.0.0/8', '127.0.0.1'],
+  })
+  assert.deepEqual(loadConfig({ BATON_TRUST_PROXY: '2001:db8::/32,::1,loopback' }).trustProxy, {
+    kind: 'addresses',
+    addresses: ['2001:db8::/32', '::1', 'loopback'],
+  })
   // Production accepts both safe forms.
   const production = { BATON_MODE: 'production', JWT_ALGORITHM: 'HS256', JWT_SECRET: SECRET }
   assert.deepEqual(loadConfig({ ...production, BATON_TRUST_PROXY: '1' }).trustProxy, { kind: 'hops', hops: 1 })
@@ -289,7 +310,10 @@ test('config: a BATON_TRUST_PROXY that is neither a count nor addresses is a Con
     assert.deepEqual(variables(err), ['BATON_TRUST_PROXY'], raw)
     assert.match(err.problems[0]!.fix, /number of proxies/)
   }
-  assert.match(configError({ BATON_TRUST_PROXY: '10.0.0.0/8,proxy.internal' }).problems[0]!.problem, /"proxy\.internal" is not an IP address or CIDR range/)
+  assert.match(
+    configError({ BATON_TRUST_PROXY: '10.0.0.0/8,proxy.internal' }).problems[0]!.problem,
+    /"proxy\.internal" is not an IP address or CIDR range/,
+  )
 })
 
 test('config: production with the memory store runs one worker unless WORKERS says otherwise (and more is refused)', () => {

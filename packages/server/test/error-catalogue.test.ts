@@ -64,8 +64,9 @@ test('errors: README.md is inside the repository, where the catalogue test reads
   assert.ok(existsSync(README), `${README} is missing: the catalogue cannot be checked against its documentation`)
 })
 
-test("errors: the table parser reads rows and ignores what is not a row (it can fail)", () => {
-  const sample = 'x\n## HTTP API\n\n| status | code | when |\n|---|---|---|\n| 400 | `bad_request` | bad |\n| 4O4 | `nope` | typo |\n\nafter\n| 500 | `late` | not in the table |\n'
+test('errors: the table parser reads rows and ignores what is not a row (it can fail)', () => {
+  const sample =
+    'x\n## HTTP API\n\n| status | code | when |\n|---|---|---|\n| 400 | `bad_request` | bad |\n| 4O4 | `nope` | typo |\n\nafter\n| 500 | `late` | not in the table |\n'
   assert.deepEqual([...readmeErrors(sample)], [['bad_request', { status: 400, when: 'bad' }]])
 })
 
@@ -84,7 +85,11 @@ test("errors: every code of ERRORS is in the README's table; additions to SPEC Â
     const row = documented.get(code)
     assert.ok(row !== undefined, `${code} is in ERRORS but not in the README's error table`)
     assert.equal(row.status, status, `status of ${code}`)
-    assert.equal(/\(addition to SPEC\)/.test(row.when), Object.hasOwn(ADDITIONS, code), `${code}: "(addition to SPEC)" marks exactly the additions`)
+    assert.equal(
+      /\(addition to SPEC\)/.test(row.when),
+      Object.hasOwn(ADDITIONS, code),
+      `${code}: "(addition to SPEC)" marks exactly the additions`,
+    )
     if (Object.hasOwn(ADDITIONS, code)) assert.equal(status, ADDITIONS[code], `status of ${code}`)
   }
 })

@@ -95,7 +95,10 @@ for (const { name, dir } of PACKAGES) {
     const maps = files.filter((f) => f.endsWith('.map'))
     assert.ok(maps.length > 10, 'source maps are packed')
     for (const map of maps) {
-      const { sources, sourcesContent } = JSON.parse(readFileSync(join(dir, map), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] }
+      const { sources, sourcesContent } = JSON.parse(readFileSync(join(dir, map), 'utf8')) as {
+        sources: string[]
+        sourcesContent?: (string | null)[]
+      }
       assert.equal(sourcesContent?.filter((s) => typeof s === 'string').length, sources.length, `${map} carries its sources`)
     }
     // What the packed code imports is declared: a devDependency used at run time breaks users.
@@ -113,20 +116,39 @@ for (const { name, dir } of PACKAGES) {
     if (name === '@baton/server') {
       // `baton serve` serves the demo page from dist/demo (app.ts DEMO_DIR).
       assert.ok(files.includes('dist/demo/index.html'), 'the demo page is packed')
-      assert.ok(files.some((f) => /^dist\/demo\/assets\/.+\.js$/.test(f)), 'the demo script is packed')
+      assert.ok(
+        files.some((f) => /^dist\/demo\/assets\/.+\.js$/.test(f)),
+        'the demo script is packed',
+      )
     }
   })
 
   test(`packaging: publint and arethetypeswrong find no problem in ${name}`, async () => {
     const tarball = join(out, (await pack(name, false)).filename)
-    const publint = await run(process.execPath, [join(ROOT, 'node_modules/publint/src/cli.js'), 'run', tarball, '--level', 'suggestion', '--strict'])
+    const publint = await run(process.execPath, [
+      join(ROOT, 'node_modules/publint/src/cli.js'),
+      'run',
+      tarball,
+      '--level',
+      'suggestion',
+      '--strict',
+    ])
     assert.equal(publint.code, 0, publint.stdout + publint.stderr)
     assert.match(publint.stdout, /All good!/, publint.stdout)
     // esm-only: the packages are ES modules; CommonJS callers use import() (or require() of ESM,
     // which Node ≥ 22.12 does), so node10 and node16-from-CJS resolutions are not a target.
-    const attw = await run(process.execPath, [join(ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'esm-only', '--format', 'json'])
+    const attw = await run(process.execPath, [
+      join(ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'),
+      tarball,
+      '--profile',
+      'esm-only',
+      '--format',
+      'json',
+    ])
     assert.equal(attw.code, 0, attw.stdout + attw.stderr)
-    const { analysis } = JSON.parse(attw.stdout) as { analysis: { entrypoints: Record<string, unknown>; problems: { resolutionKind?: string }[] } }
+    const { analysis } = JSON.parse(attw.stdout) as {
+      analysis: { entrypoints: Record<string, unknown>; problems: { resolutionKind?: string }[] }
+    }
     assert.deepEqual(Object.keys(analysis.entrypoints).sort(), Object.keys(manifest(dir).exports).sort())
     for (const problem of analysis.problems) {
       assert.ok(problem.resolutionKind === 'node10' || problem.resolutionKind === 'node16-cjs', JSON.stringify(problem))

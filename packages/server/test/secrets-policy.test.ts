@@ -67,10 +67,7 @@ test('policy: a database URL drops its query and fragment (they may carry passwo
 
 test('policy: password-like query parameters are masked in URLs and in text', () => {
   assert.equal(maskURL('redis://host/0?password=pw-1234&family=6'), 'redis://host/0?password=****&family=6')
-  assert.equal(
-    maskSecrets('GET /x?token=abc-123&auth=zz&sslpassword=k1 done'),
-    'GET /x?token=****&auth=****&sslpassword=**** done',
-  )
+  assert.equal(maskSecrets('GET /x?token=abc-123&auth=zz&sslpassword=k1 done'), 'GET /x?token=****&auth=****&sslpassword=**** done')
 })
 
 test('policy: URLs inside free text: any scheme, the password may hold "@"; text without secrets is unchanged', () => {

@@ -51,6 +51,13 @@ test('startup checks: the TLS check trusts the CA that Config read, not process.
   assert.equal(store.length, 1)
   assert.equal(store[0]!.level, 30, 'the store reaches the TLS Redis with the CA from Config')
   const failures = s.logs.filter((l) => typeof l.check === 'string' && l.check.startsWith('redis.') && l.level === 50)
-  assert.deepEqual(failures.map((l) => `${String(l.check)}: ${String(l.msg)}`), [], 'no self-check fails: the TLS check used the same CA as the store')
-  assert.ok(s.logs.some((l) => l.check === 'redis.persistence'), 'the doctor checks ran past TLS')
+  assert.deepEqual(
+    failures.map((l) => `${String(l.check)}: ${String(l.msg)}`),
+    [],
+    'no self-check fails: the TLS check used the same CA as the store',
+  )
+  assert.ok(
+    s.logs.some((l) => l.check === 'redis.persistence'),
+    'the doctor checks ran past TLS',
+  )
 })

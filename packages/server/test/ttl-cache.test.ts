@@ -5,10 +5,7 @@ import { createTTLCache } from '../src/ttl-cache.js'
 import { createFakeClock } from './helpers/fake-clock.js'
 
 type Op =
-  | { op: 'set'; key: number; value: number }
-  | { op: 'get'; key: number }
-  | { op: 'delete'; key: number }
-  | { op: 'advance'; ms: number }
+  { op: 'set'; key: number; value: number } | { op: 'get'; key: number } | { op: 'delete'; key: number } | { op: 'advance'; ms: number }
 
 const KEYS = 6
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -117,7 +114,10 @@ test('ttl cache: a full cache drops the entry set longest ago; setting a key aga
   cache.set('a', 4) // now the newest
   cache.set('d', 5) // pushes out b
   assert.equal(cache.get('b'), undefined)
-  assert.deepEqual(['a', 'c', 'd'].map((k) => cache.get(k)), [4, 3, 5])
+  assert.deepEqual(
+    ['a', 'c', 'd'].map((k) => cache.get(k)),
+    [4, 3, 5],
+  )
   assert.equal(cache.size, 3)
 })
 

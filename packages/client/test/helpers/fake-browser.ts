@@ -26,20 +26,10 @@ export interface FakeBrowser {
 }
 
 /** Fetch standard: the response headers a cross-origin page may always read. */
-const CORS_SAFELISTED = [
-  'cache-control',
-  'content-language',
-  'content-length',
-  'content-type',
-  'expires',
-  'last-modified',
-  'pragma',
-]
+const CORS_SAFELISTED = ['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma']
 
 function corsFiltered(response: Response): Response {
-  const exposed = (response.headers.get('access-control-expose-headers') ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
+  const exposed = (response.headers.get('access-control-expose-headers') ?? '').split(',').map((name) => name.trim().toLowerCase())
   const headers = new Headers()
   response.headers.forEach((value, name) => {
     if (CORS_SAFELISTED.includes(name) || exposed.includes(name)) headers.set(name, value)
@@ -89,15 +79,13 @@ export function createFakeBrowser(server: FakeServer, origin = ORIGIN): FakeBrow
       try {
         response = await abortable(server.handle(request), request.signal)
       } catch (error) {
-        if (error instanceof ConnectionDropped)
-          throw new TypeError('fetch failed', { cause: error })
+        if (error instanceof ConnectionDropped) throw new TypeError('fetch failed', { cause: error })
         throw error
       }
       for (const line of response.headers.getSetCookie()) {
         const [pair = '', ...attributes] = line.split(';')
         const [name = '', ...value] = pair.trim().split('=')
-        if (attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute)))
-          cookies.delete(name)
+        if (attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute))) cookies.delete(name)
         else cookies.set(name, value.join('='))
       }
       return browser.crossOrigin ? corsFiltered(response) : response

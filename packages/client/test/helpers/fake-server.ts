@@ -8,8 +8,7 @@ import { CSRF_HEADER } from '../../src/wire.js'
 import { claimsOf, makeToken } from './jwt.js'
 
 /** How refresh misbehaves while set: an HTTP error, a dropped connection, or no answer at all. */
-export type RefreshFailure =
-  { status: number; code?: string; retryAfter?: number } | 'network' | 'hang'
+export type RefreshFailure = { status: number; code?: string; retryAfter?: number } | 'network' | 'hang'
 
 /** Thrown by `handle` when the connection should fail without an HTTP answer. */
 export class ConnectionDropped extends Error {
@@ -193,9 +192,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
         'content-type': 'application/json',
         'cache-control': 'no-store',
         ...(date === null ? {} : { date }),
-        ...(options.exposeHeaders === ''
-          ? {}
-          : { 'access-control-expose-headers': options.exposeHeaders }),
+        ...(options.exposeHeaders === '' ? {} : { 'access-control-expose-headers': options.exposeHeaders }),
         ...headers,
       },
     })
@@ -255,8 +252,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       })
     }
     if (failure !== null) {
-      const headers: Record<string, string> =
-        failure.retryAfter === undefined ? {} : { 'retry-after': String(failure.retryAfter) }
+      const headers: Record<string, string> = failure.retryAfter === undefined ? {} : { 'retry-after': String(failure.retryAfter) }
       return error(failure.status, failure.code ?? 'store_unavailable', headers)
     }
     if (options.mode === 'cookie' && request.headers.get(CSRF_HEADER) !== '1') {
@@ -264,10 +260,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     }
     const token = presentedRefresh(request, body)
     if (token === undefined)
-      return error(
-        options.mode === 'cookie' ? 401 : 400,
-        options.mode === 'cookie' ? 'token_not_valid' : 'bad_request',
-      )
+      return error(options.mode === 'cookie' ? 401 : 400, options.mode === 'cookie' ? 'token_not_valid' : 'bad_request')
     let claims: Record<string, unknown>
     try {
       claims = claimsOf(token)
@@ -275,8 +268,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
       return error(401, 'token_not_valid')
     }
     const session = sessions.get(String(claims['sid']))
-    if (session === undefined || Number(claims['exp']) <= seconds())
-      return error(401, 'token_not_valid')
+    if (session === undefined || Number(claims['exp']) <= seconds()) return error(401, 'token_not_valid')
     if (session.revoked) return error(401, 'token_revoked')
     if (claims['jti'] === session.currentJti) {
       if (!options.rotate) {
@@ -298,11 +290,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     }
     // SPEC §3.2: the previous token within grace answers the same successor.
     const previous = session.previous
-    if (
-      previous !== null &&
-      previous.jti === claims['jti'] &&
-      options.now() <= previous.graceUntil
-    ) {
+    if (previous !== null && previous.jti === claims['jti'] && options.now() <= previous.graceUntil) {
       return tokenAnswer(previous.successor, true)
     }
     session.revoked = true
@@ -332,20 +320,13 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
     if (request.method === 'POST' && url.pathname === options.paths.refresh) return refresh(request, body)
     if (request.method === 'POST' && url.pathname === options.paths.logout) {
       calls.logout += 1
-      if (options.mode === 'cookie' && request.headers.get(CSRF_HEADER) !== '1')
-        return error(403, 'csrf_failed')
+      if (options.mode === 'cookie' && request.headers.get(CSRF_HEADER) !== '1') return error(403, 'csrf_failed')
       const token = presentedRefresh(request, body)
       if (token !== undefined) {
         const session = sessions.get(String(claimsOf(token)['sid']))
         if (session !== undefined) session.revoked = true
       }
-      return json(
-        200,
-        {},
-        options.mode === 'cookie'
-          ? { 'set-cookie': 'baton_refresh=; Max-Age=0; Path=/api/auth/' }
-          : {},
-      )
+      return json(200, {}, options.mode === 'cookie' ? { 'set-cookie': 'baton_refresh=; Max-Age=0; Path=/api/auth/' } : {})
     }
     if (url.pathname.startsWith('/api/') && !url.pathname.startsWith('/api/auth/')) {
       calls.api += 1
@@ -361,8 +342,7 @@ export function createFakeServer(input: FakeServerOptions): FakeServer {
         calls.unauthorized += 1
         return error(401, 'token_not_valid', { 'www-authenticate': 'Bearer error="invalid_token"' })
       }
-      if (url.pathname === '/api/me/')
-        return json(200, { id: claims['sub'], username: claims['sub'] })
+      if (url.pathname === '/api/me/') return json(200, { id: claims['sub'], username: claims['sub'] })
       if (url.pathname === '/api/echo/') return json(200, { method: request.method, body })
     }
     return error(404, 'not_found')

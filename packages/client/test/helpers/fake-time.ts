@@ -40,9 +40,7 @@ export function createFakeTime(start = Date.UTC(2026, 0, 1)): FakeTime {
     advance(ms) {
       const end = t + ms
       for (;;) {
-        const due = [...timers.values()]
-          .filter((timer) => timer.at <= end)
-          .sort((a, b) => a.at - b.at || a.id - b.id)[0]
+        const due = [...timers.values()].filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0]
         if (due === undefined) break
         timers.delete(due.id)
         t = Math.max(t, due.at)

@@ -7,10 +7,7 @@ import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
 import { ConnectionDropped, type FakeServer } from './fake-server.js'
 
-export async function serveOverHTTP(
-  t: TestContext,
-  server: Pick<FakeServer, 'handle'>,
-): Promise<{ origin: string; port: number }> {
+export async function serveOverHTTP(t: TestContext, server: Pick<FakeServer, 'handle'>): Promise<{ origin: string; port: number }> {
   const http = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)

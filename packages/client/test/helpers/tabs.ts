@@ -75,10 +75,7 @@ export function recordEvents(client: AuthClient): { name: AuthEventName; payload
 }
 
 /** Resolves with the next payload of `event`. */
-export function nextEvent<E extends AuthEventName>(
-  client: AuthClient,
-  event: E,
-): Promise<AuthEventMap[E]> {
+export function nextEvent<E extends AuthEventName>(client: AuthClient, event: E): Promise<AuthEventMap[E]> {
   return new Promise((resolve) => {
     const off = client.on(event, (payload) => {
       off()

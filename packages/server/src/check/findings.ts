@@ -17,7 +17,14 @@ function pick(flavour: Flavour, fixes: Fixes): string {
 }
 
 /** A finding; `fix` is chosen for the flavour and is '' for `ok`. */
-export function finding(id: FindingId, status: CheckStatus, title: string, meaning: string, flavour: Flavour, fixes?: Fixes | string): CheckFinding {
+export function finding(
+  id: FindingId,
+  status: CheckStatus,
+  title: string,
+  meaning: string,
+  flavour: Flavour,
+  fixes?: Fixes | string,
+): CheckFinding {
   const fix = status === 'ok' || fixes === undefined ? '' : typeof fixes === 'string' ? fixes : pick(flavour, fixes)
   return { id, status, title, meaning, fix }
 }
@@ -25,7 +32,7 @@ export function finding(id: FindingId, status: CheckStatus, title: string, meani
 const NO_GRACE_SIMPLEJWT =
   'simplejwt has no grace window (an upstream limitation): with BLACKLIST_AFTER_ROTATION = True an old refresh token is refused at once, even a second later. ' +
   'BLACKLIST_AFTER_ROTATION = False would stop the logouts but keep every old refresh token valid, which is worse. ' +
-  "Keep it True, make the client serialise refreshes (one at a time, shared across tabs), or move the refresh endpoint to baton, which answers the same successor within REFRESH_GRACE_SECONDS (SPEC §3.2)."
+  'Keep it True, make the client serialise refreshes (one at a time, shared across tabs), or move the refresh endpoint to baton, which answers the same successor within REFRESH_GRACE_SECONDS (SPEC §3.2).'
 
 export const TEXT = {
   loginRejected: {
@@ -33,7 +40,8 @@ export const TEXT = {
     fix: 'Check --username and the password, and that LOGIN (the first of --paths) is the login endpoint.',
   },
   serverError: {
-    meaning: 'An expected failure answered with a 5xx (or no answer): clients cannot tell a bad request from an outage, and usually log the user out.',
+    meaning:
+      'An expected failure answered with a 5xx (or no answer): clients cannot tell a bad request from an outage, and usually log the user out.',
     fixes: {
       baton: 'This is a baton bug: the log line with the request_id has the stack; please report it.',
       simplejwt: "Read the server's log for the traceback; an unhandled exception in a view is a 500 in Django.",
@@ -50,12 +58,14 @@ export const TEXT = {
     },
   },
   notSuperseded: {
-    meaning: 'Rotation protects nothing: every refresh token ever issued stays valid until it expires, so a stolen one works alongside the user.',
+    meaning:
+      'Rotation protects nothing: every refresh token ever issued stays valid until it expires, so a stolen one works alongside the user.',
     fixes: {
       baton: 'This should not happen with baton (a superseded token is reuse after REFRESH_GRACE_SECONDS): report it, with the version.',
       simplejwt:
         "Set BLACKLIST_AFTER_ROTATION = True and add 'rest_framework_simplejwt.token_blacklist' to INSTALLED_APPS (then migrate). If the service has a grace window longer than --grace-seconds, run again with a longer one.",
-      generic: 'Retire the presented refresh token when rotating. If the service has a grace window longer than --grace-seconds, run again with a longer one.',
+      generic:
+        'Retire the presented refresh token when rotating. If the service has a grace window longer than --grace-seconds, run again with a longer one.',
     },
   },
   loggedOutOnRetry: {
@@ -68,7 +78,8 @@ export const TEXT = {
     },
   },
   fork: {
-    meaning: 'The retry works, but one refresh token now has two live successors: the session has forked, and revoking one branch leaves the other.',
+    meaning:
+      'The retry works, but one refresh token now has two live successors: the session has forked, and revoking one branch leaves the other.',
     fixes: {
       baton: 'This should not happen with baton (a retry within grace answers the same successor): report it, with the version.',
       simplejwt: 'Set BLACKLIST_AFTER_ROTATION = True so a presented refresh token cannot be spent twice.',
@@ -116,7 +127,8 @@ export const TEXT = {
     meaning: 'Logging out leaves the refresh token working: whoever holds a copy stays logged in.',
     fixes: {
       baton: 'This should not happen with baton (logout revokes the session): report it, with the store in use.',
-      simplejwt: "Add 'rest_framework_simplejwt.token_blacklist' to INSTALLED_APPS (then migrate): without it the blacklist view does nothing.",
+      simplejwt:
+        "Add 'rest_framework_simplejwt.token_blacklist' to INSTALLED_APPS (then migrate): without it the blacklist view does nothing.",
       generic: 'Make logout revoke the refresh token (and its session).',
     },
   },
@@ -133,7 +145,8 @@ export const TEXT = {
     },
   },
   errorShape: {
-    meaning: 'Clients written for simplejwt read `detail` and switch on `code` (token_not_valid, …): an answer without them cannot be told apart.',
+    meaning:
+      'Clients written for simplejwt read `detail` and switch on `code` (token_not_valid, …): an answer without them cannot be told apart.',
     fixes: {
       baton: 'This should not happen with baton (every error is {detail, code}): report it.',
       simplejwt:

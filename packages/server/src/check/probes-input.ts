@@ -22,7 +22,8 @@ function b64(value: object): string {
 
 function judge(id: FindingId, what: string, answer: Answer, flavour: Flavour): CheckFinding {
   if (isClientError(answer)) return finding(id, 'ok', `${what} answered ${describeAnswer(answer)}`, TEXT.badInput.meaning, flavour)
-  if (isServerError(answer)) return finding(id, 'fail', `${what} answered ${describeAnswer(answer)}`, TEXT.serverError.meaning, flavour, TEXT.serverError.fixes)
+  if (isServerError(answer))
+    return finding(id, 'fail', `${what} answered ${describeAnswer(answer)}`, TEXT.serverError.meaning, flavour, TEXT.serverError.fixes)
   return finding(
     id,
     'fail',
@@ -48,8 +49,23 @@ export async function probeHugeBody(ctx: ProbeContext, flavour: Flavour): Promis
   const body = JSON.stringify({ refresh: 'a'.repeat(HUGE_BODY_BYTES) })
   const answer = await postRaw(ctx, { raw: { body, contentType: 'application/json' } }, 'huge body')
   const what = 'A 3 MB body'
-  if (answer.status === 413) return finding(id, 'ok', `${what} answered ${describeAnswer(answer)}`, 'Oversized requests are refused before they are parsed.', flavour)
-  if (isClientError(answer)) return finding(id, 'warn', `${what} answered ${describeAnswer(answer)}, not 413: it was read and parsed`, TEXT.hugeBodyRead.meaning, flavour, TEXT.hugeBodyRead.fixes)
+  if (answer.status === 413)
+    return finding(
+      id,
+      'ok',
+      `${what} answered ${describeAnswer(answer)}`,
+      'Oversized requests are refused before they are parsed.',
+      flavour,
+    )
+  if (isClientError(answer))
+    return finding(
+      id,
+      'warn',
+      `${what} answered ${describeAnswer(answer)}, not 413: it was read and parsed`,
+      TEXT.hugeBodyRead.meaning,
+      flavour,
+      TEXT.hugeBodyRead.fixes,
+    )
   if (answer.status === 0 && answer.network !== 'timeout') {
     return finding(
       id,
@@ -99,27 +115,86 @@ export async function probeGarbageToken(ctx: ProbeContext, flavour: Flavour): Pr
 export async function probeWWWAuthenticate(ctx: ProbeContext, flavour: Flavour, access: string): Promise<CheckFinding> {
   const id = 'www-authenticate'
   const url = ctx.target.protected
-  if (url === null) return finding(id, 'warn', 'Not checked: --protected none', TEXT.protectedUnknown.meaning, flavour, TEXT.protectedUnknown.fix)
+  if (url === null)
+    return finding(id, 'warn', 'Not checked: --protected none', TEXT.protectedUnknown.meaning, flavour, TEXT.protectedUnknown.fix)
   const path = url.pathname
   const valid = await getProtected(ctx, url, access, 'protected resource')
-  if (isServerError(valid)) return finding(id, 'fail', `${path} answered ${describeAnswer(valid)} to the login's access token`, TEXT.serverError.meaning, flavour, TEXT.serverError.fixes)
+  if (isServerError(valid))
+    return finding(
+      id,
+      'fail',
+      `${path} answered ${describeAnswer(valid)} to the login's access token`,
+      TEXT.serverError.meaning,
+      flavour,
+      TEXT.serverError.fixes,
+    )
   if (valid.status !== 200) {
     const why = ctx.target.protectedGiven ? '' : ' (the default --protected ../me/)'
-    return finding(id, 'warn', `Not checked: ${path}${why} answered ${describeAnswer(valid)} to the login's access token`, TEXT.protectedUnknown.meaning, flavour, TEXT.protectedUnknown.fix)
+    return finding(
+      id,
+      'warn',
+      `Not checked: ${path}${why} answered ${describeAnswer(valid)} to the login's access token`,
+      TEXT.protectedUnknown.meaning,
+      flavour,
+      TEXT.protectedUnknown.fix,
+    )
   }
   const garbage = await getProtected(ctx, url, 'not-a-token', 'protected resource, garbage bearer')
   if (garbage.status >= 200 && garbage.status < 300) {
-    return finding(id, 'fail', `${path} answered ${describeAnswer(garbage)} to a garbage bearer token`, 'Anyone gets in without a valid token.', flavour, 'Require a valid access token on this resource.')
+    return finding(
+      id,
+      'fail',
+      `${path} answered ${describeAnswer(garbage)} to a garbage bearer token`,
+      'Anyone gets in without a valid token.',
+      flavour,
+      'Require a valid access token on this resource.',
+    )
   }
-  if (isServerError(garbage)) return finding(id, 'fail', `${path} answered ${describeAnswer(garbage)} to a garbage bearer token`, TEXT.serverError.meaning, flavour, TEXT.serverError.fixes)
+  if (isServerError(garbage))
+    return finding(
+      id,
+      'fail',
+      `${path} answered ${describeAnswer(garbage)} to a garbage bearer token`,
+      TEXT.serverError.meaning,
+      flavour,
+      TEXT.serverError.fixes,
+    )
   const header = garbage.headers.get('www-authenticate')
   if (garbage.status !== 401) {
-    return finding(id, 'warn', `${path} answered ${describeAnswer(garbage)} to a garbage bearer token, not 401`, TEXT.wwwAuthenticate.meaning, flavour, TEXT.wwwAuthenticate.fixes)
+    return finding(
+      id,
+      'warn',
+      `${path} answered ${describeAnswer(garbage)} to a garbage bearer token, not 401`,
+      TEXT.wwwAuthenticate.meaning,
+      flavour,
+      TEXT.wwwAuthenticate.fixes,
+    )
   }
-  if (header === null) return finding(id, 'warn', `${path} answered 401 to a garbage bearer token without WWW-Authenticate`, TEXT.wwwAuthenticate.meaning, flavour, TEXT.wwwAuthenticate.fixes)
+  if (header === null)
+    return finding(
+      id,
+      'warn',
+      `${path} answered 401 to a garbage bearer token without WWW-Authenticate`,
+      TEXT.wwwAuthenticate.meaning,
+      flavour,
+      TEXT.wwwAuthenticate.fixes,
+    )
   const shown = header.length > 120 ? `${header.slice(0, 117)}...` : header
   if (!/^\s*bearer\b/i.test(header) || !/\berror="?invalid_token"?/i.test(header)) {
-    return finding(id, 'warn', `${path} answered 401 with WWW-Authenticate: ${shown} (no error="invalid_token")`, TEXT.wwwAuthenticate.meaning, flavour, TEXT.wwwAuthenticate.fixes)
+    return finding(
+      id,
+      'warn',
+      `${path} answered 401 with WWW-Authenticate: ${shown} (no error="invalid_token")`,
+      TEXT.wwwAuthenticate.meaning,
+      flavour,
+      TEXT.wwwAuthenticate.fixes,
+    )
   }
-  return finding(id, 'ok', `${path} answered 401 with WWW-Authenticate: ${shown}`, 'OAuth clients can tell an invalid token from a missing one.', flavour)
+  return finding(
+    id,
+    'ok',
+    `${path} answered 401 with WWW-Authenticate: ${shown}`,
+    'OAuth clients can tell an invalid token from a missing one.',
+    flavour,
+  )
 }

@@ -33,7 +33,13 @@ export async function probeLostResponse(ctx: ProbeContext, flavour: Flavour, old
     )
   }
   if (successor === null) {
-    return finding(id, 'ok', 'No rotation: the same refresh token works again, so a lost answer costs nothing', 'A client that lost the answer just refreshes again.', flavour)
+    return finding(
+      id,
+      'ok',
+      'No rotation: the same refresh token works again, so a lost answer costs nothing',
+      'A client that lost the answer just refreshes again.',
+      flavour,
+    )
   }
   if (retry.refresh === null) {
     return finding(
@@ -56,7 +62,14 @@ export async function probeLostResponse(ctx: ProbeContext, flavour: Flavour, old
   }
   const first = await postVerify(ctx, successor, 'verify first successor')
   if (first.status === 200) {
-    return finding(id, 'warn', 'Presenting the refresh token again at once answered a different successor, and the first one still verifies', TEXT.fork.meaning, flavour, TEXT.fork.fixes)
+    return finding(
+      id,
+      'warn',
+      'Presenting the refresh token again at once answered a different successor, and the first one still verifies',
+      TEXT.fork.meaning,
+      flavour,
+      TEXT.fork.fixes,
+    )
   }
   return finding(
     id,
@@ -95,7 +108,8 @@ export async function probeParallel(ctx: ProbeContext, flavour: Flavour, options
   for (let round = 1; round <= rounds; round++) {
     const outcome = await parallelRound(ctx, n, options, `round ${round} of ${rounds}`)
     outcomes.push(outcome)
-    if (outcome.kind === 'double-spend' || outcome.kind === 'server-error' || outcome.kind === 'no-rotation' || outcome.kind === 'no-login') break
+    if (outcome.kind === 'double-spend' || outcome.kind === 'server-error' || outcome.kind === 'no-rotation' || outcome.kind === 'no-login')
+      break
   }
   const worst = (kind: RoundOutcome['kind']) => outcomes.find((o) => o.kind === kind)
   const spent = worst('double-spend')
@@ -105,10 +119,12 @@ export async function probeParallel(ctx: ProbeContext, flavour: Flavour, options
   const noLogin = worst('no-login')
   if (noLogin !== undefined) return finding(id, 'fail', noLogin.title, TEXT.loginRejected.meaning, flavour, TEXT.loginRejected.fix)
   const noRotation = worst('no-rotation')
-  if (noRotation !== undefined) return finding(id, 'ok', noRotation.title, 'Without rotation there is no successor to spend twice.', flavour)
+  if (noRotation !== undefined)
+    return finding(id, 'ok', noRotation.title, 'Without rotation there is no successor to spend twice.', flavour)
   const partial = worst('losers') ?? worst('forked')
   const suffix = `; no double spend in ${outcomes.length} round${outcomes.length === 1 ? '' : 's'}`
-  if (partial !== undefined) return finding(id, 'warn', `${partial.title}${suffix}`, TEXT.concurrentLoggedOut.meaning, flavour, TEXT.concurrentLoggedOut.fixes)
+  if (partial !== undefined)
+    return finding(id, 'warn', `${partial.title}${suffix}`, TEXT.concurrentLoggedOut.meaning, flavour, TEXT.concurrentLoggedOut.fixes)
   return finding(
     id,
     'ok',
@@ -120,7 +136,8 @@ export async function probeParallel(ctx: ProbeContext, flavour: Flavour, options
 
 async function parallelRound(ctx: ProbeContext, n: number, options: ParallelOptions, round: string): Promise<RoundOutcome> {
   const login = await postLogin(ctx, options.username, options.password, `login (parallel ${round})`)
-  if (login.refresh === null) return { kind: 'no-login', title: `The login for the parallel refreshes (${round}) answered ${describeAnswer(login.answer)}` }
+  if (login.refresh === null)
+    return { kind: 'no-login', title: `The login for the parallel refreshes (${round}) answered ${describeAnswer(login.answer)}` }
   const token = login.refresh
   const answers = await Promise.all(Array.from({ length: n }, () => postRefresh(ctx, token, `parallel refresh (${round})`)))
   const what = `${n} parallel refreshes of one token (${round})`
@@ -132,7 +149,8 @@ async function parallelRound(ctx: ProbeContext, n: number, options: ParallelOpti
   const ok = answers.filter((a) => a.answer.status === 200)
   const refused = answers.filter((a) => a.answer.status !== 200)
   const refusedText = refused.length === 0 ? '' : `, ${refused.length} answered ${describeAnswer(refused[0]!.answer)}`
-  if (ok.length > 0 && ok.every((a) => a.refresh === null)) return { kind: 'no-rotation', title: `${what}: no rotation (only access tokens came back)` }
+  if (ok.length > 0 && ok.every((a) => a.refresh === null))
+    return { kind: 'no-rotation', title: `${what}: no rotation (only access tokens came back)` }
   const successors = new Map<string, string>()
   for (const a of ok) if (a.refresh !== null) successors.set(tokenIdentity(a.refresh), a.refresh)
   if (successors.size <= 1) {
@@ -164,24 +182,46 @@ export interface ReplayOutcome {
  * The old refresh token presented again after the grace window (SPEC §3.2: reuse, the session is
  * revoked), then the newest token of the same session: does it still work?
  */
-export async function probeReplay(ctx: ProbeContext, flavour: Flavour, old: string, newest: string, waitedSeconds: number): Promise<ReplayOutcome> {
+export async function probeReplay(
+  ctx: ProbeContext,
+  flavour: Flavour,
+  old: string,
+  newest: string,
+  waitedSeconds: number,
+): Promise<ReplayOutcome> {
   const id = 'reuse-detection'
   const after = `${Math.round(waitedSeconds)} s`
   const replay = await postRefresh(ctx, old, 'replay after grace')
-  if (isServerError(replay.answer)) return { accepted: false, finding: serverError(id, `Replaying a rotated refresh token after ${after}`, replay.answer, flavour) }
+  if (isServerError(replay.answer))
+    return { accepted: false, finding: serverError(id, `Replaying a rotated refresh token after ${after}`, replay.answer, flavour) }
   if (replay.answer.status === 200) {
     return {
       accepted: true,
-      finding: finding(id, 'fail', `Replaying a rotated refresh token after ${after} answered 200: it still works`, TEXT.replayAccepted.meaning, flavour, TEXT.replayAccepted.fixes),
+      finding: finding(
+        id,
+        'fail',
+        `Replaying a rotated refresh token after ${after} answered 200: it still works`,
+        TEXT.replayAccepted.meaning,
+        flavour,
+        TEXT.replayAccepted.fixes,
+      ),
     }
   }
   const family = await postRefresh(ctx, newest, 'same session after replay')
   const replayed = `Replaying a rotated refresh token after ${after} answered ${describeAnswer(replay.answer)}`
-  if (isServerError(family.answer)) return { accepted: false, finding: serverError(id, `${replayed}; then the session's newest token`, family.answer, flavour) }
+  if (isServerError(family.answer))
+    return { accepted: false, finding: serverError(id, `${replayed}; then the session's newest token`, family.answer, flavour) }
   if (family.answer.status === 200) {
     return {
       accepted: false,
-      finding: finding(id, 'warn', `${replayed}, but the session lives on: its newest refresh token still refreshes (200)`, TEXT.notRevoked.meaning, flavour, TEXT.notRevoked.fixes),
+      finding: finding(
+        id,
+        'warn',
+        `${replayed}, but the session lives on: its newest refresh token still refreshes (200)`,
+        TEXT.notRevoked.meaning,
+        flavour,
+        TEXT.notRevoked.fixes,
+      ),
     }
   }
   return {
@@ -200,15 +240,37 @@ export async function probeReplay(ctx: ProbeContext, flavour: Flavour, old: stri
 export async function probeLogout(ctx: ProbeContext, flavour: Flavour, username: string, password: string): Promise<CheckFinding> {
   const id = 'logout'
   const login = await postLogin(ctx, username, password, 'login (logout)')
-  if (login.refresh === null) return finding(id, 'fail', `The login for the logout check answered ${describeAnswer(login.answer)}`, TEXT.loginRejected.meaning, flavour, TEXT.loginRejected.fix)
+  if (login.refresh === null)
+    return finding(
+      id,
+      'fail',
+      `The login for the logout check answered ${describeAnswer(login.answer)}`,
+      TEXT.loginRejected.meaning,
+      flavour,
+      TEXT.loginRejected.fix,
+    )
   const out = await postLogout(ctx, login.refresh, 'logout')
   if (isServerError(out)) return serverError(id, 'Logout', out, flavour)
   if (out.status < 200 || out.status >= 300) {
-    return finding(id, 'fail', `Logout answered ${describeAnswer(out)}`, TEXT.logoutIneffective.meaning, flavour, 'Check that BLACKLIST (the fourth of --paths) is the logout endpoint.')
+    return finding(
+      id,
+      'fail',
+      `Logout answered ${describeAnswer(out)}`,
+      TEXT.logoutIneffective.meaning,
+      flavour,
+      'Check that BLACKLIST (the fourth of --paths) is the logout endpoint.',
+    )
   }
   const again = await postRefresh(ctx, login.refresh, 'refresh after logout')
   if (again.answer.status === 200) {
-    return finding(id, 'fail', `Logout answered ${describeAnswer(out)}, but the refresh token still refreshes (200)`, TEXT.logoutIneffective.meaning, flavour, TEXT.logoutIneffective.fixes)
+    return finding(
+      id,
+      'fail',
+      `Logout answered ${describeAnswer(out)}, but the refresh token still refreshes (200)`,
+      TEXT.logoutIneffective.meaning,
+      flavour,
+      TEXT.logoutIneffective.fixes,
+    )
   }
   if (isServerError(again.answer)) return serverError(id, 'A refresh with a logged-out token', again.answer, flavour)
   return finding(

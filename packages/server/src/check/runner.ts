@@ -55,10 +55,17 @@ const ORDER: FindingId[] = [
  * MAX_REQUESTS requests, then logs out whatever sessions it opened. Answers the report; the
  * caller prints it (masked) and picks the exit code.
  */
-export async function runCheck(options: CheckOptions, deps: CheckDeps = {}): Promise<{ report: CheckReport; secrets: ReadonlySet<string> }> {
+export async function runCheck(
+  options: CheckOptions,
+  deps: CheckDeps = {},
+): Promise<{ report: CheckReport; secrets: ReadonlySet<string> }> {
   const now = deps.now ?? Date.now
   const wait = deps.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
-  const http = createProbeHTTP({ password: options.password, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) })
+  const http = createProbeHTTP({
+    password: options.password,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  })
   const ctx = createProbeContext(http, options.target)
   const findings: CheckFinding[] = []
   const { username, password } = options
@@ -70,7 +77,15 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps = {}): Pro
     findings.push(...(await inputProbes(ctx, flavour)))
   } else {
     flavour = flavourOf(login.access)
-    findings.push(finding('login', 'ok', `Logged in as ${username}: 200 with an access and a refresh token`, 'The login endpoint answers simplejwt\u2019s {access, refresh}.', flavour))
+    findings.push(
+      finding(
+        'login',
+        'ok',
+        `Logged in as ${username}: 200 with an access and a refresh token`,
+        'The login endpoint answers simplejwt\u2019s {access, refresh}.',
+        flavour,
+      ),
+    )
     const first = await postRefresh(ctx, login.refresh, 'rotation')
     const rotatedAt = now()
     if (first.answer.status !== 200) {
@@ -83,13 +98,33 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps = {}): Pro
       findings.push(await probeLogout(ctx, flavour, username, password))
       findings.push(...(await inputProbes(ctx, flavour)))
       if (successor === null) {
-        findings.push(finding('rotation', 'warn', 'Refresh answered only an access token: no rotation', TEXT.notRotated.meaning, flavour, TEXT.notRotated.fixes))
-        findings.push(finding('reuse-detection', 'warn', 'Not applicable: without rotation there is no old token to replay', TEXT.notRotated.meaning, flavour, TEXT.notRotated.fixes))
+        findings.push(
+          finding(
+            'rotation',
+            'warn',
+            'Refresh answered only an access token: no rotation',
+            TEXT.notRotated.meaning,
+            flavour,
+            TEXT.notRotated.fixes,
+          ),
+        )
+        findings.push(
+          finding(
+            'reuse-detection',
+            'warn',
+            'Not applicable: without rotation there is no old token to replay',
+            TEXT.notRotated.meaning,
+            flavour,
+            TEXT.notRotated.fixes,
+          ),
+        )
       } else {
         const graceMs = (options.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000
         const remaining = graceMs - (now() - rotatedAt)
         if (remaining > 0) {
-          deps.progress?.(`waiting ${Math.ceil(remaining / 1000)} s for the grace window (--grace-seconds) before replaying a rotated token`)
+          deps.progress?.(
+            `waiting ${Math.ceil(remaining / 1000)} s for the grace window (--grace-seconds) before replaying a rotated token`,
+          )
           await wait(remaining)
         }
         const waited = Math.round((now() - rotatedAt) / 1000)
@@ -97,8 +132,21 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps = {}): Pro
         findings.push(replay.finding)
         findings.push(
           replay.accepted
-            ? finding('rotation', 'fail', `Refresh answers a new refresh token, but the old one still works ${waited} s later`, TEXT.notSuperseded.meaning, flavour, TEXT.notSuperseded.fixes)
-            : finding('rotation', 'ok', `Refresh answers a new refresh token; the old one is refused ${waited} s later`, 'A copied refresh token stops working once the user refreshes.', flavour),
+            ? finding(
+                'rotation',
+                'fail',
+                `Refresh answers a new refresh token, but the old one still works ${waited} s later`,
+                TEXT.notSuperseded.meaning,
+                flavour,
+                TEXT.notSuperseded.fixes,
+              )
+            : finding(
+                'rotation',
+                'ok',
+                `Refresh answers a new refresh token; the old one is refused ${waited} s later`,
+                'A copied refresh token stops working once the user refreshes.',
+                flavour,
+              ),
         )
       }
       findings.push(...lifetimeFindings(login.access, login.refresh, successor, flavour))
@@ -112,17 +160,32 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps = {}): Pro
 }
 
 async function inputProbes(ctx: ProbeContext, flavour: Flavour): Promise<CheckFinding[]> {
-  return [await probeMalformedJSON(ctx, flavour), await probeWrongContentType(ctx, flavour), await probeHugeBody(ctx, flavour), await probeGarbageToken(ctx, flavour)]
+  return [
+    await probeMalformedJSON(ctx, flavour),
+    await probeWrongContentType(ctx, flavour),
+    await probeHugeBody(ctx, flavour),
+    await probeGarbageToken(ctx, flavour),
+  ]
 }
 
 function loginFinding(answer: Parameters<typeof describeAnswer>[0]): CheckFinding {
-  if (isServerError(answer)) return finding('login', 'fail', `Login answered ${describeAnswer(answer)}`, TEXT.serverError.meaning, 'unknown', TEXT.serverError.fixes)
-  const what = answer.status === 200 ? '200 without an access and a refresh token in the body (cookie mode is not checked)' : describeAnswer(answer)
+  if (isServerError(answer))
+    return finding('login', 'fail', `Login answered ${describeAnswer(answer)}`, TEXT.serverError.meaning, 'unknown', TEXT.serverError.fixes)
+  const what =
+    answer.status === 200 ? '200 without an access and a refresh token in the body (cookie mode is not checked)' : describeAnswer(answer)
   return finding('login', 'fail', `Login answered ${what}`, TEXT.loginRejected.meaning, 'unknown', TEXT.loginRejected.fix)
 }
 
 function rotationBroken(answer: Parameters<typeof describeAnswer>[0], flavour: Flavour): CheckFinding {
-  if (isServerError(answer)) return finding('rotation', 'fail', `Refreshing the login's refresh token answered ${describeAnswer(answer)}`, TEXT.serverError.meaning, flavour, TEXT.serverError.fixes)
+  if (isServerError(answer))
+    return finding(
+      'rotation',
+      'fail',
+      `Refreshing the login's refresh token answered ${describeAnswer(answer)}`,
+      TEXT.serverError.meaning,
+      flavour,
+      TEXT.serverError.fixes,
+    )
   return finding(
     'rotation',
     'fail',
@@ -149,13 +212,35 @@ function lifetimeFindings(access: string, refresh: string, successor: string | n
   const aExp = numberClaim(a, 'exp')
   const aIat = numberClaim(a, 'iat')
   if (aExp === null) {
-    out.push(finding('access-lifetime', 'fail', 'The access token has no exp: it never expires', TEXT.longAccess.meaning, flavour, TEXT.longAccess.fixes))
+    out.push(
+      finding(
+        'access-lifetime',
+        'fail',
+        'The access token has no exp: it never expires',
+        TEXT.longAccess.meaning,
+        flavour,
+        TEXT.longAccess.fixes,
+      ),
+    )
   } else if (aIat !== null) {
     const life = aExp - aIat
     out.push(
       life > 900
-        ? finding('access-lifetime', 'warn', `Access tokens live ${describeSeconds(life)}, more than 15 min`, TEXT.longAccess.meaning, flavour, TEXT.longAccess.fixes)
-        : finding('access-lifetime', 'ok', `Access tokens live ${describeSeconds(life)}`, 'A stolen or logged-out access token stops working soon.', flavour),
+        ? finding(
+            'access-lifetime',
+            'warn',
+            `Access tokens live ${describeSeconds(life)}, more than 15 min`,
+            TEXT.longAccess.meaning,
+            flavour,
+            TEXT.longAccess.fixes,
+          )
+        : finding(
+            'access-lifetime',
+            'ok',
+            `Access tokens live ${describeSeconds(life)}`,
+            'A stolen or logged-out access token stops working soon.',
+            flavour,
+          ),
     )
   }
   const r = decodeJWT(refresh)
@@ -163,14 +248,40 @@ function lifetimeFindings(access: string, refresh: string, successor: string | n
   const rIat = numberClaim(r, 'iat')
   const life = rExp !== null && rIat !== null ? describeSeconds(rExp - rIat) : null
   if (rExp === null) {
-    out.push(finding('refresh-lifetime', 'warn', 'The refresh token has no exp: it never expires', TEXT.unboundedRefresh.meaning, flavour, TEXT.unboundedRefresh.fixes))
+    out.push(
+      finding(
+        'refresh-lifetime',
+        'warn',
+        'The refresh token has no exp: it never expires',
+        TEXT.unboundedRefresh.meaning,
+        flavour,
+        TEXT.unboundedRefresh.fixes,
+      ),
+    )
   } else if (successor === null) {
-    out.push(finding('refresh-lifetime', 'ok', `Refresh tokens live ${life ?? 'until their exp'}, not renewed (no rotation)`, 'A session ends when its refresh token expires.', flavour))
+    out.push(
+      finding(
+        'refresh-lifetime',
+        'ok',
+        `Refresh tokens live ${life ?? 'until their exp'}, not renewed (no rotation)`,
+        'A session ends when its refresh token expires.',
+        flavour,
+      ),
+    )
   } else if (numberClaim(r, 'auth_time') !== null) {
-    out.push(finding('refresh-lifetime', 'ok', `Refresh tokens live ${life ?? 'until their exp'} and carry auth_time: rotation keeps the session's start`, 'A session ends at its absolute lifetime, however often it refreshes.', flavour))
+    out.push(
+      finding(
+        'refresh-lifetime',
+        'ok',
+        `Refresh tokens live ${life ?? 'until their exp'} and carry auth_time: rotation keeps the session's start`,
+        'A session ends at its absolute lifetime, however often it refreshes.',
+        flavour,
+      ),
+    )
   } else {
     const s = decodeJWT(successor)
-    const renewed = numberClaim(s, 'exp') !== null && numberClaim(s, 'exp')! > rExp ? ' (the rotated token expires later than the first)' : ''
+    const renewed =
+      numberClaim(s, 'exp') !== null && numberClaim(s, 'exp')! > rExp ? ' (the rotated token expires later than the first)' : ''
     out.push(
       finding(
         'refresh-lifetime',
@@ -192,19 +303,47 @@ function errorShapeFinding(errors: Labelled[], flavour: Flavour): CheckFinding {
     if (typeof field(answer, 'detail') !== 'string' || typeof field(answer, 'code') !== 'string') bad.set(probeName(label), answer.status)
   }
   if (bad.size === 0) {
-    return finding('error-shape', 'ok', `All ${errors.length} error answers were JSON {detail, code}`, 'Clients can switch on the code of every error.', flavour)
+    return finding(
+      'error-shape',
+      'ok',
+      `All ${errors.length} error answers were JSON {detail, code}`,
+      'Clients can switch on the code of every error.',
+      flavour,
+    )
   }
   const list = [...bad].map(([label, status]) => `${label} (${status})`).join(', ')
-  return finding('error-shape', 'warn', `${bad.size} kind${bad.size === 1 ? '' : 's'} of error answer lacked {detail, code}: ${list}`, TEXT.errorShape.meaning, flavour, TEXT.errorShape.fixes)
+  return finding(
+    'error-shape',
+    'warn',
+    `${bad.size} kind${bad.size === 1 ? '' : 's'} of error answer lacked {detail, code}: ${list}`,
+    TEXT.errorShape.meaning,
+    flavour,
+    TEXT.errorShape.fixes,
+  )
 }
 
 /** SPEC §1 and RFC 6749 §5.1: answers that carry tokens have `Cache-Control: no-store`. */
 function noStoreFinding(answers: Labelled[], flavour: Flavour): CheckFinding {
-  const missing = [...new Set(answers.filter((a) => !/\bno-store\b/i.test(a.answer.headers.get('cache-control') ?? '')).map((a) => probeName(a.label)))]
+  const missing = [
+    ...new Set(answers.filter((a) => !/\bno-store\b/i.test(a.answer.headers.get('cache-control') ?? '')).map((a) => probeName(a.label))),
+  ]
   if (missing.length === 0) {
-    return finding('cache-control', 'ok', `All ${answers.length} answers carrying tokens had Cache-Control: no-store`, 'No cache keeps a copy of a token.', flavour)
+    return finding(
+      'cache-control',
+      'ok',
+      `All ${answers.length} answers carrying tokens had Cache-Control: no-store`,
+      'No cache keeps a copy of a token.',
+      flavour,
+    )
   }
-  return finding('cache-control', 'warn', `Answers carrying tokens without Cache-Control: no-store: ${missing.join(', ')}`, TEXT.noStore.meaning, flavour, TEXT.noStore.fixes)
+  return finding(
+    'cache-control',
+    'warn',
+    `Answers carrying tokens without Cache-Control: no-store: ${missing.join(', ')}`,
+    TEXT.noStore.meaning,
+    flavour,
+    TEXT.noStore.fixes,
+  )
 }
 
 /** A probe's label without its round or purpose in brackets: `login (logout)` → `login`. */

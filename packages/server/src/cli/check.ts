@@ -63,14 +63,20 @@ type Values = {
  * 2 bad command line, 130 cancelled. Never prints the password or a token, even in --json or in
  * an error; the URL is printed with any userinfo masked.
  */
-export async function runCheckCommand(argv: string[], env: Record<string, string | undefined>, io: CheckCommandIO, deps: CheckDeps = {}): Promise<number> {
+export async function runCheckCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  io: CheckCommandIO,
+  deps: CheckDeps = {},
+): Promise<number> {
   const usage = (message: string): number => {
     io.err.write(`baton check: ${message}\n\n${USAGE}`)
     return EXIT_USAGE
   }
   // Never take a password on the command line (it would sit in shell history and `ps`); say so
   // without echoing what followed the flag.
-  if (argv.some((a) => /^(--password|-p)(=|$)/.test(a))) return usage('the password is never a flag: pipe it with --password-stdin, or type it at the prompt')
+  if (argv.some((a) => /^(--password|-p)(=|$)/.test(a)))
+    return usage('the password is never a flag: pipe it with --password-stdin, or type it at the prompt')
   let values: Values
   let positionals: string[]
   try {
@@ -107,7 +113,8 @@ export async function runCheckCommand(argv: string[], env: Record<string, string
   const timeout = values.timeout ?? '10000'
   // AbortSignal.timeout refuses more than 2^32 - 1 ms: an absurd value would make every request
   // look like a network failure of the target rather than a mistake on the command line.
-  if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3_600_000) return usage('--timeout takes a number of milliseconds (1 to 3600000)')
+  if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3_600_000)
+    return usage('--timeout takes a number of milliseconds (1 to 3600000)')
 
   const resolved = resolveTarget({ url: positionals[0]!, paths: values.paths, protected: values.protected, insecure: values.insecure })
   if (resolved.kind === 'usage') return usage(resolved.message)
@@ -138,7 +145,11 @@ export async function runCheckCommand(argv: string[], env: Record<string, string
   return exitCodeOf(report)
 }
 
-async function readPassword(fromStdin: boolean, username: string, io: CheckCommandIO): Promise<{ kind: 'ok'; password: string } | { kind: 'error'; message: string }> {
+async function readPassword(
+  fromStdin: boolean,
+  username: string,
+  io: CheckCommandIO,
+): Promise<{ kind: 'ok'; password: string } | { kind: 'error'; message: string }> {
   if (fromStdin) {
     const password = await readPasswordFrom(io.stdin)
     if (password === null) return { kind: 'error', message: 'standard input is too long to be a password' }
@@ -149,5 +160,8 @@ async function readPassword(fromStdin: boolean, username: string, io: CheckComma
     const password = await promptHidden(io.stdin as TTYInput, io.err as { write(s: string): boolean }, `Password for ${username}: `)
     return password === '' ? { kind: 'error', message: 'no password typed' } : { kind: 'ok', password }
   }
-  return { kind: 'error', message: 'standard input is not a terminal, so the password cannot be prompted for; pipe it in with --password-stdin' }
+  return {
+    kind: 'error',
+    message: 'standard input is not a terminal, so the password cannot be prompted for; pipe it in with --password-stdin',
+  }
 }

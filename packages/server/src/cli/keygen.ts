@@ -71,7 +71,10 @@ export async function runKeygenCommand(argv: string[], io: IO, env: NodeJS.Proce
     return 2
   }
   if (values['public-pem'] === true) return printPublicPEM(env, io)
-  if (values.refresh === true) return values.derived === true ? printDerivedRefreshKey(env, values.json === true, io) : printRefreshKey(randomBytes(32), values.json === true, io)
+  if (values.refresh === true)
+    return values.derived === true
+      ? printDerivedRefreshKey(env, values.json === true, io)
+      : printRefreshKey(randomBytes(32), values.json === true, io)
   const alg = ALGORITHMS.find((a) => a.toLowerCase() === (values.alg ?? DEFAULT_ALGORITHM).toLowerCase()) as Algorithm | undefined
   if (alg === undefined) {
     io.err.write(`unknown algorithm "${values.alg}"; use one of ${ALGORITHMS.join(', ')}\n`)
@@ -79,7 +82,9 @@ export async function runKeygenCommand(argv: string[], io: IO, env: NodeJS.Proce
   }
   const key = await generateKey(alg)
   if (values.json === true) {
-    io.out.write(`${JSON.stringify({ algorithm: alg, kid: key.kid, ...(key.secret !== undefined ? { secret: key.secret } : { privateKey: key.privateJWK }) })}\n`)
+    io.out.write(
+      `${JSON.stringify({ algorithm: alg, kid: key.kid, ...(key.secret !== undefined ? { secret: key.secret } : { privateKey: key.privateJWK }) })}\n`,
+    )
     return 0
   }
   io.out.write(`JWT_ALGORITHM=${alg}\n`)
@@ -118,18 +123,21 @@ async function printPublicPEM(env: NodeJS.ProcessEnv, io: IO): Promise<number> {
   return withConfigErrors(io, async () => {
     const config = loadConfig(env)
     if (config.algorithm === 'HS256') {
-      io.err.write('baton keygen: HS256 has no public key; the verifier needs JWT_SECRET itself (README, "Behind an existing Django API").\n')
+      io.err.write(
+        'baton keygen: HS256 has no public key; the verifier needs JWT_SECRET itself (README, "Behind an existing Django API").\n',
+      )
       return 2
     }
     const keys = await loadKeys({ ...keySourceFromConfig(config), secret: null, verifyKeys: null })
     const publicJWK = keys.jwks.keys.find((k) => k.kid === keys.kid)!
     const pem = await exportSPKI((await importJWK(publicJWK, config.algorithm, { extractable: true })) as CryptoKey)
     io.out.write(pem.endsWith('\n') ? pem : `${pem}\n`)
-    io.err.write(`# ${config.algorithm} public key, key id ${keys.kid}${keys.devKeyFile !== null ? ` (development key ${keys.devKeyFile})` : ''}\n`)
+    io.err.write(
+      `# ${config.algorithm} public key, key id ${keys.kid}${keys.devKeyFile !== null ? ` (development key ${keys.devKeyFile})` : ''}\n`,
+    )
     return 0
   })
 }
-
 
 /** A configuration or key problem is exit 78 with its message, never a stack trace. */
 async function withConfigErrors(io: IO, run: () => Promise<number>): Promise<number> {

@@ -115,8 +115,7 @@ export async function runUsersCommand(
       }
     } else {
       io.err.write(
-        'baton users: standard input is not a terminal, so the password cannot be prompted for; ' +
-          'pipe it in with --password-stdin\n',
+        'baton users: standard input is not a terminal, so the password cannot be prompted for; ' + 'pipe it in with --password-stdin\n',
       )
       return 2
     }
@@ -157,10 +156,7 @@ export async function runUsersCommand(
   }
 }
 
-type ParsedArgs =
-  | { kind: 'help' }
-  | { kind: 'usage'; message: string }
-  | { kind: 'add'; username: string; passwordStdin: boolean }
+type ParsedArgs = { kind: 'help' } | { kind: 'usage'; message: string } | { kind: 'add'; username: string; passwordStdin: boolean }
 
 function parseArgs(argv: readonly string[]): ParsedArgs {
   const [command, ...rest] = argv

@@ -92,10 +92,7 @@ export class Pipeline<Ctx extends TargetKnown, Names extends string> {
     return { findings, target: end.target }
   }
 
-  #extend<N extends string, L extends object>(
-    info: StepInfo<N>,
-    run: (ctx: Ctx) => Promise<Outcome<L>>,
-  ): Pipeline<Ctx & L, Names | N> {
+  #extend<N extends string, L extends object>(info: StepInfo<N>, run: (ctx: Ctx) => Promise<Outcome<L>>): Pipeline<Ctx & L, Names | N> {
     const last = this.#steps.at(-1)
     if (last !== undefined && PHASES.indexOf(info.phase) < PHASES.indexOf(last.phase)) {
       throw new Error(`doctor: check ${info.name} (${info.phase}) is listed after ${last.name} (${last.phase})`)
@@ -116,11 +113,7 @@ export class Pipeline<Ctx extends TargetKnown, Names extends string> {
 export type NamesOf<P> = P extends Pipeline<infer _Ctx, infer N> ? N : never
 
 /** Runs one check and records its verdict: what it learned, or `null` when it stopped the run. */
-async function attempt<N extends string, L>(
-  name: N,
-  run: () => Promise<Outcome<L>>,
-  add: (f: Finding<N>) => void,
-): Promise<L | null> {
+async function attempt<N extends string, L>(name: N, run: () => Promise<Outcome<L>>, add: (f: Finding<N>) => void): Promise<L | null> {
   try {
     const { verdict, learned } = await run()
     if (verdict !== null) add({ check: name, ...verdict })

@@ -196,6 +196,9 @@ export function describeBytes(bytes: Buffer): string {
   const first = bytes[0]
   // A TLS record starts with its content type (0x14–0x17: handshake, alert…) then version 3.x.
   if (first !== undefined && first >= 0x14 && first <= 0x17 && bytes[1] === 0x03) return 'a TLS record'
-  const text = bytes.toString('latin1', 0, 40).replace(/[^\x20-\x7e]+/g, ' ').trim()
+  const text = bytes
+    .toString('latin1', 0, 40)
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .trim()
   return text === '' ? `${bytes.length} binary bytes` : `"${text}"`
 }

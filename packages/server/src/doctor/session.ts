@@ -31,7 +31,7 @@ export class RedisSession {
       stop({
         message,
         meaning: `A store operation would fail the same way. ${DOWN}`,
-        fix: 'Check the Redis server\'s log and its client limits (maxclients, timeout); run doctor again.',
+        fix: "Check the Redis server's log and its client limits (maxclients, timeout); run doctor again.",
       })
     }
   }

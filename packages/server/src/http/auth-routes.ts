@@ -52,7 +52,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
 
   const loginSchema: FastifySchema = {
     body: CREDENTIALS_BODY,
-    response: { 200: TOKEN_PAIR, ...errorResponses(...BODY_ERRORS, 'invalid_credentials', 'rate_limited', 'store_unavailable', 'login_busy') },
+    response: {
+      200: TOKEN_PAIR,
+      ...errorResponses(...BODY_ERRORS, 'invalid_credentials', 'rate_limited', 'store_unavailable', 'login_busy'),
+    },
   }
   async function login(request: FastifyRequest<Body<'username' | 'password'>>, reply: FastifyReply) {
     const { username, password } = request.body
@@ -64,7 +67,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
 
   const refreshSchema: FastifySchema = {
     ...refreshBody,
-    response: { 200: TOKEN_PAIR, ...refreshErrors, ...errorResponses('token_not_valid', 'token_revoked', 'token_reused', 'rate_limited', 'store_unavailable') },
+    response: {
+      200: TOKEN_PAIR,
+      ...refreshErrors,
+      ...errorResponses('token_not_valid', 'token_revoked', 'token_reused', 'rate_limited', 'store_unavailable'),
+    },
   }
   async function refresh(request: FastifyRequest, reply: FastifyReply) {
     return sendTokens(reply, await sessions.refresh(refreshTokenOf(request), client(request)))
@@ -110,7 +117,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
 
   const logoutAllSchema = {
     security: BEARER,
-    response: { 200: { type: 'object', properties: { revoked: { type: 'integer' } }, required: ['revoked'], additionalProperties: false }, ...errorResponses('token_not_valid', 'token_revoked', 'store_unavailable') },
+    response: {
+      200: { type: 'object', properties: { revoked: { type: 'integer' } }, required: ['revoked'], additionalProperties: false },
+      ...errorResponses('token_not_valid', 'token_revoked', 'store_unavailable'),
+    },
   }
   app.post('/api/auth/logout-all/', { schema: logoutAllSchema }, async (request, reply) => {
     const claims = await authenticate(sessions, request)
@@ -123,7 +133,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: S
   // route: the same 404 as any unknown path.
   const users = deps.users
   if (deps.config.registration && users !== null) {
-    const schema = { body: REGISTER_BODY, response: { 201: USER, ...errorResponses(...BODY_ERRORS, 'username_taken', 'store_unavailable') } }
+    const schema = {
+      body: REGISTER_BODY,
+      response: { 201: USER, ...errorResponses(...BODY_ERRORS, 'username_taken', 'store_unavailable') },
+    }
     app.post<Body<'username' | 'password'>>('/api/auth/register/', { schema }, async (request, reply) => {
       const username = normalizeUsername(request.body.username)
       const password = request.body.password

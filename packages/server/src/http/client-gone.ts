@@ -13,8 +13,9 @@ export function clientGoneSignal(request: FastifyRequest, reply: FastifyReply): 
   const res = reply.raw
   // Gone while the body was read: the response's close event has already been and gone.
   if (request.raw.socket?.destroyed === true || res.destroyed) controller.abort()
-  else res.once('close', () => {
-    if (!res.writableFinished) controller.abort()
-  })
+  else
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort()
+    })
   return controller.signal
 }

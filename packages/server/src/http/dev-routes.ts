@@ -29,25 +29,37 @@ export function registerDevRoutes(app: FastifyInstance, fault: StoreFaultSwitch)
   })
 
   const schema = { body: DOWN_BODY, response: { ...response, ...errorResponses(...BODY_ERRORS) } }
-  app.post<{ Body: { down: boolean } }>(DEV_STORE_PATH, { onRequest, schema, schemaErrorFormatter: downProblem }, async (request, reply) => {
-    const down = request.body.down
-    fault.set(down)
-    request.log.warn(
-      { event: down ? 'dev_store_broken' : 'dev_store_healed' },
-      down ? 'demo: session store switched off (development fault injection)' : 'demo: session store switched back on',
-    )
-    return reply.header('cache-control', 'no-store').send({ down: fault.down() })
-  })
+  app.post<{ Body: { down: boolean } }>(
+    DEV_STORE_PATH,
+    { onRequest, schema, schemaErrorFormatter: downProblem },
+    async (request, reply) => {
+      const down = request.body.down
+      fault.set(down)
+      request.log.warn(
+        { event: down ? 'dev_store_broken' : 'dev_store_healed' },
+        down ? 'demo: session store switched off (development fault injection)' : 'demo: session store switched back on',
+      )
+      return reply.header('cache-control', 'no-store').send({ down: fault.down() })
+    },
+  )
 }
 
 /** `{"down": true|false}` and nothing else (SPEC §1: bad input is a 400 naming the field). */
-const DOWN_BODY: ObjectSchema = { type: 'object', properties: { down: { type: 'boolean' } }, required: ['down'], additionalProperties: false }
+const DOWN_BODY: ObjectSchema = {
+  type: 'object',
+  properties: { down: { type: 'boolean' } },
+  required: ['down'],
+  additionalProperties: false,
+}
 const DOWN_STATE = { type: 'object', properties: { down: { type: 'boolean' } }, required: ['down'], additionalProperties: false } as const
 
 /** One message for any problem of the body: the switch has one field, and it is a boolean. */
 function downProblem(errors: FastifySchemaValidationError[]): Error {
   if (errors.some((e) => e.instancePath === '')) return new BatonError('bad_request', { detail: MESSAGES.notObject })
-  return new BatonError('bad_request', { detail: 'Invalid request body.', messages: { down: 'Must be true or false, and the only field.' } })
+  return new BatonError('bad_request', {
+    detail: 'Invalid request body.',
+    messages: { down: 'Must be true or false, and the only field.' },
+  })
 }
 
 function onlyLocal(request: FastifyRequest): void {

@@ -28,10 +28,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: Bat
   if (err.messages !== undefined) body.messages = err.messages
   for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v)
   if (err.status === 401) {
-    void reply.header(
-      'www-authenticate',
-      presentedBearer(request) ? 'Bearer realm="baton", error="invalid_token"' : 'Bearer realm="baton"',
-    )
+    void reply.header('www-authenticate', presentedBearer(request) ? 'Bearer realm="baton", error="invalid_token"' : 'Bearer realm="baton"')
   }
   void reply.header('cache-control', 'no-store')
   return reply.code(err.status).send(body)

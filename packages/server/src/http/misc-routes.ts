@@ -11,7 +11,10 @@ const STORE_KIND = { type: 'string', description: 'memory, sqlite, redis, …' }
 /** `/api/me/`, JWKS, health, readiness and metrics. */
 export function registerMiscRoutes(app: FastifyInstance, deps: Deps, sessions: Sessions): void {
   const findUser = createUserCache((id) => deps.credentials.findById(id), deps.clock)
-  const meSchema = { security: [{ bearer: [] }], response: { 200: USER, ...errorResponses('token_not_valid', 'token_revoked', 'store_unavailable') } }
+  const meSchema = {
+    security: [{ bearer: [] }],
+    response: { 200: USER, ...errorResponses('token_not_valid', 'token_revoked', 'store_unavailable') },
+  }
   app.get('/api/me/', { schema: meSchema }, async (request) => {
     const claims = await authenticate(sessions, request)
     const user = await findUser(claims.sub)
@@ -61,7 +64,12 @@ export function registerMiscRoutes(app: FastifyInstance, deps: Deps, sessions: S
         description: 'The store cannot be reached; Retry-After is set.',
         properties: {
           status,
-          store: { type: 'object', properties: { kind: STORE_KIND, state: { type: 'string', enum: ['down'] } }, required: ['kind', 'state'], additionalProperties: false },
+          store: {
+            type: 'object',
+            properties: { kind: STORE_KIND, state: { type: 'string', enum: ['down'] } },
+            required: ['kind', 'state'],
+            additionalProperties: false,
+          },
         },
         required: ['status', 'store'],
         additionalProperties: false,
@@ -80,7 +88,9 @@ export function registerMiscRoutes(app: FastifyInstance, deps: Deps, sessions: S
     }
   })
 
-  const metricsSchema = { response: { 200: { description: 'Prometheus text exposition.', content: { 'text/plain': { schema: { type: 'string' } } } } } }
+  const metricsSchema = {
+    response: { 200: { description: 'Prometheus text exposition.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+  }
   app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
   })

@@ -14,7 +14,7 @@ import type { FieldSchema, ObjectSchema } from './validator.js'
 export const ERROR_BODY = {
   $id: 'ErrorBody',
   type: 'object',
-  description: 'An error (SPEC §1): simplejwt\'s `{detail, code}`; `messages` holds per-field problems of a 400.',
+  description: "An error (SPEC §1): simplejwt's `{detail, code}`; `messages` holds per-field problems of a 400.",
   properties: {
     detail: { type: 'string' },
     code: { type: 'string', enum: Object.keys(ERRORS) },
@@ -47,7 +47,13 @@ const text = (maxLength: number, description?: string): FieldSchema => ({
 
 /** A JSON body of required, non-blank string fields; unknown fields are refused. */
 export function fieldsBody(properties: Record<string, FieldSchema>, description?: string): ObjectSchema {
-  return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false, ...(description === undefined ? {} : { description }) }
+  return {
+    type: 'object',
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+    ...(description === undefined ? {} : { description }),
+  }
 }
 
 export const CREDENTIALS_BODY = fieldsBody({ username: text(MAX_USERNAME_LENGTH), password: text(MAX_PASSWORD_LENGTH) })

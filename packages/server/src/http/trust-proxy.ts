@@ -21,7 +21,8 @@ export type TrustProxy =
 
 export type TrustProxyParse = { ok: true; value: TrustProxy } | { ok: false; problem: string; fix: string }
 
-const FIX = 'Set the number of proxies in front of baton (1 for one nginx), or their addresses, such as 10.0.0.0/8,127.0.0.1; false for none.'
+const FIX =
+  'Set the number of proxies in front of baton (1 for one nginx), or their addresses, such as 10.0.0.0/8,127.0.0.1; false for none.'
 const NAMED = new Set(['loopback', 'linklocal', 'uniquelocal'])
 const MAX_HOPS = 16
 
@@ -47,7 +48,10 @@ export function parseTrustProxy(raw: string): TrustProxyParse {
     if (hops > MAX_HOPS) return { ok: false, problem: `${hops} proxies is more than any real chain (${MAX_HOPS} at most).`, fix: FIX }
     return { ok: true, value: { kind: 'hops', hops } }
   }
-  const entries = v.split(',').map((e) => e.trim()).filter(Boolean)
+  const entries = v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
   const bad = entries.find((e) => !isAddressOrRange(e))
   if (bad !== undefined || entries.length === 0)
     return { ok: false, problem: `"${bad ?? raw}" is not an IP address or CIDR range.`, fix: FIX }

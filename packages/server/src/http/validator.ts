@@ -79,7 +79,8 @@ function validate(schema: ObjectSchema, data: unknown, fromQuery: boolean): Resu
     for (const key of Object.keys(input)) {
       // A field name is echoed only when it looks like one: a token or password sent as a name
       // (a client bug, or a probe) never comes back in an error body.
-      if (!Object.hasOwn(schema.properties, key)) errors.push(issue(FIELD_NAME.test(key) ? key : 'non_field_errors', 'additionalProperties', MESSAGES.unknown))
+      if (!Object.hasOwn(schema.properties, key))
+        errors.push(issue(FIELD_NAME.test(key) ? key : 'non_field_errors', 'additionalProperties', MESSAGES.unknown))
     }
   } else Object.assign(out, input)
   const required = new Set(schema.required ?? [])
@@ -105,7 +106,12 @@ function fieldOutcome(field: FieldSchema, value: unknown, fromQuery: boolean): F
     case 'boolean':
       return typeof value === 'boolean' ? { value } : { keyword: 'type', message: MESSAGES.notBoolean }
     case 'integer': {
-      const n = typeof value === 'number' && !fromQuery ? value : typeof value === 'string' && /^-?[0-9]{1,15}$/.test(value) ? Number(value) : Number.NaN
+      const n =
+        typeof value === 'number' && !fromQuery
+          ? value
+          : typeof value === 'string' && /^-?[0-9]{1,15}$/.test(value)
+            ? Number(value)
+            : Number.NaN
       if (!Number.isSafeInteger(n)) return { keyword: 'type', message: MESSAGES.notInteger }
       if (field.minimum !== undefined && n < field.minimum) return { keyword: 'minimum', message: MESSAGES.minimum(field.minimum) }
       if (field.maximum !== undefined && n > field.maximum) return { keyword: 'maximum', message: MESSAGES.maximum(field.maximum) }
@@ -114,7 +120,8 @@ function fieldOutcome(field: FieldSchema, value: unknown, fromQuery: boolean): F
     case 'string':
       if (typeof value !== 'string') return { keyword: 'type', message: MESSAGES.notString }
       if (value === '' && field.minLength === 1) return { keyword: 'minLength', message: MESSAGES.blank }
-      if (field.maxLength !== undefined && tooLong(value, field.maxLength)) return { keyword: 'maxLength', message: MESSAGES.maxLength(field.maxLength) }
+      if (field.maxLength !== undefined && tooLong(value, field.maxLength))
+        return { keyword: 'maxLength', message: MESSAGES.maxLength(field.maxLength) }
       return { value }
   }
 }
@@ -167,11 +174,15 @@ function assertObjectSchema(schema: unknown, where: string): ObjectSchema {
   const s = schema as Partial<ObjectSchema> & Record<string, unknown>
   if (typeof s !== 'object' || s === null || s.type !== 'object' || typeof s.properties !== 'object')
     throw new TypeError(`${where}: route schemas are objects with properties`)
-  for (const key of Object.keys(s)) if (!OBJECT_KEYS.has(key)) throw new TypeError(`${where}: keyword ${key} is not checked by http/validator.ts`)
+  for (const key of Object.keys(s))
+    if (!OBJECT_KEYS.has(key)) throw new TypeError(`${where}: keyword ${key} is not checked by http/validator.ts`)
   for (const [name, field] of Object.entries(s.properties)) {
-    for (const key of Object.keys(field)) if (!FIELD_KEYS.has(key)) throw new TypeError(`${where}.${name}: keyword ${key} is not checked by http/validator.ts`)
-    if (!['string', 'boolean', 'integer'].includes(field.type)) throw new TypeError(`${where}.${name}: type ${String(field.type)} is not checked`)
-    if (field.minLength !== undefined && field.minLength !== 1) throw new TypeError(`${where}.${name}: only minLength 1 (not blank) is checked`)
+    for (const key of Object.keys(field))
+      if (!FIELD_KEYS.has(key)) throw new TypeError(`${where}.${name}: keyword ${key} is not checked by http/validator.ts`)
+    if (!['string', 'boolean', 'integer'].includes(field.type))
+      throw new TypeError(`${where}.${name}: type ${String(field.type)} is not checked`)
+    if (field.minLength !== undefined && field.minLength !== 1)
+      throw new TypeError(`${where}.${name}: only minLength 1 (not blank) is checked`)
   }
   return s as ObjectSchema
 }

@@ -85,8 +85,15 @@ export function createFailureLimits(deps: Deps): FailureLimits {
       const wanted: { key: string; max: number; windowMs: number; kind: Held['kind'] }[] = []
       const user = config.loginRateLimit
       const addr = config.loginRateLimitIP
-      if (user !== null) wanted.push({ key: `login:u:${usernameLimitKey(username)}`, max: user.max, windowMs: user.windowSeconds * SECOND, kind: 'username' })
-      if (addr !== null && ip !== null) wanted.push({ key: `login:ip:${addressLimitKey(ip)}`, max: addr.max, windowMs: addr.windowSeconds * SECOND, kind: 'address' })
+      if (user !== null)
+        wanted.push({
+          key: `login:u:${usernameLimitKey(username)}`,
+          max: user.max,
+          windowMs: user.windowSeconds * SECOND,
+          kind: 'username',
+        })
+      if (addr !== null && ip !== null)
+        wanted.push({ key: `login:ip:${addressLimitKey(ip)}`, max: addr.max, windowMs: addr.windowSeconds * SECOND, kind: 'address' })
       if (wanted.length === 0) return NOTHING_HELD
       const now = clock()
       const answers = await Promise.allSettled(wanted.map((w) => store.incrementCounter(w.key, w.windowMs, now)))
@@ -115,9 +122,7 @@ export function createFailureLimits(deps: Deps): FailureLimits {
       return {
         succeeded: async () => {
           await Promise.all(
-            held.map((h) =>
-              bestEffort(() => (h.kind === 'username' ? store.resetCounter(h.key) : store.releaseCounter(h.key, h.resetAt))),
-            ),
+            held.map((h) => bestEffort(() => (h.kind === 'username' ? store.resetCounter(h.key) : store.releaseCounter(h.key, h.resetAt)))),
           )
         },
         abandoned: async () => {

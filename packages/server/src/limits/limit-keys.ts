@@ -25,7 +25,10 @@ export function addressLimitKey(ip: string): string {
   if (isIPv4(ip) || !isIPv6(ip)) return ip
   const hextets = expandIPv6(ip.split('%')[0]!)
   if (hextets === null) return ip
-  return `${hextets.slice(0, 4).map((h) => h.toString(16)).join(':')}::/64`
+  return `${hextets
+    .slice(0, 4)
+    .map((h) => h.toString(16))
+    .join(':')}::/64`
 }
 
 /** The eight 16-bit groups of an IPv6 address (`::` expanded, an embedded IPv4 tail converted). */

@@ -20,7 +20,7 @@ export const IOREDIS_NAMESPACES = 'ioredis:*'
 /** What `baton` prints once when it turned ioredis's debug output off. */
 export const IOREDIS_DEBUG_WARNING =
   'baton: DEBUG turns on ioredis debug output, which prints the Redis password (AUTH) in clear; ' +
-  'ioredis:* is left off. Use LOG_LEVEL=debug for baton\'s own debug logs.\n'
+  "ioredis:* is left off. Use LOG_LEVEL=debug for baton's own debug logs.\n"
 
 interface DebugModule {
   enabled(namespace: string): boolean

@@ -87,8 +87,7 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
   const { target, timeoutMs, log } = options
   // DEBUG=ioredis:* would print AUTH's password in clear (issue 6): for applications that
   // embed baton without its CLI, the store keeps ioredis's debug output off itself.
-  if (silenceIoredisDebug())
-    log?.warn('DEBUG turns on ioredis debug output, which prints the Redis password; ioredis:* is left off')
+  if (silenceIoredisDebug()) log?.warn('DEBUG turns on ioredis debug output, which prints the Redis password; ioredis:* is left off')
   const secrets = [target.password ?? '', options.sentinel?.password ?? ''].filter((s) => s !== '')
   let lastError: string | null = null
   let readOnlyReconnectAt = -Infinity

@@ -8,7 +8,17 @@ import { boundUserAgent, counterKey, PROBE_KEY, recordFields, sessionKey, toReco
 import { ReplicaConfirmer } from './redis-replicas.js'
 import { RECORD_FIELDS } from './redis-scripts.js'
 import { newRecord } from './rotation.js'
-import type { Counter, MigrateInput, NewSession, RotateInput, RotateOutcome, SessionRecord, SessionStore, TouchInput, TouchOutcome } from './types.js'
+import type {
+  Counter,
+  MigrateInput,
+  NewSession,
+  RotateInput,
+  RotateOutcome,
+  SessionRecord,
+  SessionStore,
+  TouchInput,
+  TouchOutcome,
+} from './types.js'
 
 export { sessionKey, userKey } from './redis-records.js'
 
@@ -56,8 +66,7 @@ interface RedisStoreSettings {
  * Where Redis is: `target`, the parts of a `REDIS_URL` that redis-url.ts linted and parsed (as
  * the server passes it), or `url`, such a URL, parsed here (for tests and embedding).
  */
-export type RedisStoreOptions = RedisStoreSettings &
-  ({ target: RedisURLParts; url?: never } | { url: string; target?: never })
+export type RedisStoreOptions = RedisStoreSettings & ({ target: RedisURLParts; url?: never } | { url: string; target?: never })
 
 export const DEFAULT_REDIS_STORE_OPTIONS = {
   timeoutMs: 500,
@@ -171,7 +180,13 @@ export class RedisStore implements SessionStore {
     await this.#run(
       () =>
         Promise.all([
-          this.#client.batonIndexAdd(userKey(input.userId), input.id, String(input.absoluteExpiresAt), String(input.now), String(TTL_MARGIN_MS)),
+          this.#client.batonIndexAdd(
+            userKey(input.userId),
+            input.id,
+            String(input.absoluteExpiresAt),
+            String(input.now),
+            String(TTL_MARGIN_MS),
+          ),
           this.#client.batonCreateSession(sessionKey(input.id), ttl, ...fields),
         ]),
       () => true,
@@ -216,7 +231,13 @@ export class RedisStore implements SessionStore {
     const [, [kind, values]] = await this.#run(
       () =>
         Promise.all([
-          this.#client.batonIndexAdd(userKey(input.userId), input.id, String(input.absoluteExpiresAt), String(input.now), String(TTL_MARGIN_MS)),
+          this.#client.batonIndexAdd(
+            userKey(input.userId),
+            input.id,
+            String(input.absoluteExpiresAt),
+            String(input.now),
+            String(TTL_MARGIN_MS),
+          ),
           this.#client.batonMigrate(
             sessionKey(input.id),
             input.legacyJti,
@@ -285,9 +306,7 @@ export class RedisStore implements SessionStore {
 
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
     const ids = await this.#userSessionIds(userId, now)
-    const hashes = await this.#run(() =>
-      Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))),
-    )
+    const hashes = await this.#run(() => Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))))
     const live: SessionRecord[] = []
     const gone: string[] = []
     hashes.forEach((hash, i) => {
@@ -321,11 +340,17 @@ export class RedisStore implements SessionStore {
   }
 
   async resetCounter(key: string): Promise<void> {
-    await this.#run(() => this.#client.del(counterKey(key)), () => true)
+    await this.#run(
+      () => this.#client.del(counterKey(key)),
+      () => true,
+    )
   }
 
   async releaseCounter(key: string, resetAt: number): Promise<void> {
-    await this.#run(() => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)), () => true)
+    await this.#run(
+      () => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)),
+      () => true,
+    )
   }
 
   /**
@@ -334,7 +359,11 @@ export class RedisStore implements SessionStore {
    */
   async ping(): Promise<number> {
     const start = performance.now()
-    if (this.#readOnly) await this.#run(() => this.#client.del(PROBE_KEY), () => true)
+    if (this.#readOnly)
+      await this.#run(
+        () => this.#client.del(PROBE_KEY),
+        () => true,
+      )
     else await this.#run(() => this.#client.ping())
     return performance.now() - start
   }

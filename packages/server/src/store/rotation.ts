@@ -21,10 +21,7 @@ import type { RotateInput, RotateOutcome, SessionRecord, TouchInput, TouchOutcom
  * without the loss. Two lost rotations of one session cannot be told from a forgery: g + 2 or
  * later is `not_found` and the user logs in again.
  */
-export function decideRotation(
-  record: SessionRecord | null,
-  input: RotateInput,
-): { outcome: RotateOutcome; write: SessionRecord | null } {
+export function decideRotation(record: SessionRecord | null, input: RotateInput): { outcome: RotateOutcome; write: SessionRecord | null } {
   const { now } = input
   // A missing or expired record means "not valid", never "valid" (SPEC §3).
   if (record === null || now >= record.expiresAt) return { outcome: { kind: 'not_found' }, write: null }
@@ -114,10 +111,7 @@ export function decideMigration(
 }
 
 /** SPEC §3.3 (rotation off): only the current token is accepted; it updates last-used. */
-export function decideTouch(
-  record: SessionRecord | null,
-  input: TouchInput,
-): { outcome: TouchOutcome; write: SessionRecord | null } {
+export function decideTouch(record: SessionRecord | null, input: TouchInput): { outcome: TouchOutcome; write: SessionRecord | null } {
   if (record === null || input.now >= record.expiresAt) return { outcome: { kind: 'not_found' }, write: null }
   if (record.revokedAt !== null) return { outcome: { kind: 'revoked' }, write: null }
   if (input.jti !== record.currentJti) return { outcome: { kind: 'not_found' }, write: null }

@@ -143,17 +143,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
   )
   const purgeSessions = db.prepare<[number]>('DELETE FROM sessions WHERE expires_at <= ?')
   const purgeCounters = db.prepare<[number]>('DELETE FROM counters WHERE reset_at <= ?')
-  const selectCounter = db.prepare<[string], { count: number; reset_at: number }>(
-    'SELECT count, reset_at FROM counters WHERE key = ?',
-  )
-  const upsertCounter = db.prepare<[string, number, number]>(
-    'INSERT OR REPLACE INTO counters (key, count, reset_at) VALUES (?, ?, ?)',
-  )
+  const selectCounter = db.prepare<[string], { count: number; reset_at: number }>('SELECT count, reset_at FROM counters WHERE key = ?')
+  const upsertCounter = db.prepare<[string, number, number]>('INSERT OR REPLACE INTO counters (key, count, reset_at) VALUES (?, ?, ?)')
   const deleteCounter = db.prepare<[string]>('DELETE FROM counters WHERE key = ?')
   // One statement, so atomic: only the window the reservation was made in, never below 0.
-  const releaseCounter = db.prepare<[string, number]>(
-    'UPDATE counters SET count = count - 1 WHERE key = ? AND reset_at = ? AND count > 0',
-  )
+  const releaseCounter = db.prepare<[string, number]>('UPDATE counters SET count = count - 1 WHERE key = ? AND reset_at = ? AND count > 0')
 
   function read(id: string, now: number): SessionRecord | null {
     const row = select.get(id)
@@ -180,7 +174,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
   })
   const incrementTx = db.transaction((key: string, windowMs: number, now: number): Counter => {
     const row = selectCounter.get(key)
-    const next = row === undefined || now >= row.reset_at ? { count: 1, reset_at: now + windowMs } : { count: row.count + 1, reset_at: row.reset_at }
+    const next =
+      row === undefined || now >= row.reset_at ? { count: 1, reset_at: now + windowMs } : { count: row.count + 1, reset_at: row.reset_at }
     upsertCounter.run(key, next.count, next.reset_at)
     return { count: next.count, resetAt: next.reset_at }
   })

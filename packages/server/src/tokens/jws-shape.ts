@@ -25,9 +25,7 @@ export function isCanonicalBase64url(segment: string): boolean {
 }
 
 /** A compact JWS split and its two JSON segments parsed, or why its shape is refused. */
-export type ParsedJWS =
-  | { problem: null; header: Record<string, unknown>; payload: Record<string, unknown> }
-  | { problem: string }
+export type ParsedJWS = { problem: null; header: Record<string, unknown>; payload: Record<string, unknown> } | { problem: string }
 
 /**
  * Checks a compact JWS's shape and answers its header and payload as parsed for the check, so

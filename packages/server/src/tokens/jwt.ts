@@ -131,7 +131,13 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
   // Issue 17: access tokens with the configured algorithm and key; refresh tokens with an HMAC
   // key only baton holds (tokens/refresh-key.ts), in a header of their own.
   const signers = new Map<string, { header: string; sign: Signer }>([
-    [ACCESS_TYP, { header: b64json({ alg: keys.algorithm, kid: keys.kid, typ: ACCESS_TYP }), sign: signerFor(keys.algorithm, toKeyObject(keys.signingKey)) }],
+    [
+      ACCESS_TYP,
+      {
+        header: b64json({ alg: keys.algorithm, kid: keys.kid, typ: ACCESS_TYP }),
+        sign: signerFor(keys.algorithm, toKeyObject(keys.signingKey)),
+      },
+    ],
     [REFRESH_TYP, { header: b64json({ alg: 'HS256', kid: keys.refresh.kid, typ: REFRESH_TYP }), sign: refreshSigner(keys.refresh) }],
   ])
   const verifiers = new Map<string, Verifier>()
@@ -150,8 +156,7 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
   }
 
   async function verify(token: string, typ: string | null): Promise<JWTPayload & { token_type?: unknown }> {
-    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
-      throw new BatonError('token_not_valid')
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new BatonError('token_not_valid')
     // Before any cryptography: one spelling per token (canonical base64url, so no padding,
     // whitespace or spare bits) and no duplicate JSON members (issue 6; see tokens/jws-shape.ts).
     const parsed = parseCompactJWS(token)
@@ -161,9 +166,19 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
     // The key is chosen by our own kid only: `jku`, `x5u` and an embedded `jwk` are never
     // followed, and `alg` must be the key's (no `none`, no key confusion). No `crit` extension
     // is understood, so any is refused (as jose refuses those it does not know, and `b64`).
-    if (header.jku !== undefined || header.x5u !== undefined || header.jwk !== undefined || header.x5c !== undefined || header.crit !== undefined)
+    if (
+      header.jku !== undefined ||
+      header.x5u !== undefined ||
+      header.jwk !== undefined ||
+      header.x5c !== undefined ||
+      header.crit !== undefined
+    )
       throw new BatonError('token_not_valid')
-    if (typ !== null ? typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ) : header.typ !== ACCESS_TYP && header.typ !== REFRESH_TYP)
+    if (
+      typ !== null
+        ? typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ)
+        : header.typ !== ACCESS_TYP && header.typ !== REFRESH_TYP
+    )
       throw new BatonError('token_not_valid')
     // The type decides which keys may have signed it: an access token never by the refresh key.
     const kid = typeof header.kid === 'string' ? header.kid : undefined
@@ -181,8 +196,7 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
     }
     checkClaims(payload)
     // verifyAny: the header's `typ` and the claims' `token_type` must name the same type.
-    if (typ === null && (header.typ === REFRESH_TYP) !== (payload.token_type === 'refresh'))
-      throw new BatonError('token_not_valid')
+    if (typ === null && (header.typ === REFRESH_TYP) !== (payload.token_type === 'refresh')) throw new BatonError('token_not_valid')
     return payload
   }
 
@@ -195,7 +209,8 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
     const aud = payload.aud
     if (typeof aud === 'string' ? aud !== settings.audience : !Array.isArray(aud) || !aud.includes(settings.audience))
       throw new BatonError('token_not_valid')
-    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + leeway)) throw new BatonError('token_not_valid')
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + leeway))
+      throw new BatonError('token_not_valid')
     if (typeof payload.exp !== 'number' || payload.exp <= now - leeway) throw new BatonError('token_not_valid')
     // `iat` far in the future means a forged or broken clock: refuse beyond the leeway.
     if (typeof payload.iat !== 'number' || payload.iat > settings.clock() / 1000 + leeway) throw new BatonError('token_not_valid')
@@ -223,7 +238,13 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
   }
 
   function asAccess(p: JWTPayload & { token_type?: unknown }): AccessClaims {
-    if (p.token_type !== 'access' || typeof p.sid !== 'string' || typeof p.sub !== 'string' || p.sub === '' || !isUserIdOf(p.user_id, p.sub))
+    if (
+      p.token_type !== 'access' ||
+      typeof p.sid !== 'string' ||
+      typeof p.sub !== 'string' ||
+      p.sub === '' ||
+      !isUserIdOf(p.user_id, p.sub)
+    )
       throw new BatonError('token_not_valid')
     return p as unknown as AccessClaims
   }
@@ -248,10 +269,8 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
   }
 
   return {
-    signAccess: (claims) =>
-      sign({ iss: settings.issuer, aud: settings.audience, ...claims, token_type: 'access' }, ACCESS_TYP),
-    signRefresh: (claims) =>
-      sign({ iss: settings.issuer, aud: settings.audience, ...claims, token_type: 'refresh' }, REFRESH_TYP),
+    signAccess: (claims) => sign({ iss: settings.issuer, aud: settings.audience, ...claims, token_type: 'access' }, ACCESS_TYP),
+    signRefresh: (claims) => sign({ iss: settings.issuer, aud: settings.audience, ...claims, token_type: 'refresh' }, REFRESH_TYP),
     verifyAccess: async (token) => {
       // Only expiry can turn a verified token invalid later (the key set is fixed for the
       // process); revocation is checked by the caller, after this, on every request.
@@ -302,8 +321,7 @@ function signerFor(alg: KeySet['algorithm'], key: KeyObject): Signer {
       return (data) => cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
     case 'RS256':
       // ~1 ms of CPU per RSA-2048 signature: run it on the thread pool, not the event loop.
-      return (data) =>
-        new Promise((resolve, reject) => cryptoSign('sha256', data, key, (err, sig) => (err ? reject(err) : resolve(sig))))
+      return (data) => new Promise((resolve, reject) => cryptoSign('sha256', data, key, (err, sig) => (err ? reject(err) : resolve(sig))))
     case 'HS256':
       return (data) => createHmac('sha256', key).update(data).digest()
   }
@@ -324,7 +342,11 @@ function verifierFor(entry: VerifyKey): Verifier {
       return { alg: entry.alg, key: entry, verify: safe((d, s) => s.length === 64 && cryptoVerify(null, d, key, s)) }
     case 'ES256':
       if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') break
-      return { alg: entry.alg, key: entry, verify: safe((d, s) => s.length === 64 && cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s)) }
+      return {
+        alg: entry.alg,
+        key: entry,
+        verify: safe((d, s) => s.length === 64 && cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s)),
+      }
     case 'RS256':
       // jose refuses RSA keys under 2048 bits; so does this.
       if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) break

@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import {
-  type CryptoKey,
-  type JWK,
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  importPKCS8,
-} from 'jose'
+import { type CryptoKey, type JWK, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, importPKCS8 } from 'jose'
 import type { Algorithm, Config } from '../config.js'
 import { type RefreshKeys, RefreshKeyError, loadRefreshKeys } from './refresh-key.js'
 
@@ -85,7 +77,8 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
       privateJWK = JSON.parse(text) as JWK
     }
     const publicJWK = toPublic(privateJWK)
-    if (typeof privateJWK.d !== 'string' || privateJWK.d === '') throw new KeyError('JWT_PRIVATE_KEY is a public key; a private key is needed.')
+    if (typeof privateJWK.d !== 'string' || privateJWK.d === '')
+      throw new KeyError('JWT_PRIVATE_KEY is a public key; a private key is needed.')
     signingMaterial = Buffer.from(privateJWK.d, 'base64url')
     const kid = await calculateJwkThumbprint(publicJWK)
     // Extractable: the codec makes a node:crypto KeyObject of it (KeyObject.from), which Node 24
@@ -113,7 +106,9 @@ export async function loadKeys(source: KeySource): Promise<KeySet> {
       key = extra.kty === 'oct' ? Buffer.from(extra.k ?? '', 'base64url') : ((await importJWK(extra, alg)) as CryptoKey)
     } catch {
       // A configuration problem (exit 78 naming the variable), not a crash with jose's message.
-      throw new KeyError(`JWT_VERIFY_KEYS holds a key that is not a valid ${alg} public key (set its "alg" if it is for another algorithm).`)
+      throw new KeyError(
+        `JWT_VERIFY_KEYS holds a key that is not a valid ${alg} public key (set its "alg" if it is for another algorithm).`,
+      )
     }
     verifyKeys.set(kid, { alg, key: key instanceof Buffer ? new Uint8Array(key) : key })
     if (extra.kty !== 'oct') jwks.push({ ...extra, kid, alg, use: 'sig' })
@@ -134,7 +129,9 @@ function loadRefresh(source: KeySource, signingMaterial: Uint8Array, verifyKeys:
   for (const { key } of verifyKeys.values())
     for (const secret of refresh.accepted.values())
       if (key instanceof Uint8Array && Buffer.from(key).equals(Buffer.from(secret)))
-        throw new KeyError('BATON_REFRESH_SECRET (or a previous one) is the same as JWT_SECRET or a key in JWT_VERIFY_KEYS; generate a separate one with `npx baton keygen --refresh`.')
+        throw new KeyError(
+          'BATON_REFRESH_SECRET (or a previous one) is the same as JWT_SECRET or a key in JWT_VERIFY_KEYS; generate a separate one with `npx baton keygen --refresh`.',
+        )
   return refresh
 }
 
@@ -142,7 +139,10 @@ function loadRefresh(source: KeySource, signingMaterial: Uint8Array, verifyKeys:
 export async function generateKey(algorithm: Algorithm): Promise<{ privateJWK?: JWK; secret?: string; kid: string }> {
   if (algorithm === 'HS256') {
     const secret = randomBytes(32)
-    return { secret: `base64:${secret.toString('base64')}`, kid: (await calculateJwkThumbprint({ kty: 'oct', k: secret.toString('base64url') })).slice(0, 16) }
+    return {
+      secret: `base64:${secret.toString('base64')}`,
+      kid: (await calculateJwkThumbprint({ kty: 'oct', k: secret.toString('base64url') })).slice(0, 16),
+    }
   }
   const { privateKey } = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === 'EdDSA' ? { crv: 'Ed25519' } : {}) })
   const privateJWK = await exportJWK(privateKey)
@@ -166,7 +166,21 @@ async function parsePrivateKey(text: string, algorithm: Algorithm): Promise<JWK>
 }
 
 function toPublic(jwk: JWK): JWK {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, alg: _alg, kid: _kid, use: _use, key_ops: _ops, ext: _ext, ...pub } = jwk
+  const {
+    d: _d,
+    p: _p,
+    q: _q,
+    dp: _dp,
+    dq: _dq,
+    qi: _qi,
+    oth: _oth,
+    alg: _alg,
+    kid: _kid,
+    use: _use,
+    key_ops: _ops,
+    ext: _ext,
+    ...pub
+  } = jwk
   return pub
 }
 

@@ -1,4 +1,13 @@
-import { type KeyObject, createHash, createHmac, createPrivateKey, createPublicKey, createSecretKey, timingSafeEqual, verify as cryptoVerify } from 'node:crypto'
+import {
+  type KeyObject,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  timingSafeEqual,
+  verify as cryptoVerify,
+} from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { BatonError } from '../errors.js'
 import { parseCompactJWS } from '../tokens/jws-shape.js'
@@ -84,19 +93,32 @@ export function createSimplejwtVerifier(settings: SimplejwtSettings): SimplejwtV
       const { header, payload } = parsed
       // The configured algorithm only (no `none`, no HS/RS confusion), and nothing that points
       // elsewhere for a key: simplejwt writes none of these.
-      if (header.alg !== algorithm || header.kid !== undefined || header.jku !== undefined || header.x5u !== undefined || header.jwk !== undefined || header.x5c !== undefined || header.crit !== undefined)
+      if (
+        header.alg !== algorithm ||
+        header.kid !== undefined ||
+        header.jku !== undefined ||
+        header.x5u !== undefined ||
+        header.jwk !== undefined ||
+        header.x5c !== undefined ||
+        header.crit !== undefined
+      )
         throw new BatonError('token_not_valid')
       if (header.typ !== undefined && header.typ !== 'JWT') throw new BatonError('token_not_valid')
       const dot = token.lastIndexOf('.')
-      if (!check(Buffer.from(token.slice(0, dot), 'latin1'), Buffer.from(token.slice(dot + 1), 'base64url'))) throw new BatonError('token_not_valid')
+      if (!check(Buffer.from(token.slice(0, dot), 'latin1'), Buffer.from(token.slice(dot + 1), 'base64url')))
+        throw new BatonError('token_not_valid')
 
       const seconds = now / 1000
       const { exp, iat, jti, token_type: type, user_id: userId } = payload
       if (type !== 'refresh') throw new BatonError('token_not_valid')
       if (typeof jti !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(jti)) throw new BatonError('token_not_valid')
-      if (!(typeof userId === 'string' ? userId !== '' && userId.length <= 255 : Number.isSafeInteger(userId))) throw new BatonError('token_not_valid')
+      if (!(typeof userId === 'string' ? userId !== '' && userId.length <= 255 : Number.isSafeInteger(userId)))
+        throw new BatonError('token_not_valid')
       if (typeof exp !== 'number' || !Number.isSafeInteger(exp) || exp <= seconds - settings.leeway) throw new BatonError('token_not_valid')
-      if (iat !== undefined && (typeof iat !== 'number' || !Number.isSafeInteger(iat) || iat > seconds + settings.leeway || exp - iat > MAX_TOKEN_LIFETIME))
+      if (
+        iat !== undefined &&
+        (typeof iat !== 'number' || !Number.isSafeInteger(iat) || iat > seconds + settings.leeway || exp - iat > MAX_TOKEN_LIFETIME)
+      )
         throw new BatonError('token_not_valid')
       if (exp - seconds > MAX_TOKEN_LIFETIME) throw new BatonError('token_not_valid')
       return { jti, userId: userId as string | number, exp }
@@ -133,7 +155,8 @@ function signatureCheck(algorithm: SimplejwtAlgorithm, key: KeyObject): (data: B
       return s.length === mac.length && timingSafeEqual(s, mac)
     })
   if (algorithm.startsWith('RS')) {
-    if (key.asymmetricKeyType !== 'rsa') throw new TypeError(`SIMPLEJWT_SIGNING_KEY is not an RSA key (SIMPLEJWT_ALGORITHM is ${algorithm}).`)
+    if (key.asymmetricKeyType !== 'rsa')
+      throw new TypeError(`SIMPLEJWT_SIGNING_KEY is not an RSA key (SIMPLEJWT_ALGORITHM is ${algorithm}).`)
     return guard((d, s) => cryptoVerify(hash, d, key, s))
   }
   if (key.asymmetricKeyType !== 'ec') throw new TypeError(`SIMPLEJWT_SIGNING_KEY is not an EC key (SIMPLEJWT_ALGORITHM is ${algorithm}).`)

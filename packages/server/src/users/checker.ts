@@ -62,10 +62,7 @@ const MAX_REHASHES_IN_FLIGHT = 1
  * the hasher `must_update`; the password is known in clear only at login. The compare-and-set
  * keeps a password changed meanwhile.
  */
-export function createCredentialChecker(
-  store: UserStore,
-  options: CredentialCheckerOptions = {},
-): CredentialChecker {
+export function createCredentialChecker(store: UserStore, options: CredentialCheckerOptions = {}): CredentialChecker {
   const params = options.params ?? DEFAULT_SCRYPT_PARAMS
   const verify = options.verify ?? verifyPassword
   const hash = options.hash ?? ((password: string) => hashPassword(password, params))

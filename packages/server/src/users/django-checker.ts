@@ -24,10 +24,7 @@ export interface DjangoCredentialCheckerOptions {
  * The username is looked up exactly as given, as Django's ModelBackend does at login (no
  * normalization). Nothing is re-hashed: baton never writes Django's table.
  */
-export function createDjangoCredentialChecker(
-  store: DjangoUserStore,
-  options: DjangoCredentialCheckerOptions = {},
-): CredentialChecker {
+export function createDjangoCredentialChecker(store: DjangoUserStore, options: DjangoCredentialCheckerOptions = {}): CredentialChecker {
   const verify = options.verify ?? verifyDjangoPassword
   // Random salt and digest, with the hasher and cost of the table's newest verifiable hash: what
   // Django's default hasher costs there now (Django's ModelBackend runs it for unknown users).

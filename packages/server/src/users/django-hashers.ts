@@ -31,7 +31,8 @@ const MAX_BCRYPT_COST = 16
 const SALT_PATTERN = /^[^$]{1,256}$/
 const B64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/
 // Django 3.2 wrote `v=19`; argon2-cffi reads a string without `v=` as version 0x10.
-const ARGON2_PATTERN = /^\$(argon2id|argon2i|argon2d)\$(?:v=(16|19)\$)?m=([0-9]{1,7}),t=([0-9]{1,3}),p=([0-9]{1,3})\$([A-Za-z0-9+/]{11,88})\$([A-Za-z0-9+/]{6,172})$/
+const ARGON2_PATTERN =
+  /^\$(argon2id|argon2i|argon2d)\$(?:v=(16|19)\$)?m=([0-9]{1,7}),t=([0-9]{1,3}),p=([0-9]{1,3})\$([A-Za-z0-9+/]{11,88})\$([A-Za-z0-9+/]{6,172})$/
 const BCRYPT_PATTERN = /^\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}$/
 const BCRYPT_ALPHABET = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
@@ -139,9 +140,7 @@ async function verifyPBKDF2(password: string, rest: string, digest: 'sha256' | '
   if (iterations === null || !SALT_PATTERN.test(salt) || !B64_PATTERN.test(stored)) return null
   const length = digest === 'sha256' ? 32 : 20
   const key = await new Promise<Buffer | null>((resolve) => {
-    pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, length, digest, (err, out) =>
-      resolve(err ? null : out),
-    )
+    pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, length, digest, (err, out) => resolve(err ? null : out))
   })
   return key === null ? null : equalStrings(key.toString('base64'), stored)
 }
@@ -154,9 +153,7 @@ async function verifyScrypt(password: string, rest: string): Promise<boolean | n
   if (params === null || !SALT_PATTERN.test(salt) || !B64_PATTERN.test(stored)) return null
   const options = { ...params, maxmem: scryptMemory(params) + 1024 * 1024 }
   const key = await new Promise<Buffer | null>((resolve) => {
-    scrypt(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), 64, options, (err, out) =>
-      resolve(err ? null : out),
-    )
+    scrypt(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), 64, options, (err, out) => resolve(err ? null : out))
   })
   return key === null ? null : equalStrings(key.toString('base64'), stored)
 }

@@ -84,7 +84,8 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
     { variable: 'DJANGO_USER_TABLE', problem: checkSQLIdentifier(table) },
     { variable: 'DJANGO_USERNAME_FIELD', problem: checkSQLIdentifier(usernameField) },
   ].filter((p): p is { variable: string; problem: string } => p.problem !== null)
-  if (problems.length > 0) throw new ConfigError(problems.map((p) => ({ ...p, fix: 'Write the table or column name as Django created it.' })))
+  if (problems.length > 0)
+    throw new ConfigError(problems.map((p) => ({ ...p, fix: 'Write the table or column name as Django created it.' })))
 
   const { location } = options
   const timeoutMs = options.timeoutMs ?? 5000
@@ -102,15 +103,21 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
       const where = location.kind === 'sqlite' ? location.file : maskDatabaseURL(location.url)
       throw new ConfigError([
         columns.size === 0
-          ? { variable: 'DJANGO_USER_TABLE', problem: `no table ${table} in ${where}.`, fix: "Run Django's migrate there, or name your user model's table." }
+          ? {
+              variable: 'DJANGO_USER_TABLE',
+              problem: `no table ${table} in ${where}.`,
+              fix: "Run Django's migrate there, or name your user model's table.",
+            }
           : {
               variable: missing.includes(usernameField) ? 'DJANGO_USERNAME_FIELD' : 'DJANGO_USER_TABLE',
               problem: `table ${table} has no column ${missing.join(', ')}.`,
-              fix: 'Name the user model\'s table (db_table) and the USERNAME_FIELD column.',
+              fix: "Name the user model's table (db_table) and the USERNAME_FIELD column.",
             },
       ])
     }
-    sampleHashes = await backend.sample(`SELECT ${password} AS password FROM ${quote(table)} WHERE ${password} NOT LIKE '!%' ORDER BY ${id} DESC LIMIT 20`)
+    sampleHashes = await backend.sample(
+      `SELECT ${password} AS password FROM ${quote(table)} WHERE ${password} NOT LIKE '!%' ORDER BY ${id} DESC LIMIT 20`,
+    )
   } catch (err) {
     await backend.close()
     throw err
@@ -155,7 +162,10 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
         // Django's get() would fail (MultipleObjectsReturned) for such a name: nobody logs in as it.
         if (!warned.has('ambiguous')) {
           warned.add('ambiguous')
-          options.log?.warn({ event: 'django_username_ambiguous', table, field: usernameField }, `several rows of ${table} share one ${usernameField}; such logins are refused`)
+          options.log?.warn(
+            { event: 'django_username_ambiguous', table, field: usernameField },
+            `several rows of ${table} share one ${usernameField}; such logins are refused`,
+          )
         }
         return null
       }
@@ -246,7 +256,9 @@ async function openSqlite(file: string, table: string, timeoutMs: number): Promi
       return run('find', () => prepared(sql).all(param) as Row[])
     },
     async sample(sql) {
-      return run('sample', () => (prepared(sql).all() as { password: unknown }[]).map((r) => r.password).filter((p): p is string => typeof p === 'string'))
+      return run('sample', () =>
+        (prepared(sql).all() as { password: unknown }[]).map((r) => r.password).filter((p): p is string => typeof p === 'string'),
+      )
     },
     async close() {
       if (db.open) db.close()
@@ -299,7 +311,9 @@ async function openPostgres(url: string, table: string, timeoutMs: number, log: 
     },
     one: (sql, param) => query<Row>('find', sql, [param]),
     async sample(sql) {
-      return (await query<{ password: unknown }>('sample', sql, [])).map((r) => r.password).filter((p): p is string => typeof p === 'string')
+      return (await query<{ password: unknown }>('sample', sql, []))
+        .map((r) => r.password)
+        .filter((p): p is string => typeof p === 'string')
     },
     async close() {
       if (!pool.ended) await pool.end()

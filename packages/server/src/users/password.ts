@@ -27,8 +27,7 @@ const SALT_BYTES = 16
 const KEY_BYTES = 32
 /** Hashes that would need more memory than this are refused (a stored hash is not trusted). */
 const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024
-const HASH_PATTERN =
-  /^scrypt\$ln=([0-9]{1,2}),r=([0-9]{1,3}),p=([0-9]{1,3})\$([A-Za-z0-9+/]{22,88})\$([A-Za-z0-9+/]{43})$/
+const HASH_PATTERN = /^scrypt\$ln=([0-9]{1,2}),r=([0-9]{1,3}),p=([0-9]{1,3})\$([A-Za-z0-9+/]{22,88})\$([A-Za-z0-9+/]{43})$/
 
 // Django's UnicodeUsernameValidator is `^[\w.@+-]+\Z` with Python's Unicode `\w`, which is
 // letters (L*), numbers (N*) and `_`. Combining marks are not `\w` there either.
@@ -45,10 +44,7 @@ export function validateUsername(username: unknown): string | null {
     return `Ensure this field has no more than ${MAX_USERNAME_LENGTH} characters.`
   }
   if (!USERNAME_PATTERN.test(username)) {
-    return (
-      'Enter a valid username. ' +
-      'This value may contain only letters, numbers, and @/./+/-/_ characters.'
-    )
+    return 'Enter a valid username. ' + 'This value may contain only letters, numbers, and @/./+/-/_ characters.'
   }
   // Refusing un-normalized names (rather than storing them) means a register route that forgot
   // normalizeUsername() cannot create "ａｄｍｉｎ" beside "admin".
@@ -85,10 +81,7 @@ export function validatePassword(password: unknown): string | null {
  * @throws RangeError when {@link validatePassword} refuses the password, or the params are out
  * of range.
  */
-export async function hashPassword(
-  password: string,
-  params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
-): Promise<string> {
+export async function hashPassword(password: string, params: ScryptParams = DEFAULT_SCRYPT_PARAMS): Promise<string> {
   const problem = validatePassword(password)
   if (problem !== null) throw new RangeError(`password: ${problem}`)
   if (!areParamsAcceptable(params)) {
@@ -174,12 +167,7 @@ function scryptMemory({ ln, r, p }: ScryptParams): number {
   return 128 * r * p + 128 * r * (2 ** ln + 2)
 }
 
-function deriveKey(
-  password: string,
-  salt: Buffer,
-  length: number,
-  params: ScryptParams,
-): Promise<Buffer> {
+function deriveKey(password: string, salt: Buffer, length: number, params: ScryptParams): Promise<Buffer> {
   // Node's default maxmem is 32 MiB; N=2^17, r=8 needs 128 MiB, so the limit follows the params.
   const options = {
     N: 2 ** params.ln,

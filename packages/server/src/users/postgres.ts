@@ -59,9 +59,7 @@ interface UserRow {
  * @throws ConfigError when `url` is not a URL; UserStoreUnavailableError when the database
  * cannot be reached or migrated.
  */
-export async function createPostgresUserStore(
-  options: PostgresUserStoreOptions,
-): Promise<UserStore> {
+export async function createPostgresUserStore(options: PostgresUserStoreOptions): Promise<UserStore> {
   const { url, log } = options
   const address = maskDatabaseURL(url)
   const secrets = secretsOf(url)
@@ -127,10 +125,9 @@ export async function createPostgresUserStore(
       // PostgreSQL text cannot hold NUL; such a name cannot exist, and asking would be a 22021.
       if (username.includes('\u0000')) return null
       try {
-        const { rows } = await pool.query<UserRow>(
-          'SELECT id, username, password_hash, created_at FROM baton_users WHERE username = $1',
-          [username],
-        )
+        const { rows } = await pool.query<UserRow>('SELECT id, username, password_hash, created_at FROM baton_users WHERE username = $1', [
+          username,
+        ])
         return toRecord(rows[0])
       } catch (err) {
         throw failure('findByUsername', err)
@@ -139,10 +136,7 @@ export async function createPostgresUserStore(
     async findById(id) {
       if (!isCanonicalId(id)) return null
       try {
-        const { rows } = await pool.query<UserRow>(
-          'SELECT id, username, password_hash, created_at FROM baton_users WHERE id = $1',
-          [id],
-        )
+        const { rows } = await pool.query<UserRow>('SELECT id, username, password_hash, created_at FROM baton_users WHERE id = $1', [id])
         return toRecord(rows[0])
       } catch (err) {
         throw failure('findById', err)
@@ -154,10 +148,11 @@ export async function createPostgresUserStore(
         // One statement. Under READ COMMITTED, an UPDATE that meets a row a concurrent
         // transaction changed waits for it, then re-checks the WHERE clause on the new row:
         // a password changed meanwhile matches no row and is kept.
-        const { rowCount } = await pool.query(
-          'UPDATE baton_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2',
-          [id, oldHash, newHash],
-        )
+        const { rowCount } = await pool.query('UPDATE baton_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2', [
+          id,
+          oldHash,
+          newHash,
+        ])
         return rowCount === 1
       } catch (err) {
         throw failure('updatePasswordHash', err)
@@ -188,9 +183,7 @@ async function migrate(pool: Pool): Promise<number[]> {
           applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
         )`,
       )
-      const { rows } = await client.query<{ version: number | null }>(
-        'SELECT max(version) AS version FROM baton_migrations',
-      )
+      const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM baton_migrations')
       const current = rows[0]?.version ?? 0
       const applied: number[] = []
       for (const migration of MIGRATIONS) {
@@ -198,9 +191,7 @@ async function migrate(pool: Pool): Promise<number[]> {
         await client.query('BEGIN')
         try {
           await client.query(migration.sql)
-          await client.query('INSERT INTO baton_migrations (version) VALUES ($1)', [
-            migration.version,
-          ])
+          await client.query('INSERT INTO baton_migrations (version) VALUES ($1)', [migration.version])
           await client.query('COMMIT')
         } catch (err) {
           await client.query('ROLLBACK').catch(() => {})

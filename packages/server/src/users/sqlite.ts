@@ -64,15 +64,11 @@ export async function createSqliteUserStore(options: SqliteUserStoreOptions): Pr
     throw new UserStoreUnavailableError({ operation: 'migrate', address: file, cause: err })
   }
 
-  const insert = db.prepare<[string, string, number]>(
-    'INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)',
-  )
+  const insert = db.prepare<[string, string, number]>('INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)')
   const byName = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?')
   const byId = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?')
   // One statement: the comparison and the write happen under SQLite's write lock together.
-  const setHash = db.prepare<[string, number, string]>(
-    'UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?',
-  )
+  const setHash = db.prepare<[string, number, string]>('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?')
 
   function run<T>(operation: string, fn: () => T): T {
     try {
@@ -134,10 +130,7 @@ function migrate(db: BetterSqlite3.Database): void {
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue
       db.exec(migration.sql)
-      db.prepare('INSERT INTO baton_migrations (version, applied_at) VALUES (?, ?)').run(
-        migration.version,
-        Date.now(),
-      )
+      db.prepare('INSERT INTO baton_migrations (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now())
     }
   }).immediate()
 }

@@ -23,11 +23,7 @@ export interface UserStore {
   /** `memory`, `sqlite`, `postgres` or `django` (Django's table, read-only: users/django.ts). */
   readonly kind: string
   /** Creates the user; `taken` when the username exists (usernames compare case-sensitively). */
-  createUser(input: {
-    username: string
-    passwordHash: string
-    now: number
-  }): Promise<CreateUserOutcome>
+  createUser(input: { username: string; passwordHash: string; now: number }): Promise<CreateUserOutcome>
   /** The user, or `null` when no such username. */
   findByUsername(username: string): Promise<UserRecord | null>
   /** The user, or `null` when no such id (a malformed id included: never an error). */

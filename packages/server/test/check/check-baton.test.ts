@@ -13,8 +13,15 @@ describe('baton check against baton (defaults: grace 15 s, rotation on)', () => 
   after(() => baton.close())
 
   test('check: every finding is ok, exit 0, under 100 requests, and no session is left behind', async () => {
-    const run = await runCheck([baton.url, '--username', 'checker', '--password-stdin', '--json'], { stdin: `${PASSWORD}\n`, server: baton.server })
-    const report = JSON.parse(run.stdout) as { target: string; findings: { id: string; status: string; title: string; meaning: string; fix: string }[]; requests: number }
+    const run = await runCheck([baton.url, '--username', 'checker', '--password-stdin', '--json'], {
+      stdin: `${PASSWORD}\n`,
+      server: baton.server,
+    })
+    const report = JSON.parse(run.stdout) as {
+      target: string
+      findings: { id: string; status: string; title: string; meaning: string; fix: string }[]
+      requests: number
+    }
     assert.deepEqual(Object.keys(report), ['target', 'findings', 'requests'])
     assert.equal(report.target, baton.url)
     const notOk = report.findings.filter((f) => f.status !== 'ok')
@@ -22,7 +29,23 @@ describe('baton check against baton (defaults: grace 15 s, rotation on)', () => 
     assert.equal(run.code, 0)
     assert.deepEqual(
       report.findings.map((f) => f.id),
-      ['login', 'rotation', 'lost-response-retry', 'double-spend', 'reuse-detection', 'logout', 'malformed-json', 'wrong-content-type', 'huge-body', 'garbage-token', 'error-shape', 'cache-control', 'www-authenticate', 'access-lifetime', 'refresh-lifetime'],
+      [
+        'login',
+        'rotation',
+        'lost-response-retry',
+        'double-spend',
+        'reuse-detection',
+        'logout',
+        'malformed-json',
+        'wrong-content-type',
+        'huge-body',
+        'garbage-token',
+        'error-shape',
+        'cache-control',
+        'www-authenticate',
+        'access-lifetime',
+        'refresh-lifetime',
+      ],
     )
     for (const f of report.findings) assert.deepEqual(Object.keys(f), ['id', 'status', 'title', 'meaning', 'fix'])
     assert.ok(report.requests > 20 && report.requests < MAX_REQUESTS, `requests: ${report.requests}`)
@@ -40,13 +63,16 @@ describe('baton check against baton (defaults: grace 15 s, rotation on)', () => 
   })
 
   test('check: human output is aligned, without colours when not a terminal, with them on one', async () => {
-    const plain = await runCheck([baton.url, '-u', 'checker', '--password-stdin', '--grace-seconds', '16'], { stdin: PASSWORD, server: baton.server })
+    const plain = await runCheck([baton.url, '-u', 'checker', '--password-stdin', '--grace-seconds', '16'], {
+      stdin: PASSWORD,
+      server: baton.server,
+    })
     assert.equal(plain.code, 0)
     const lines = plain.stdout.split('\n')
     assert.equal(lines[0], `baton check: ${baton.url}`)
     const rows = lines.filter((l) => /^[✔!✘] /.test(l))
     assert.equal(rows.length, 15)
-    const column = rows.map((l) => l.search(/ {2}\S/) )
+    const column = rows.map((l) => l.search(/ {2}\S/))
     assert.equal(new Set(column).size, 1, 'titles start in one column')
     assert.doesNotMatch(plain.stdout, /\u001b\[/)
     assert.match(lines.at(-2)!, /^0 failed, 0 warnings, 15 ok; \d+ requests\.$/)
@@ -54,12 +80,20 @@ describe('baton check against baton (defaults: grace 15 s, rotation on)', () => 
 
     const tty = await runCheck([baton.url, '-u', 'checker', '--password-stdin'], { stdin: PASSWORD, server: baton.server, isTTY: true })
     assert.match(tty.stdout, /\u001b\[32m✔\u001b\[0m login/)
-    const noColor = await runCheck([baton.url, '-u', 'checker', '--password-stdin'], { stdin: PASSWORD, server: baton.server, isTTY: true, env: { NO_COLOR: '1' } })
+    const noColor = await runCheck([baton.url, '-u', 'checker', '--password-stdin'], {
+      stdin: PASSWORD,
+      server: baton.server,
+      isTTY: true,
+      env: { NO_COLOR: '1' },
+    })
     assert.doesNotMatch(noColor.stdout, /\u001b\[/)
   })
 
   test('check: a wrong password is one failed login finding, exit 1, and the password is not printed', async () => {
-    const run = await runCheck([baton.url, '--username', 'checker', '--password-stdin', '--json'], { stdin: 'wrong-password-123', server: baton.server })
+    const run = await runCheck([baton.url, '--username', 'checker', '--password-stdin', '--json'], {
+      stdin: 'wrong-password-123',
+      server: baton.server,
+    })
     assert.equal(run.code, 1)
     const findings = findingsById(run.stdout)
     assert.equal(findings.get('login')!.status, 'fail')
@@ -79,7 +113,10 @@ describe('baton check against baton without a grace window (REFRESH_GRACE_SECOND
   after(() => baton.close())
 
   test('check: the lost-response retry is reuse (the user is logged out): fail, exit 1; parallel losers warn', async () => {
-    const run = await runCheck([baton.url, '--username', 'nograce', '--password-stdin', '--json', '--grace-seconds', '1'], { stdin: PASSWORD, server: baton.server })
+    const run = await runCheck([baton.url, '--username', 'nograce', '--password-stdin', '--json', '--grace-seconds', '1'], {
+      stdin: PASSWORD,
+      server: baton.server,
+    })
     assert.equal(run.code, 1)
     const findings = findingsById(run.stdout)
     const retry = findings.get('lost-response-retry')!
@@ -103,7 +140,10 @@ describe('baton check against baton with rotation off (ROTATE_REFRESH_TOKENS=fal
   after(() => baton.close())
 
   test('check: no rotation is a warning (rotation, reuse detection), nothing fails, exit 0', async () => {
-    const run = await runCheck([baton.url, '--username', 'norotate', '--password-stdin', '--json'], { stdin: PASSWORD, server: baton.server })
+    const run = await runCheck([baton.url, '--username', 'norotate', '--password-stdin', '--json'], {
+      stdin: PASSWORD,
+      server: baton.server,
+    })
     const findings = findingsById(run.stdout)
     assert.equal(findings.get('rotation')!.status, 'warn')
     assert.match(findings.get('rotation')!.fix, /ROTATE_REFRESH_TOKENS=true/)

@@ -48,7 +48,10 @@ describe('baton check: the command line', () => {
       [[baton.url, '-u', 'u', '--password-stdin', '--grace-seconds', 'soon'], /--grace-seconds/],
       // Past AbortSignal.timeout's range every request would fail as if the target were down.
       [[baton.url, '-u', 'u', '--password-stdin', '--timeout', '99999999999'], /--timeout/],
-      [[baton.url, '-u', 'u', '--password-stdin', '--paths', 'token/,https://elsewhere.example/r/,verify/,logout/'], /leaves http:\/\/127\.0\.0\.1/],
+      [
+        [baton.url, '-u', 'u', '--password-stdin', '--paths', 'token/,https://elsewhere.example/r/,verify/,logout/'],
+        /leaves http:\/\/127\.0\.0\.1/,
+      ],
       [[baton.url, '-u', 'u', '--password-stdin', '--protected', '//elsewhere.example/me/'], /--protected: .* leaves/],
       [['ftp://127.0.0.1/', '-u', 'u', '--password-stdin'], /only http:\/\/ and https:\/\//],
       [[baton.url, '-u', 'u', '--password-stdin', '--bogus'], /Unknown option '--bogus'/],
@@ -74,7 +77,10 @@ describe('baton check: the command line', () => {
     // The real process: the password through a pipe. With --grace-seconds 0 the replay lands
     // inside baton's grace window (the check cannot wait on this server's fake clock), so
     // rotation and reuse detection fail: a real failing run, through the real exit code.
-    const run = await spawnCheck([baton.url, '--username', 'cli-user', '--password-stdin', '--json', '--grace-seconds', '0'], `${PASSWORD}\n`)
+    const run = await spawnCheck(
+      [baton.url, '--username', 'cli-user', '--password-stdin', '--json', '--grace-seconds', '0'],
+      `${PASSWORD}\n`,
+    )
     assert.equal(run.code, 1, run.stderr)
     const report = JSON.parse(run.stdout) as { findings: { id: string; status: string }[]; requests: number }
     assert.deepEqual(
@@ -105,9 +111,19 @@ describe('baton check: target resolution', () => {
     if (baton.kind !== 'ok') return
     assert.deepEqual(
       [baton.target.login, baton.target.refresh, baton.target.verify, baton.target.blacklist, baton.target.protected].map((u) => u?.href),
-      ['https://host.example/api/auth/token/', 'https://host.example/api/auth/refresh/', 'https://host.example/api/auth/verify/', 'https://host.example/api/auth/logout/', 'https://host.example/api/me/'],
+      [
+        'https://host.example/api/auth/token/',
+        'https://host.example/api/auth/refresh/',
+        'https://host.example/api/auth/verify/',
+        'https://host.example/api/auth/logout/',
+        'https://host.example/api/me/',
+      ],
     )
-    const django = resolveTarget({ url: 'https://host.example/api/', paths: 'token/,token/refresh/,token/verify/,token/blacklist/', protected: 'none' })
+    const django = resolveTarget({
+      url: 'https://host.example/api/',
+      paths: 'token/,token/refresh/,token/verify/,token/blacklist/',
+      protected: 'none',
+    })
     assert.equal(django.kind === 'ok' && django.target.blacklist.href, 'https://host.example/api/token/blacklist/')
     assert.equal(django.kind === 'ok' && django.target.protected, null)
     assert.equal(resolveTarget({ url: 'http://host.example/api/' }).kind, 'usage')

@@ -44,7 +44,10 @@ export interface CommandRun {
  * Runs `baton check` in-process with `stdin` as standard input. Waits move `clock` (no sleeping),
  * and every request and answer body is scanned for tokens so the test can prove none is printed.
  */
-export async function runCheck(argv: string[], options: { stdin?: string; server?: TestServer; isTTY?: boolean; env?: Record<string, string> } = {}): Promise<CommandRun> {
+export async function runCheck(
+  argv: string[],
+  options: { stdin?: string; server?: TestServer; isTTY?: boolean; env?: Record<string, string> } = {},
+): Promise<CommandRun> {
   let stdout = ''
   let stderr = ''
   const tokens = new Set<string>()

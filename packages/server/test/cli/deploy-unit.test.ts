@@ -105,13 +105,20 @@ interface Answer {
 }
 
 /** An HTTPS request to nginx from `localAddress`, trusting only the test CA. */
-function https(url: string, options: { ca: string; localAddress: string; method?: string; headers?: Record<string, string>; body?: string }): Promise<Answer> {
+function https(
+  url: string,
+  options: { ca: string; localAddress: string; method?: string; headers?: Record<string, string>; body?: string },
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', ca: options.ca, localAddress: options.localAddress, headers: options.headers, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (d: string) => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', ca: options.ca, localAddress: options.localAddress, headers: options.headers, agent: false },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8').on('data', (d: string) => (body += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      },
+    )
     req.on('error', reject)
     req.end(options.body)
   })
@@ -164,7 +171,10 @@ test('deploy unit: ExecStart, environment, restart, stop and hardening settings'
 })
 
 test('deploy unit: systemd-analyze verify reports nothing', async (t) => {
-  const analyze = await run('systemd-analyze', ['--version']).then(() => true, () => false)
+  const analyze = await run('systemd-analyze', ['--version']).then(
+    () => true,
+    () => false,
+  )
   if (!analyze) return t.skip('systemd-analyze is not installed (Debian package systemd)')
   const dir = tempDir(t, 'baton-deploy-verify-')
   const file = join(dir, 'baton.service')
@@ -177,108 +187,141 @@ test('deploy unit: systemd-analyze verify reports nothing', async (t) => {
   assert.equal(`${stdout}${stderr}`, '')
 })
 
-test('deploy unit: ExecStart with its environment serves production behind deploy/nginx.conf and stops cleanly on KillSignal', { timeout: 120_000 }, async (t) => {
-  const env = environment(unit)
-  const redis = await startRedisServer({ password: 'deploy-test-pw' })
-  t.after(() => redis.stop())
-  const dataDir = tempDir(t, 'baton-deploy-data-')
-  const keyFile = join(dataDir, 'es256.pem')
-  writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
-  const port = await freePort()
-  // The unit's Environment= lines, then what differs on this machine (paths and port) and what
-  // the EnvironmentFile would add (REDIS_URL; users stay in the embedded file: no DATABASE_URL).
-  const serviceEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env, PORT: String(port), BATON_DATA_DIR: dataDir, JWT_PRIVATE_KEY_FILE: keyFile, REDIS_URL: redis.url }
-
-  // A user, as an operator makes one (registration is off in production).
-  const add = await runProcess(BUILT_CLI, ['users', 'add', 'operator', '--password-stdin'], {
-    cwd: dataDir,
-    env: { PATH: serviceEnv.PATH, BATON_DATA_DIR: dataDir, PASSWORD_SCRYPT_LN: '10' },
-    input: 'correct horse battery staple\n',
-  })
-  assert.equal(add.code, 0, add.stderr)
-
-  const [cmd, ...args] = words(one(unit, 'ExecStart'))
-  assert.equal(cmd, INSTALLED_CLI)
-  const child = spawn(BUILT_CLI, args, { cwd: dataDir, env: serviceEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
-  )
-  t.after(() => stopChild(child, 'SIGKILL'))
-  await Promise.race([
-    waitFor(() => /baton is running at/.test(output), 30_000, 'baton is running'),
-    exited.then(({ code }) => assert.fail(`baton exited (${code}) before it ran:\n${output}`)),
-  ])
-  const direct = `http://127.0.0.1:${port}`
-  const ready = await fetch(`${direct}/readyz`)
-  const readyBody = (await ready.json()) as { store: { kind: string; state: string } }
-  assert.equal(ready.status, 200, JSON.stringify(readyBody))
-  assert.equal(readyBody.store.kind, 'redis')
-  // Production mode: no registration, no demo page.
-  assert.equal((await fetch(`${direct}/api/auth/register/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"x","password":"y"}' })).status, 404)
-  assert.equal((await fetch(`${direct}/`)).status, 404)
-
-  // nginx with deploy/nginx.conf: the upstream is the unit's HOST:PORT, moved to this test's port.
-  const tls = await makeTestTLS(tempDir(t, 'baton-deploy-tls-'))
-  const httpPort = await freePort()
-  const tlsPort = await freePort()
-  const nginx = await startNginxServers(
-    nginxServerBlocks(readFileSync(NGINX_CONF, 'utf8'), [
-      [/^\s*listen 80;$/, `    listen 127.0.0.1:${httpPort};`],
-      [/^\s*listen \[::\]:80;$/, ''],
-      [/^\s*listen 443 ssl http2;$/, `    listen 127.0.0.1:${tlsPort} ssl http2;`],
-      [/^\s*listen \[::\]:443 ssl http2;$/, ''],
-      [/^\s*ssl_certificate\s.*$/, `    ssl_certificate ${tls.certFile};`],
-      [/^\s*ssl_certificate_key\s.*$/, `    ssl_certificate_key ${tls.keyFile};`],
-      [new RegExp(`^\\s*server ${env.HOST!.replace(/\./g, '\\.')}:${env.PORT};$`), `    server 127.0.0.1:${port};`],
-    ]),
-    [httpPort, tlsPort],
-  )
-  t.after(() => nginx.stop())
-  const front = `https://localhost:${tlsPort}`
-  // The client connects from 127.0.0.2 and claims another address; nginx appends 127.0.0.2.
-  const client = { ca: tls.ca, localAddress: '127.0.0.2' }
-  await waitFor(async () => (await https(`${front}/readyz`, client)).status === 200, 10_000, 'nginx to proxy /readyz')
-  const login = await https(`${front}/api/auth/token/`, {
-    ...client,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
-    body: JSON.stringify({ username: 'operator', password: 'correct horse battery staple' }),
-  })
-  assert.equal(login.status, 200, login.body)
-  const { access } = JSON.parse(login.body) as { access: string }
-  // Straight to baton, bypassing nginx, from an address BATON_TRUST_PROXY does not name.
-  const bypass = await new Promise<number>((resolve, reject) => {
-    const body = JSON.stringify({ username: 'operator', password: 'correct horse battery staple' })
-    const req = httpRequest(`${direct}/api/auth/token/`, { method: 'POST', localAddress: '127.0.0.3', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' } }, (res) => {
-      res.resume().on('end', () => resolve(res.statusCode ?? 0))
+test(
+  'deploy unit: ExecStart with its environment serves production behind deploy/nginx.conf and stops cleanly on KillSignal',
+  { timeout: 120_000 },
+  async (t) => {
+    const env = environment(unit)
+    const redis = await startRedisServer({ password: 'deploy-test-pw' })
+    t.after(() => redis.stop())
+    const dataDir = tempDir(t, 'baton-deploy-data-')
+    const keyFile = join(dataDir, 'es256.pem')
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
     })
-    req.on('error', reject)
-    req.end(body)
-  })
-  assert.equal(bypass, 200)
-  const sessions = await https(`${front}/api/auth/sessions/`, { ...client, headers: { authorization: `Bearer ${access}` } })
-  assert.equal(sessions.status, 200, sessions.body)
-  const ips = (JSON.parse(sessions.body) as { ip: string }[]).map((s) => s.ip).sort()
-  assert.deepEqual(ips, ['127.0.0.2', '127.0.0.3'], 'the address nginx saw, and the socket address of a direct caller; never the claimed one')
-  const redirect = await fetch(`http://127.0.0.1:${httpPort}/readyz`, { redirect: 'manual' })
-  assert.equal(redirect.status, 301)
-  assert.equal(redirect.headers.get('location'), `https://127.0.0.1/readyz`)
+    const port = await freePort()
+    // The unit's Environment= lines, then what differs on this machine (paths and port) and what
+    // the EnvironmentFile would add (REDIS_URL; users stay in the embedded file: no DATABASE_URL).
+    const serviceEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...env,
+      PORT: String(port),
+      BATON_DATA_DIR: dataDir,
+      JWT_PRIVATE_KEY_FILE: keyFile,
+      REDIS_URL: redis.url,
+    }
 
-  // systemd with KillMode=mixed: KillSignal to the main process only, SIGKILL after TimeoutStopSec.
-  const limit = seconds(one(unit, 'TimeoutStopSec')) * 1000
-  const signalledAt = performance.now()
-  child.kill(one(unit, 'KillSignal') as NodeJS.Signals)
-  const killer = setTimeout(() => child.kill('SIGKILL'), limit)
-  const end = await exited
-  clearTimeout(killer)
-  const took = end.at - signalledAt
-  t.diagnostic(`stopped ${took.toFixed(0)} ms after ${one(unit, 'KillSignal')} (TimeoutStopSec ${limit / 1000} s)`)
-  assert.deepEqual({ code: end.code, signal: end.signal }, { code: 0, signal: null }, output)
-  assert.ok(took < limit, `stopped in ${took} ms, over TimeoutStopSec`)
-  assert.equal((output.match(/shutting down: finishing in-flight requests/g) ?? []).length, Number(env.WORKERS), 'each worker shut down once')
-  assert.doesNotMatch(output, /deploy-test-pw/, 'the Redis password reaches no output')
-})
+    // A user, as an operator makes one (registration is off in production).
+    const add = await runProcess(BUILT_CLI, ['users', 'add', 'operator', '--password-stdin'], {
+      cwd: dataDir,
+      env: { PATH: serviceEnv.PATH, BATON_DATA_DIR: dataDir, PASSWORD_SCRYPT_LN: '10' },
+      input: 'correct horse battery staple\n',
+    })
+    assert.equal(add.code, 0, add.stderr)
 
+    const [cmd, ...args] = words(one(unit, 'ExecStart'))
+    assert.equal(cmd, INSTALLED_CLI)
+    const child = spawn(BUILT_CLI, args, { cwd: dataDir, env: serviceEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
+    )
+    t.after(() => stopChild(child, 'SIGKILL'))
+    await Promise.race([
+      waitFor(() => /baton is running at/.test(output), 30_000, 'baton is running'),
+      exited.then(({ code }) => assert.fail(`baton exited (${code}) before it ran:\n${output}`)),
+    ])
+    const direct = `http://127.0.0.1:${port}`
+    const ready = await fetch(`${direct}/readyz`)
+    const readyBody = (await ready.json()) as { store: { kind: string; state: string } }
+    assert.equal(ready.status, 200, JSON.stringify(readyBody))
+    assert.equal(readyBody.store.kind, 'redis')
+    // Production mode: no registration, no demo page.
+    assert.equal(
+      (
+        await fetch(`${direct}/api/auth/register/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"username":"x","password":"y"}',
+        })
+      ).status,
+      404,
+    )
+    assert.equal((await fetch(`${direct}/`)).status, 404)
+
+    // nginx with deploy/nginx.conf: the upstream is the unit's HOST:PORT, moved to this test's port.
+    const tls = await makeTestTLS(tempDir(t, 'baton-deploy-tls-'))
+    const httpPort = await freePort()
+    const tlsPort = await freePort()
+    const nginx = await startNginxServers(
+      nginxServerBlocks(readFileSync(NGINX_CONF, 'utf8'), [
+        [/^\s*listen 80;$/, `    listen 127.0.0.1:${httpPort};`],
+        [/^\s*listen \[::\]:80;$/, ''],
+        [/^\s*listen 443 ssl http2;$/, `    listen 127.0.0.1:${tlsPort} ssl http2;`],
+        [/^\s*listen \[::\]:443 ssl http2;$/, ''],
+        [/^\s*ssl_certificate\s.*$/, `    ssl_certificate ${tls.certFile};`],
+        [/^\s*ssl_certificate_key\s.*$/, `    ssl_certificate_key ${tls.keyFile};`],
+        [new RegExp(`^\\s*server ${env.HOST!.replace(/\./g, '\\.')}:${env.PORT};$`), `    server 127.0.0.1:${port};`],
+      ]),
+      [httpPort, tlsPort],
+    )
+    t.after(() => nginx.stop())
+    const front = `https://localhost:${tlsPort}`
+    // The client connects from 127.0.0.2 and claims another address; nginx appends 127.0.0.2.
+    const client = { ca: tls.ca, localAddress: '127.0.0.2' }
+    await waitFor(async () => (await https(`${front}/readyz`, client)).status === 200, 10_000, 'nginx to proxy /readyz')
+    const login = await https(`${front}/api/auth/token/`, {
+      ...client,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+      body: JSON.stringify({ username: 'operator', password: 'correct horse battery staple' }),
+    })
+    assert.equal(login.status, 200, login.body)
+    const { access } = JSON.parse(login.body) as { access: string }
+    // Straight to baton, bypassing nginx, from an address BATON_TRUST_PROXY does not name.
+    const bypass = await new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ username: 'operator', password: 'correct horse battery staple' })
+      const req = httpRequest(
+        `${direct}/api/auth/token/`,
+        { method: 'POST', localAddress: '127.0.0.3', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' } },
+        (res) => {
+          res.resume().on('end', () => resolve(res.statusCode ?? 0))
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+    assert.equal(bypass, 200)
+    const sessions = await https(`${front}/api/auth/sessions/`, { ...client, headers: { authorization: `Bearer ${access}` } })
+    assert.equal(sessions.status, 200, sessions.body)
+    const ips = (JSON.parse(sessions.body) as { ip: string }[]).map((s) => s.ip).sort()
+    assert.deepEqual(
+      ips,
+      ['127.0.0.2', '127.0.0.3'],
+      'the address nginx saw, and the socket address of a direct caller; never the claimed one',
+    )
+    const redirect = await fetch(`http://127.0.0.1:${httpPort}/readyz`, { redirect: 'manual' })
+    assert.equal(redirect.status, 301)
+    assert.equal(redirect.headers.get('location'), `https://127.0.0.1/readyz`)
+
+    // systemd with KillMode=mixed: KillSignal to the main process only, SIGKILL after TimeoutStopSec.
+    const limit = seconds(one(unit, 'TimeoutStopSec')) * 1000
+    const signalledAt = performance.now()
+    child.kill(one(unit, 'KillSignal') as NodeJS.Signals)
+    const killer = setTimeout(() => child.kill('SIGKILL'), limit)
+    const end = await exited
+    clearTimeout(killer)
+    const took = end.at - signalledAt
+    t.diagnostic(`stopped ${took.toFixed(0)} ms after ${one(unit, 'KillSignal')} (TimeoutStopSec ${limit / 1000} s)`)
+    assert.deepEqual({ code: end.code, signal: end.signal }, { code: 0, signal: null }, output)
+    assert.ok(took < limit, `stopped in ${took} ms, over TimeoutStopSec`)
+    assert.equal(
+      (output.match(/shutting down: finishing in-flight requests/g) ?? []).length,
+      Number(env.WORKERS),
+      'each worker shut down once',
+    )
+    assert.doesNotMatch(output, /deploy-test-pw/, 'the Redis password reaches no output')
+  },
+)

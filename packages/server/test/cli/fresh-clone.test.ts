@@ -50,7 +50,7 @@ test('fresh clone: after npm ci, before the build, `npx baton` says to run `npm 
   assert.equal(before.stdout, '')
 })
 
-test('fresh clone: after `npm run build`, the README\'s `npx baton` commands work', { timeout: 600_000 }, async () => {
+test("fresh clone: after `npm run build`, the README's `npx baton` commands work", { timeout: 600_000 }, async () => {
   assert.ok(existsSync(join(dir, 'node_modules')), 'the previous test installed the clone')
   ok(await run('npm', ['run', 'build']), 'npm run build')
   assert.match(ok(await baton('doctor', '--help'), 'baton doctor --help').stdout, /^Usage: baton doctor \[options\]/)

@@ -52,7 +52,13 @@ test('keygen: --json prints one JSON object with the algorithm, kid and key', as
   const out = JSON.parse(stdout) as { algorithm: string; kid: string; privateKey: { kty: string; d: string } }
   assert.equal(out.algorithm, 'ES256')
   assert.equal(out.privateKey.kty, 'EC')
-  const keys = await loadKeys({ algorithm: 'ES256', privateKey: JSON.stringify(out.privateKey), secret: null, verifyKeys: null, devKeyDir: null })
+  const keys = await loadKeys({
+    algorithm: 'ES256',
+    privateKey: JSON.stringify(out.privateKey),
+    secret: null,
+    verifyKeys: null,
+    devKeyDir: null,
+  })
   assert.equal(keys.kid, out.kid)
 })
 
@@ -110,7 +116,14 @@ test('keygen: --refresh prints a new BATON_REFRESH_SECRET that configuration acc
   const { privateJWK } = await generateKey('ES256')
   const env = { BATON_MODE: 'production', JWT_PRIVATE_KEY: JSON.stringify(privateJWK) }
   const config = loadConfig({ ...env, BATON_REFRESH_SECRET: value })
-  const pinned = await loadKeys({ algorithm: 'ES256', privateKey: config.privateKey, secret: null, verifyKeys: null, devKeyDir: null, refreshSecret: config.refreshSecret })
+  const pinned = await loadKeys({
+    algorithm: 'ES256',
+    privateKey: config.privateKey,
+    secret: null,
+    verifyKeys: null,
+    devKeyDir: null,
+    refreshSecret: config.refreshSecret,
+  })
   assert.match(a.stderr, new RegExp(`refresh-token key id ${pinned.refresh.kid};`))
   assert.ok(!a.stderr.includes(value.slice(7)), 'the secret is on stderr')
 

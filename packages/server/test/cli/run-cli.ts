@@ -29,7 +29,11 @@ export interface Served {
 
 /** Starts `baton serve` and resolves once it printed its URL. The caller must stop it. */
 export function startServe(env: Record<string, string>): Promise<Served> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+    cwd: ROOT,
+    env: baseEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   const waiters: { pattern: RegExp; resolve: () => void }[] = []
   const onData = (d: string) => {
@@ -50,11 +54,14 @@ export function startServe(env: Record<string, string>): Promise<Served> {
       waiters.push({ pattern, resolve })
       void exited.then((code) => reject(new Error(`baton exited (${String(code)}) before printing ${pattern}:\n${out}`)))
     })
-  return waitFor(/baton is running at (http:\/\/\S+?)\/?\s/).then(() => {
-    const url = /baton is running at (http:\/\/\S+?)\/?\s/.exec(out)![1]!
-    return { child, url, output: () => out, waitFor, exited }
-  }, (err: unknown) => {
-    child.kill('SIGKILL')
-    throw err
-  })
+  return waitFor(/baton is running at (http:\/\/\S+?)\/?\s/).then(
+    () => {
+      const url = /baton is running at (http:\/\/\S+?)\/?\s/.exec(out)![1]!
+      return { child, url, output: () => out, waitFor, exited }
+    },
+    (err: unknown) => {
+      child.kill('SIGKILL')
+      throw err
+    },
+  )
 }

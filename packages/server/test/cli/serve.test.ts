@@ -98,7 +98,11 @@ test('serve: an unusable key in JWT_VERIFY_KEYS exits 78 naming it', async (t) =
   const dir = tempDir(t)
   // An Ed25519 public key without "alg" while the server signs ES256.
   const okp = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }
-  const { code, stderr } = await runCLI(['serve'], { BATON_DATA_DIR: dir, JWT_ALGORITHM: 'ES256', JWT_VERIFY_KEYS: JSON.stringify({ keys: [okp] }) })
+  const { code, stderr } = await runCLI(['serve'], {
+    BATON_DATA_DIR: dir,
+    JWT_ALGORITHM: 'ES256',
+    JWT_VERIFY_KEYS: JSON.stringify({ keys: [okp] }),
+  })
   assert.equal(code, 78)
   assert.match(stderr, /JWT_VERIFY_KEYS/)
 })
@@ -156,7 +160,10 @@ test('serve: a data folder with the old default EdDSA development key starts on 
   assert.equal(readFileSync(join(dir, 'dev-key-EdDSA.json'), 'utf8'), oldKey, 'the old key file is left alone')
   assert.equal(statSync(join(dir, 'dev-key-ES256.json')).mode & 0o777, 0o600)
   const jwks = (await (await fetch(`${upgraded.url}/.well-known/jwks.json`)).json()) as { keys: { alg: string; crv: string }[] }
-  assert.deepEqual(jwks.keys.map((k) => [k.alg, k.crv]), [['ES256', 'P-256']])
+  assert.deepEqual(
+    jwks.keys.map((k) => [k.alg, k.crv]),
+    [['ES256', 'P-256']],
+  )
   const me = await fetch(`${upgraded.url}/api/me/`, { headers: { authorization: `Bearer ${before.body.access}` } })
   assert.equal(me.status, 401)
   assert.equal((await postJSON(`${upgraded.url}/api/auth/refresh/`, { refresh: before.body.refresh })).body.code, 'token_not_valid')
@@ -171,13 +178,20 @@ test('serve: a password Redis does not require gives one JSON warning (masked UR
   const redis = await startRedisServer()
   t.after(() => redis.stop())
   const password = 'n0t-needed-s3cret'
-  const served = await serve(t, { BATON_DATA_DIR: tempDir(t), BATON_STORE: 'redis', REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}` })
+  const served = await serve(t, {
+    BATON_DATA_DIR: tempDir(t),
+    BATON_STORE: 'redis',
+    REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`,
+  })
   await served.waitFor(/"check":"redis\.auth"/)
   // Every connection authenticates again: a reconnect is where ioredis would print once more.
   await redis.command('CLIENT', 'KILL', 'TYPE', 'normal')
   await served.waitFor(/redis recovered|"msg":"redis connected"[\s\S]*"msg":"redis connected"/)
   assert.equal(await stop(served), 0)
-  const lines = served.output().split('\n').filter((l) => l.trim() !== '')
+  const lines = served
+    .output()
+    .split('\n')
+    .filter((l) => l.trim() !== '')
   const raw = lines.filter((l) => !l.startsWith('{') && !l.startsWith('baton is running at '))
   assert.deepEqual(raw, [], 'every line but the banner is JSON')
   const warnings = lines

@@ -22,10 +22,14 @@ test('serve: a second SIGTERM while a request is in flight does not cut it off; 
   // A login whose body is held back: in flight on the server until the test sends the rest.
   let held: () => void = () => undefined
   const answered = new Promise<number>((resolve, reject) => {
-    const req = request(`${base}/api/auth/token/`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    })
+    const req = request(
+      `${base}/api/auth/token/`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      },
+    )
     req.on('error', reject)
     req.write(body.slice(0, 10))
     t.after(() => req.destroy())

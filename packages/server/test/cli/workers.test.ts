@@ -26,27 +26,37 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
 
 // Issue 11: on a fresh data folder each worker used to create its own development key, so one
 // start in three answered 401, 200, 401, 200… (each worker verified only its own signatures).
-test('serve: WORKERS=2 on a fresh data folder, started six times: every request of every start verifies', { timeout: 180_000 }, async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'baton-workers-'))
-  t.after(() => rmSync(root, { recursive: true, force: true }))
-  for (let start = 0; start < 6; start++) {
-    const dataDir = join(root, `data-${start}`)
-    const port = await freePort()
-    const served = await startServe({ WORKERS: '2', PORT: String(port), BATON_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PASSWORD_SCRYPT_LN: '10' })
-    try {
-      const base = `http://127.0.0.1:${port}`
-      const creds = { username: `user${start}`, password: 'correct horse battery staple' }
-      assert.equal((await post(`${base}/api/auth/register/`, creds)).status, 201)
-      const login = await post(`${base}/api/auth/token/`, creds)
-      assert.equal(login.status, 200)
-      const statuses: number[] = []
-      for (let i = 0; i < 10; i++) statuses.push(await get(`${base}/api/me/`, { authorization: `Bearer ${login.json.access}` }))
-      assert.deepEqual(statuses, Array(10).fill(200), `start ${start}: ${statuses.join(', ')}\n${served.output()}`)
-      const keyFiles = readdirSync(dataDir).filter((f) => f.startsWith('dev-'))
-      assert.equal(keyFiles.length, 1, `one development key file, no temp files left: ${keyFiles.join(', ')}`)
-    } finally {
-      served.child.kill('SIGTERM')
-      await served.exited
+test(
+  'serve: WORKERS=2 on a fresh data folder, started six times: every request of every start verifies',
+  { timeout: 180_000 },
+  async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'baton-workers-'))
+    t.after(() => rmSync(root, { recursive: true, force: true }))
+    for (let start = 0; start < 6; start++) {
+      const dataDir = join(root, `data-${start}`)
+      const port = await freePort()
+      const served = await startServe({
+        WORKERS: '2',
+        PORT: String(port),
+        BATON_DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        PASSWORD_SCRYPT_LN: '10',
+      })
+      try {
+        const base = `http://127.0.0.1:${port}`
+        const creds = { username: `user${start}`, password: 'correct horse battery staple' }
+        assert.equal((await post(`${base}/api/auth/register/`, creds)).status, 201)
+        const login = await post(`${base}/api/auth/token/`, creds)
+        assert.equal(login.status, 200)
+        const statuses: number[] = []
+        for (let i = 0; i < 10; i++) statuses.push(await get(`${base}/api/me/`, { authorization: `Bearer ${login.json.access}` }))
+        assert.deepEqual(statuses, Array(10).fill(200), `start ${start}: ${statuses.join(', ')}\n${served.output()}`)
+        const keyFiles = readdirSync(dataDir).filter((f) => f.startsWith('dev-'))
+        assert.equal(keyFiles.length, 1, `one development key file, no temp files left: ${keyFiles.join(', ')}`)
+      } finally {
+        served.child.kill('SIGTERM')
+        await served.exited
+      }
     }
-  }
-})
+  },
+)

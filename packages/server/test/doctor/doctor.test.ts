@@ -16,11 +16,7 @@ interface Outcome {
   report: DoctorReport | null
 }
 
-async function doctor(
-  args: string[],
-  env: Record<string, string | undefined> = {},
-  deps?: DoctorDeps,
-): Promise<Outcome> {
+async function doctor(args: string[], env: Record<string, string | undefined> = {}, deps?: DoctorDeps): Promise<Outcome> {
   let out = ''
   const code = await runDoctorCommand(args, env, { write: (s) => (out += s) }, deps)
   const report = args.includes('--json') ? (JSON.parse(out) as DoctorReport) : null
@@ -68,21 +64,24 @@ describe('doctor against a healthy Redis', () => {
     assert.equal(report.usable, true)
     // Latency is the one timing-dependent status: a loaded machine may warn (still exit 0).
     assert.ok(['ok', 'warn'].includes(find(report, 'latency').status))
-    assert.deepEqual({ ...statuses(report), latency: 'ok' }, {
-      url: 'ok',
-      dns: 'ok',
-      tcp: 'ok',
-      protocol: 'ok',
-      auth: 'ok',
-      select: 'ok',
-      latency: 'ok',
-      server: 'ok',
-      eviction: 'ok',
-      persistence: 'warn',
-      cluster: 'ok',
-      write: 'ok',
-      scripting: 'ok',
-    })
+    assert.deepEqual(
+      { ...statuses(report), latency: 'ok' },
+      {
+        url: 'ok',
+        dns: 'ok',
+        tcp: 'ok',
+        protocol: 'ok',
+        auth: 'ok',
+        select: 'ok',
+        latency: 'ok',
+        server: 'ok',
+        eviction: 'ok',
+        persistence: 'warn',
+        cluster: 'ok',
+        write: 'ok',
+        scripting: 'ok',
+      },
+    )
     assert.match(find(report, 'persistence').meaning, /restart logs every user out/)
     assert.equal(report.url, `redis://:****@127.0.0.1:${redis.port}/1`)
     assert.match(human.out, /^✔ tcp +Connected to 127\.0\.0\.1:\d+\./m)
@@ -144,7 +143,7 @@ describe('doctor against a healthy Redis', () => {
     assert.match(find(report, 'auth').message, /requires a password \(NOAUTH\) and the URL has none/)
   })
 
-  test('doctor: a database index above the server\'s range fails at select (exit 1)', async () => {
+  test("doctor: a database index above the server's range fails at select (exit 1)", async () => {
     const { human, report } = await both(`redis://:${ENC}@127.0.0.1:${redis.port}/99`)
     assert.equal(human.code, 1)
     assert.match(find(report, 'select').message, /Database 99 does not exist/)
@@ -177,8 +176,7 @@ describe('doctor and URL mistakes', () => {
   })
 
   test('doctor: a lookup failure names the host and stops (exit 1)', async () => {
-    const lookup: DoctorDeps['lookup'] = () =>
-      Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }))
+    const lookup: DoctorDeps['lookup'] = () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }))
     const { code, report } = await doctor(['--json', '--redis-url', 'rediss://:secretZ9@cache.example.internal:6380'], {}, { lookup })
     assert.equal(code, 1)
     assert.ok(report !== null)
@@ -190,7 +188,11 @@ describe('doctor and URL mistakes', () => {
 
   test('doctor: a lookup that never answers fails dns at --timeout and stops (exit 1)', async () => {
     const lookup: DoctorDeps['lookup'] = () => new Promise(() => {})
-    const { code, report } = await doctor(['--json', '--timeout', '150', '--redis-url', 'redis://cache.example.internal:6379'], {}, { lookup })
+    const { code, report } = await doctor(
+      ['--json', '--timeout', '150', '--redis-url', 'redis://cache.example.internal:6379'],
+      {},
+      { lookup },
+    )
     assert.equal(code, 1)
     assert.ok(report !== null)
     const dns = find(report, 'dns')
@@ -199,7 +201,13 @@ describe('doctor and URL mistakes', () => {
     assert.ok((dns.ms ?? 0) >= 149, `dns gave up after ${String(dns.ms)} ms`)
     assert.deepEqual(
       report.findings.map((f) => `${f.check}:${f.status}`),
-      ['url:ok', 'dns:fail', ...['tcp', 'protocol', 'auth', 'latency', 'server', 'eviction', 'persistence', 'cluster', 'write', 'scripting'].map((c) => `${c}:skip`)],
+      [
+        'url:ok',
+        'dns:fail',
+        ...['tcp', 'protocol', 'auth', 'latency', 'server', 'eviction', 'persistence', 'cluster', 'write', 'scripting'].map(
+          (c) => `${c}:skip`,
+        ),
+      ],
     )
   })
 })
@@ -267,7 +275,7 @@ describe('doctor and unreachable or wrong servers', () => {
 
   test('doctor: a write refused NOPERM is named with its ACL fix', async () => {
     const mock = await startRespMockServer({
-      SET: reply.error("NOPERM this user has no permissions to access one of the keys used as arguments"),
+      SET: reply.error('NOPERM this user has no permissions to access one of the keys used as arguments'),
     })
     after(() => mock.close())
     const { report } = await both(`redis://:${ENC}@127.0.0.1:${mock.port}`)
@@ -283,7 +291,10 @@ describe('doctor and unreachable or wrong servers', () => {
     after(() => mock.close())
     const { report } = await both(`redis://:${ENC}@127.0.0.1:${mock.port}`)
     assert.equal(find(report, 'write').status, 'fail')
-    assert.match(find(report, 'write').message, /SET baton:doctor:\w+ failed: "-ERR backend write failed for user default with password \*\*\*\*"/)
+    assert.match(
+      find(report, 'write').message,
+      /SET baton:doctor:\w+ failed: "-ERR backend write failed for user default with password \*\*\*\*"/,
+    )
   })
 
   test('doctor: EVALSHA answering NOSCRIPT right after EVAL is a warning (the client falls back to EVAL)', async () => {
@@ -339,7 +350,10 @@ describe('doctor and TLS', () => {
     assert.equal(human.code, 1)
     const f = find(report, 'tls')
     assert.equal(f.status, 'fail')
-    assert.match(f.message, /certificate is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/)
+    assert.match(
+      f.message,
+      /certificate is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    )
     assert.match(f.fix ?? '', /--tls-ca FILE/)
   })
 

@@ -68,7 +68,11 @@ const PIPE = Pipeline.start(url).then(count).thenIf(onlyTLS).then(gate).thenIf(o
 async function run(rawURL: string | undefined): Promise<{ ran: string[]; findings: string[]; target: string | null }> {
   ran.length = 0
   const result = await PIPE.run(base(rawURL))
-  return { ran: [...ran], findings: result.findings.map((f) => `${f.check}:${f.status}:${f.message}`), target: result.target?.maskedURL ?? null }
+  return {
+    ran: [...ran],
+    findings: result.findings.map((f) => `${f.check}:${f.status}:${f.message}`),
+    target: result.target?.maskedURL ?? null,
+  }
 }
 
 describe('doctor pipeline', () => {
@@ -90,7 +94,11 @@ describe('doctor pipeline', () => {
     ])
     const withDB = await run('redis://h:1/3')
     assert.deepEqual(withDB.ran, ['count', 'gate'])
-    assert.deepEqual(withDB.findings.slice(2), ['gate:fail:port 1', 'only-db:skip:skipped: the gate check failed', 'last:skip:skipped: the gate check failed'])
+    assert.deepEqual(withDB.findings.slice(2), [
+      'gate:fail:port 1',
+      'only-db:skip:skipped: the gate check failed',
+      'last:skip:skipped: the gate check failed',
+    ])
   })
 
   test('when the url check stops, the URL is unknown: conditional checks are not listed', async () => {
@@ -124,6 +132,7 @@ export function typeChecks(): void {
   Pipeline.start(url).then(gate)
   // @ts-expect-error a conditional check goes through thenIf
   Pipeline.start(url).then(onlyTLS)
+  // prettier-ignore
   // @ts-expect-error after thenIf, what only-tls learns is optional
   Pipeline.start(url).thenIf(onlyTLS).then(defineCheck({ name: 'x', phase: 'data', run: (ctx: { secure: boolean }) => Promise.resolve(report(null)) }))
 }
@@ -136,8 +145,14 @@ describe('withDeadline', () => {
 
   test('rejects with DeadlineExceeded (code TIMEOUT) once the time is up, or with the error the caller makes', async () => {
     const never = new Promise<never>(() => {})
-    await assert.rejects(withDeadline(never, 20), (err: unknown) => err instanceof DeadlineExceeded && err.code === 'TIMEOUT' && err.ms === 20)
-    await assert.rejects(withDeadline(never, 20, (ms) => new RangeError(`late ${ms}`)), /late 20/)
+    await assert.rejects(
+      withDeadline(never, 20),
+      (err: unknown) => err instanceof DeadlineExceeded && err.code === 'TIMEOUT' && err.ms === 20,
+    )
+    await assert.rejects(
+      withDeadline(never, 20, (ms) => new RangeError(`late ${ms}`)),
+      /late 20/,
+    )
   })
 
   test('a rejection after the deadline is handled, not left unhandled', async () => {

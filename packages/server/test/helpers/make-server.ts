@@ -42,7 +42,13 @@ export async function createTestServer(
       cb()
     },
   })
-  const config = loadConfig({ BATON_STORE: 'memory', BATON_DEMO: 'false', BATON_DATA_DIR: '/nonexistent-baton-test', JWT_SECRET: '', ...env })
+  const config = loadConfig({
+    BATON_STORE: 'memory',
+    BATON_DEMO: 'false',
+    BATON_DATA_DIR: '/nonexistent-baton-test',
+    JWT_SECRET: '',
+    ...env,
+  })
   const log = pino({ level: config.logLevel === 'info' ? 'debug' : config.logLevel }, destination)
   const users = options.users ?? createMemoryUserStore()
   const server = await createServer({
@@ -62,7 +68,10 @@ export async function createTestServer(
     ...server,
     clock,
     get logs() {
-      return lines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+      return lines
+        .flatMap((l) => l.split('\n'))
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
     },
     logText: () => lines.join(''),
     async addUser(username, password) {

@@ -1,13 +1,5 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { freePort } from './redis-server.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,9 +29,7 @@ export interface TestPostgres {
  * Call `stop()` in `after()`. A test that must stop the server itself (an outage test) passes
  * `{ allowExternal: false }`, and should skip when {@link hasLocalPostgres} is false.
  */
-export async function startTestPostgres(
-  options: { allowExternal?: boolean } = {},
-): Promise<TestPostgres> {
+export async function startTestPostgres(options: { allowExternal?: boolean } = {}): Promise<TestPostgres> {
   const external = process.env.BATON_TEST_DATABASE_URL
   if (external && options.allowExternal !== false) return useExternal(external)
   return startOwn()
@@ -149,8 +139,17 @@ async function startOwn(): Promise<TestPostgres> {
 
   try {
     const [initCmd, initArgs] = asPostgres(join(bin, 'initdb'), [
-      '-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C',
-      '--no-sync', '--no-instructions',
+      '-D',
+      dataDir,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
     ])
     await run(initCmd, initArgs)
 
@@ -159,9 +158,20 @@ async function startOwn(): Promise<TestPostgres> {
     for (let attempt = 1; ; attempt++) {
       port = await freePort()
       const [cmd, args] = asPostgres(join(bin, 'postgres'), [
-        '-D', dataDir, '-p', String(port), '-k', socketDir,
-        '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
-        '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-k',
+        socketDir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
       ])
       const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
       child = proc

@@ -147,19 +147,7 @@ export async function makeTestTLS(dir: string): Promise<TestTLS> {
   const ext = join(dir, 'server.ext')
   const ec = ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']
   await run('openssl', ['genpkey', ...ec, '-out', caKey])
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    caKey,
-    '-subj',
-    '/CN=baton test CA',
-    '-days',
-    '2',
-    '-out',
-    caFile,
-  ])
+  await run('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=baton test CA', '-days', '2', '-out', caFile])
   await run('openssl', ['genpkey', ...ec, '-out', keyFile])
   await run('openssl', ['req', '-new', '-key', keyFile, '-subj', '/CN=localhost', '-out', csr])
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
@@ -216,14 +204,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (options.cluster) lines.push('tls-cluster yes', 'tls-replication yes')
     }
     if (options.password !== undefined) lines.push(`requirepass ${options.password}`)
-    for (const u of options.users ?? [])
-      lines.push(`user ${u.name} on >${u.password} ${u.rules ?? '~* &* +@all'}`)
+    for (const u of options.users ?? []) lines.push(`user ${u.name} on >${u.password} ${u.rules ?? '~* &* +@all'}`)
     if (options.cluster) {
-      lines.push(
-        'cluster-enabled yes',
-        'cluster-config-file nodes.conf',
-        'cluster-node-timeout 2000',
-      )
+      lines.push('cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000')
     }
     if (options.replicaOf) {
       lines.push(`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`)
@@ -313,12 +296,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 }
 
 /** Spawns a process, resolves once its output matches `ready`, rejects with the output on exit. */
-async function spawnUntil(
-  command: string,
-  args: string[],
-  ready: RegExp,
-  timeoutMs = 10_000,
-): Promise<ChildProcess> {
+async function spawnUntil(command: string, args: string[], ready: RegExp, timeoutMs = 10_000): Promise<ChildProcess> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   child.once('exit', () => live.delete(child))
@@ -357,11 +335,7 @@ async function killChild(child: ChildProcess | undefined, signal: NodeJS.Signals
 }
 
 /** Polls `check` until it returns true (no fixed sleeps in the tests that use it). */
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (
@@ -386,9 +360,7 @@ export interface RedisCluster {
  * Three (or `size`) primaries, each with `replicas` replicas (default none), joined by
  * `redis-cli --cluster create`, slots all served and every replica in sync.
  */
-export async function startRedisCluster(
-  options: { size?: number; replicas?: number; password?: string } = {},
-): Promise<RedisCluster> {
+export async function startRedisCluster(options: { size?: number; replicas?: number; password?: string } = {}): Promise<RedisCluster> {
   const replicas = options.replicas ?? 0
   const size = (options.size ?? 3) * (1 + replicas)
   const nodes: RedisServer[] = []
@@ -406,15 +378,7 @@ export async function startRedisCluster(
     }
     const seeds = nodes.map((n) => `127.0.0.1:${n.port}`)
     const auth = options.password === undefined ? [] : ['-a', options.password, '--no-auth-warning']
-    await run('redis-cli', [
-      ...auth,
-      '--cluster',
-      'create',
-      ...seeds,
-      '--cluster-replicas',
-      String(replicas),
-      '--cluster-yes',
-    ])
+    await run('redis-cli', [...auth, '--cluster', 'create', ...seeds, '--cluster-replicas', String(replicas), '--cluster-yes'])
     await waitFor(
       async () => {
         const states = await Promise.all(nodes.map((n) => n.command('CLUSTER', 'INFO')))
@@ -455,9 +419,7 @@ export interface RedisSentinelSetup {
  * A primary, one replica in sync with it, and one sentinel (quorum 1, 1 s down-after) that
  * already knows the replica, so `SENTINEL FAILOVER` works as soon as this resolves.
  */
-export async function startRedisSentinel(
-  options: { name?: string } = {},
-): Promise<RedisSentinelSetup> {
+export async function startRedisSentinel(options: { name?: string } = {}): Promise<RedisSentinelSetup> {
   const name = options.name ?? 'mymaster'
   const parts: { stop(): Promise<void> }[] = []
   const stopAll = async (): Promise<void> => {
@@ -469,8 +431,7 @@ export async function startRedisSentinel(
     const replica = await startRedisServer({ replicaOf: { host: '127.0.0.1', port: primary.port } })
     parts.push(replica)
     await waitFor(
-      async () =>
-        String(await replica.command('INFO', 'replication')).includes('master_link_status:up'),
+      async () => String(await replica.command('INFO', 'replication')).includes('master_link_status:up'),
       10_000,
       'replica in sync',
     )
@@ -523,9 +484,7 @@ export async function startRedisSentinel(
         async () => {
           const replicas = (await admin.call('SENTINEL', 'REPLICAS', name)) as string[][]
           return replicas.some((r) => {
-            const info = Object.fromEntries(
-              r.flatMap((v, i) => (i % 2 === 0 ? [[v, r[i + 1]]] : [])),
-            ) as Record<string, string>
+            const info = Object.fromEntries(r.flatMap((v, i) => (i % 2 === 0 ? [[v, r[i + 1]]] : []))) as Record<string, string>
             return info.flags === 'slave' && info['master-link-status'] === 'ok'
           })
         },

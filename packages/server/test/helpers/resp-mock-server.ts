@@ -44,10 +44,7 @@ export const REDIS_ERRORS = {
 export type RespHandler = (command: string[], connection: number) => RespReply | undefined
 
 /** A script: command name (upper case) → fixed reply or a handler. */
-export type RespScript = Record<
-  string,
-  RespReply | ((args: string[], connection: number) => RespReply)
->
+export type RespScript = Record<string, RespReply | ((args: string[], connection: number) => RespReply)>
 
 export interface RespMockServer {
   readonly host: '127.0.0.1'
@@ -110,10 +107,7 @@ export async function startRespMockServer(initial: RespScript = {}): Promise<Res
         // After a hang the connection answers nothing more, in order, as a stuck server would.
         if (hung) continue
         const scripted = current[command[0] as string]
-        const answer =
-          typeof scripted === 'function'
-            ? scripted(args, connection)
-            : (scripted ?? builtIn(command))
+        const answer = typeof scripted === 'function' ? scripted(args, connection) : (scripted ?? builtIn(command))
         if (answer.type === 'hang') {
           hung = true
           continue
@@ -166,9 +160,7 @@ function builtIn(command: string[]): RespReply {
     case 'QUIT':
       return reply.ok()
     case 'INFO':
-      return reply.bulk(
-        '# Server\r\nredis_version:7.0.15\r\n# Persistence\r\nloading:0\r\n# Replication\r\nrole:master\r\n',
-      )
+      return reply.bulk('# Server\r\nredis_version:7.0.15\r\n# Persistence\r\nloading:0\r\n# Replication\r\nrole:master\r\n')
     default:
       return reply.error(`ERR unknown command '${command[0]}'`)
   }

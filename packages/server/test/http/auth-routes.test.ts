@@ -134,8 +134,17 @@ for (const slash of ['/', '']) {
 
 test('simplejwt paths: errors are the same bodies as on /api/auth/ (bad credentials, bad body, reuse)', async (t) => {
   const s = await setup(t)
-  const wrong = [await s.post('/api/token/', { username: 'alice', password: 'nope' }), await s.post('/api/auth/token/', { username: 'alice', password: 'nope' })]
-  assert.deepEqual(wrong.map((r) => [r.statusCode, r.body]), [[401, wrong[1]!.body], [401, wrong[1]!.body]])
+  const wrong = [
+    await s.post('/api/token/', { username: 'alice', password: 'nope' }),
+    await s.post('/api/auth/token/', { username: 'alice', password: 'nope' }),
+  ]
+  assert.deepEqual(
+    wrong.map((r) => [r.statusCode, r.body]),
+    [
+      [401, wrong[1]!.body],
+      [401, wrong[1]!.body],
+    ],
+  )
   const missing = [await s.post('/api/token/refresh/', {}), await s.post('/api/auth/refresh/', {})]
   assert.equal(missing[0]!.statusCode, 400)
   assert.equal(missing[0]!.body, missing[1]!.body)

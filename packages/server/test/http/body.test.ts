@@ -137,7 +137,11 @@ test('body: a URL that does not decode is 400 bad_request in the JSON shape, wit
 test('body: an over-long session id in the path is 404 not_found in the JSON shape', async (t) => {
   const s = await setup(t)
   const { access } = await s.login('alice', 'correct horse battery')
-  const res = await s.app.inject({ method: 'DELETE', url: `/api/auth/sessions/${'a'.repeat(300)}/`, headers: { authorization: `Bearer ${access}` } })
+  const res = await s.app.inject({
+    method: 'DELETE',
+    url: `/api/auth/sessions/${'a'.repeat(300)}/`,
+    headers: { authorization: `Bearer ${access}` },
+  })
   assert.equal(res.json().code, 'not_found')
   assert.equal(res.statusCode, 404)
 })

@@ -94,7 +94,7 @@ test('dev store switch: a non-loopback client, or one through a proxy, gets 404 
   assert.equal(server.deps.storeFault?.down(), false)
 })
 
-test('dev store switch: over a real socket, loopback is served and the machine\'s own non-loopback address is not', async (t) => {
+test("dev store switch: over a real socket, loopback is served and the machine's own non-loopback address is not", async (t) => {
   const external = Object.values(networkInterfaces())
     .flat()
     .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)

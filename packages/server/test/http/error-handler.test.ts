@@ -93,7 +93,11 @@ test('errors: a store that hangs is 503 store_unavailable within STORE_TIMEOUT_M
 test('errors: the user database unavailable at login is 503 store_unavailable, with one log line carrying the cause', async (t) => {
   const credentials: CredentialChecker = {
     async check() {
-      throw new UserStoreUnavailableError({ operation: 'findByUsername', address: 'postgres://baton:****@127.0.0.1:5433/baton', cause: new Error('ECONNREFUSED 127.0.0.1:5433') })
+      throw new UserStoreUnavailableError({
+        operation: 'findByUsername',
+        address: 'postgres://baton:****@127.0.0.1:5433/baton',
+        cause: new Error('ECONNREFUSED 127.0.0.1:5433'),
+      })
     },
     async findById() {
       return null

@@ -65,7 +65,10 @@ async function probe(s: TestServer, key: string, access: string): Promise<number
   const [method, path] = key.split(' ') as ['GET' | 'POST' | 'DELETE', string]
   const url = path.replace(/\{[A-Za-z_]+\}/g, 's_nope')
   const anonymous = await s.app.inject({ method, url })
-  const withBody = method === 'POST' ? { payload: {}, headers: { authorization: `Bearer ${access}`, 'x-baton-csrf': '1' } } : { headers: { authorization: `Bearer ${access}` } }
+  const withBody =
+    method === 'POST'
+      ? { payload: {}, headers: { authorization: `Bearer ${access}`, 'x-baton-csrf': '1' } }
+      : { headers: { authorization: `Bearer ${access}` } }
   const signedIn = await s.app.inject({ method, url, ...withBody })
   for (const answer of [anonymous, signedIn]) {
     // Never the not-found handler (a session id of nobody's is the route's own 404).
@@ -115,12 +118,15 @@ async function check(t: TestContext, env: Record<string, string>, expect: { pres
     const op = ops.get(key)
     assert.ok(op !== undefined, `${key} is served but not in ${OPENAPI_PATH}`)
     const expected = CODES[key]
-    if (expected !== undefined && !(cookie && /refresh|logout$/.test(key))) assert.deepEqual(Object.keys(op.responses).sort(), expected, `${key}: response codes`)
-    for (const status of await probe(s, key, access)) assert.ok(String(status) in op.responses, `${key} answered ${status}, which its responses do not list`)
+    if (expected !== undefined && !(cookie && /refresh|logout$/.test(key)))
+      assert.deepEqual(Object.keys(op.responses).sort(), expected, `${key}: response codes`)
+    for (const status of await probe(s, key, access))
+      assert.ok(String(status) in op.responses, `${key} answered ${status}, which its responses do not list`)
     for (const [code, answer] of Object.entries(op.responses)) {
       assert.ok(answer.description.length > 0, `${key} ${code}: no description`)
       // Every error is the error body; readyz's 503 is its own answer (the store's state).
-      if (Number(code) >= 400 && key !== 'GET /readyz' && key !== 'HEAD /readyz') assert.deepEqual(answer.content?.['application/json']?.schema, { $ref: '#/components/schemas/ErrorBody' }, `${key} ${code}`)
+      if (Number(code) >= 400 && key !== 'GET /readyz' && key !== 'HEAD /readyz')
+        assert.deepEqual(answer.content?.['application/json']?.schema, { $ref: '#/components/schemas/ErrorBody' }, `${key} ${code}`)
     }
   }
   for (const key of ops.keys()) assert.ok(served.has(key), `${key} is in ${OPENAPI_PATH} but not served`)
@@ -130,10 +136,22 @@ async function check(t: TestContext, env: Record<string, string>, expect: { pres
 }
 
 test('openapi: body mode lists every served route with its response codes, and nothing that is not served', async (t) => {
-  const { doc } = await check(t, {}, {
-    present: ['POST /api/auth/token', 'POST /api/token/refresh', 'GET /api/auth/sessions', 'HEAD /api/auth/sessions', 'DELETE /api/auth/sessions/{id}', 'GET /openapi.json', 'POST /api/auth/register'],
-    absent: ['GET /demo/config.json', 'POST /demo/dev/store'],
-  })
+  const { doc } = await check(
+    t,
+    {},
+    {
+      present: [
+        'POST /api/auth/token',
+        'POST /api/token/refresh',
+        'GET /api/auth/sessions',
+        'HEAD /api/auth/sessions',
+        'DELETE /api/auth/sessions/{id}',
+        'GET /openapi.json',
+        'POST /api/auth/register',
+      ],
+      absent: ['GET /demo/config.json', 'POST /demo/dev/store'],
+    },
+  )
   // The contract is the validator's: the document shows the same limits.
   const login = doc.paths['/api/auth/token/']!.post!
   assert.deepEqual(login.requestBody?.content['application/json']?.schema, {
@@ -143,16 +161,23 @@ test('openapi: body mode lists every served route with its response codes, and n
     additionalProperties: false,
   })
   const list = doc.paths['/api/auth/sessions/']!.get!
-  assert.deepEqual(list.parameters?.map((p) => [p.in, p.name]), [['query', 'limit']])
+  assert.deepEqual(
+    list.parameters?.map((p) => [p.in, p.name]),
+    [['query', 'limit']],
+  )
   const error = doc.components.schemas.ErrorBody as { properties: Record<string, unknown>; required: string[] }
   assert.deepEqual(Object.keys(error.properties).sort(), ['code', 'detail', 'messages', 'request_id'])
 })
 
 test('openapi: cookie mode lists no simplejwt path (they are not served) and no refresh body', async (t) => {
-  const { doc } = await check(t, { BATON_TOKEN_TRANSPORT: 'cookie' }, {
-    present: ['POST /api/auth/refresh', 'POST /api/auth/logout'],
-    absent: ['POST /api/token', 'POST /api/token/refresh', 'POST /api/token/verify', 'POST /api/token/blacklist'],
-  })
+  const { doc } = await check(
+    t,
+    { BATON_TOKEN_TRANSPORT: 'cookie' },
+    {
+      present: ['POST /api/auth/refresh', 'POST /api/auth/logout'],
+      absent: ['POST /api/token', 'POST /api/token/refresh', 'POST /api/token/verify', 'POST /api/token/blacklist'],
+    },
+  )
   assert.equal(doc.paths['/api/auth/refresh/']!.post!.requestBody, undefined)
   assert.ok('403' in doc.paths['/api/auth/refresh/']!.post!.responses, 'csrf_failed is listed')
 })
@@ -160,12 +185,17 @@ test('openapi: cookie mode lists no simplejwt path (they are not served) and no 
 test('openapi: registration off (production) is not listed; the demo and its development controls are, when served', async (t) => {
   const { generateKey } = await import('../../src/tokens/keys.js')
   const key = await generateKey('ES256')
-  await check(t, { BATON_MODE: 'production', JWT_PRIVATE_KEY: JSON.stringify(key.privateJWK) }, { present: ['GET /readyz'], absent: ['POST /api/auth/register'] })
+  await check(
+    t,
+    { BATON_MODE: 'production', JWT_PRIVATE_KEY: JSON.stringify(key.privateJWK) },
+    { present: ['GET /readyz'], absent: ['POST /api/auth/register'] },
+  )
   await check(t, { BATON_DEMO: 'true' }, { present: ['GET /demo/dev/store', 'POST /demo/dev/store'], absent: [] })
 })
 
 test('openapi: the route table reader reads nested segments and methods (it can fail)', () => {
-  const tree = '├── /api/auth/token (POST)\n│   └── /blacklist (POST)\n├── /api/auth/logout (POST)\n│   └── -all (POST)\n└── /api/auth/sessions (GET, HEAD)\n    └── /:id (DELETE)\n'
+  const tree =
+    '├── /api/auth/token (POST)\n│   └── /blacklist (POST)\n├── /api/auth/logout (POST)\n│   └── -all (POST)\n└── /api/auth/sessions (GET, HEAD)\n    └── /:id (DELETE)\n'
   assert.deepEqual([...routerRoutes(tree)].sort(), [
     'DELETE /api/auth/sessions/{id}',
     'GET /api/auth/sessions',

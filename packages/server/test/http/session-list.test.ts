@@ -54,7 +54,8 @@ function list(s: TestServer, access: string, query = '') {
 }
 
 function assertNewestFirst(rows: Row[]): void {
-  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1]!.last_used_at >= rows[i]!.last_used_at, `row ${i} is more recent than row ${i - 1}`)
+  for (let i = 1; i < rows.length; i++)
+    assert.ok(rows[i - 1]!.last_used_at >= rows[i]!.last_used_at, `row ${i} is more recent than row ${i - 1}`)
 }
 
 function suite(name: string, env: () => Record<string, string>): void {
@@ -75,7 +76,10 @@ function suite(name: string, env: () => Record<string, string>): void {
       assert.equal(res.headers['cache-control'], 'no-store')
       const rows = res.json() as Row[]
       assert.equal(rows.length, 100)
-      assert.deepEqual(rows.slice(0, 99).map((r) => r.id), Array.from({ length: 99 }, (_, i) => `s_many-${String(SESSIONS - 1 - i).padStart(4, '0')}`))
+      assert.deepEqual(
+        rows.slice(0, 99).map((r) => r.id),
+        Array.from({ length: 99 }, (_, i) => `s_many-${String(SESSIONS - 1 - i).padStart(4, '0')}`),
+      )
       assert.deepEqual(rows.at(-1), { ...rows.at(-1), id: alice.current, current: true })
       assert.equal(rows.filter((r) => r.current).length, 1)
       assertNewestFirst(rows)
@@ -88,7 +92,10 @@ function suite(name: string, env: () => Record<string, string>): void {
       assert.equal(most.headers['x-total-count'], String(SESSIONS + 1))
       assertNewestFirst(most.json() as Row[])
       const one = await list(s, alice.access, '?limit=1')
-      assert.deepEqual((one.json() as Row[]).map((r) => [r.id, r.current]), [[alice.current, true]])
+      assert.deepEqual(
+        (one.json() as Row[]).map((r) => [r.id, r.current]),
+        [[alice.current, true]],
+      )
     })
 
     test('a refresh makes the current session the most recently used: it comes first', async () => {
@@ -96,7 +103,10 @@ function suite(name: string, env: () => Record<string, string>): void {
       assert.equal(refreshed.statusCode, 200, refreshed.body)
       const { access } = refreshed.json() as { access: string }
       const rows = (await list(s, access, '?limit=3')).json() as Row[]
-      assert.deepEqual(rows.map((r) => r.id), [alice.current, 's_many-0999', 's_many-0998'])
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [alice.current, 's_many-0999', 's_many-0998'],
+      )
       assert.equal(rows[0]!.current, true)
     })
 

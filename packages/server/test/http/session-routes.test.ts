@@ -63,7 +63,10 @@ test('sessions: DELETE of another own session answers 204 and revokes it; the li
   assert.equal(res.body, '')
   assert.equal((await s.post('/api/auth/refresh/', { refresh: a.refresh })).json().code, 'token_revoked')
   const list = (await s.get('/api/auth/sessions/', b.access)).json() as { id: string }[]
-  assert.deepEqual(list.map((r) => r.id), [sid(b.refresh)])
+  assert.deepEqual(
+    list.map((r) => r.id),
+    [sid(b.refresh)],
+  )
   // Again: it is no longer a live session of yours.
   assert.equal((await del(s, sid(a.refresh), b.access)).statusCode, 404)
 })
@@ -71,7 +74,11 @@ test('sessions: DELETE of another own session answers 204 and revokes it; the li
 test('sessions: DELETE of the current session is a logout', async (t) => {
   const s = await setup(t)
   const a = await s.login('alice', PASSWORD)
-  const res = await s.app.inject({ method: 'DELETE', url: `/api/auth/sessions/${sid(a.refresh)}`, headers: { authorization: `Bearer ${a.access}` } })
+  const res = await s.app.inject({
+    method: 'DELETE',
+    url: `/api/auth/sessions/${sid(a.refresh)}`,
+    headers: { authorization: `Bearer ${a.access}` },
+  })
   assert.equal(res.statusCode, 204)
   assert.equal((await s.post('/api/auth/refresh/', { refresh: a.refresh })).json().code, 'token_revoked')
 })

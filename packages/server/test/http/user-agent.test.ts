@@ -11,7 +11,10 @@ const CASES: [string, string][] = [
     'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
     '(Macintosh; Intel Mac OS X 10_15_7) Version/17.1 Safari/605.1.15',
   ],
-  ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0', '(Windows NT 10.0; Win64; x64; rv:121.0) Firefox/121.0'],
+  [
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0',
+    '(Windows NT 10.0; Win64; x64; rv:121.0) Firefox/121.0',
+  ],
   [
     'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0',
     '(Windows NT 10.0; Win64; x64) Chrome/120.0.0.0 Edg/120.0.0.0',

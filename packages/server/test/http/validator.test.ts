@@ -33,7 +33,10 @@ test('validator: every field problem at once, unknown names echoed only when the
   assert.deepEqual(messages(BODY, { name: 'abcd', flag: false }), { name: 'Ensure this field has no more than 3 characters.' })
   // Code points, as Python's len: three keys of two UTF-16 units each are three characters.
   assert.equal(messages(BODY, { name: '🔑🔑🔑', flag: false }), 'valid')
-  assert.deepEqual(messages(BODY, { name: 'abc', flag: true, extra: 1, 'eyJ.secret': 2 }), { extra: 'Unknown field.', non_field_errors: 'Unknown field.' })
+  assert.deepEqual(messages(BODY, { name: 'abc', flag: true, extra: 1, 'eyJ.secret': 2 }), {
+    extra: 'Unknown field.',
+    non_field_errors: 'Unknown field.',
+  })
   for (const data of [null, [], 'x', 3]) assert.equal(messages(BODY, data), 'Request body must be a JSON object.')
 })
 

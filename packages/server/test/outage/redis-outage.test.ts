@@ -42,12 +42,16 @@ function assert503(res: { statusCode: number; headers: Record<string, unknown>; 
 
 async function waitUntilOK(s: TestServer, refresh: string): Promise<{ access: string; refresh: string }> {
   let out: { access: string; refresh: string } | undefined
-  await waitFor(async () => {
-    const res = await s.post('/api/auth/refresh/', { refresh })
-    if (res.statusCode === 200) out = res.json()
-    else assert.equal(res.statusCode, 503, `while recovering only 503 is acceptable, got ${res.statusCode} ${res.body}`)
-    return res.statusCode === 200
-  }, 15_000, 'refresh to succeed again')
+  await waitFor(
+    async () => {
+      const res = await s.post('/api/auth/refresh/', { refresh })
+      if (res.statusCode === 200) out = res.json()
+      else assert.equal(res.statusCode, 503, `while recovering only 503 is acceptable, got ${res.statusCode} ${res.body}`)
+      return res.statusCode === 200
+    },
+    15_000,
+    'refresh to succeed again',
+  )
   return out!
 }
 
@@ -70,7 +74,8 @@ describe('outage: Redis absent at boot', () => {
       ['login', await s.post('/api/auth/token/', { username: 'alice', password: 'pw-alice-123' })],
       ['refresh', await s.post('/api/auth/refresh/', { refresh: tokens.refresh })],
       ['logout', await s.post('/api/auth/logout/', { refresh: tokens.refresh })],
-    ] as const) assert503(res, what)
+    ] as const)
+      assert503(res, what)
     // Protected routes need no store.
     assert.equal((await s.get('/api/me/', tokens.access)).statusCode, 200)
 
@@ -139,7 +144,13 @@ describe('outage: Redis killed mid-traffic and restarted (AOF)', () => {
     const logs = s.logs
     assert.equal(logs.filter((l) => l.event === 'store_down').length, 1, 'store_down logged once')
     assert.equal(logs.filter((l) => l.event === 'store_recovered').length, 1, 'store_recovered logged once')
-    const failure = logs.find((l) => l.event === 'store_error') as { operation: string; address: string; sid: string; sub: string; err: { type: string; message: string } }
+    const failure = logs.find((l) => l.event === 'store_error') as {
+      operation: string
+      address: string
+      sid: string
+      sub: string
+      err: { type: string; message: string }
+    }
     assert.ok(failure, 'a failed operation is logged with its cause')
     assert.equal(failure.operation, 'rotate')
     // The audit event of SPEC §3.5: the session and the user of the refresh that failed.
@@ -196,7 +207,9 @@ describe('outage: Redis refusing writes', () => {
   // Started in a hook, so stopped by the suite's own hook (an `after` inside `before` would
   // run as soon as `before` returns).
   before(async () => {
-    r = await startRedisServer({ users: [{ name: 'reader', password: 'reader-pass-1', rules: '~* &* +@all -@write -evalsha -eval -evalsha_ro -fcall' }] })
+    r = await startRedisServer({
+      users: [{ name: 'reader', password: 'reader-pass-1', rules: '~* &* +@all -@write -evalsha -eval -evalsha_ro -fcall' }],
+    })
   })
   after(() => r.stop())
 
@@ -298,10 +311,14 @@ describe('outage: data loss is fail-safe', () => {
     await r.restart() // no persistence: everything is gone
     for (const refresh of [out.refresh, live.refresh]) {
       let res = await s.post('/api/auth/refresh/', { refresh })
-      await waitFor(async () => {
-        res = await s.post('/api/auth/refresh/', { refresh })
-        return res.statusCode !== 503
-      }, 15_000, 'store back')
+      await waitFor(
+        async () => {
+          res = await s.post('/api/auth/refresh/', { refresh })
+          return res.statusCode !== 503
+        },
+        15_000,
+        'store back',
+      )
       assert.equal(res.statusCode, 401)
       assert.equal(res.json().code, 'token_not_valid')
     }

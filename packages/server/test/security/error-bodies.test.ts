@@ -53,7 +53,12 @@ test('errors: wrong-typed, oversized and malformed values carrying secrets are n
   }
   // Malformed JSON: the parser's message would quote the input.
   for (const raw of [`{"refresh": "${pair.refresh}"`, `{"refresh": ${pair.refresh}}`, `{"password": "${password}",}`]) {
-    const res = await server.app.inject({ method: 'POST', url: '/api/auth/refresh/', payload: raw, headers: { 'content-type': 'application/json' } })
+    const res = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/refresh/',
+      payload: raw,
+      headers: { 'content-type': 'application/json' },
+    })
     assert.equal(res.statusCode, 400)
     assertNoEcho(res.body, secrets)
   }

@@ -214,9 +214,14 @@ for (const alg of ALGORITHMS) {
             const header = { alg: attackerAlg, typ: 'at+jwt', kid, [member]: url }
             await assertRefused(h, rawToken(header, payload, { alg: attackerAlg, key: attacker.privateKey }))
           }
-          await assertRefused(h, await signWithServerKey(h.server, accessClaims(h.server, h.userId), { [member]: url }), ['bearer', 'verify'])
+          await assertRefused(h, await signWithServerKey(h.server, accessClaims(h.server, h.userId), { [member]: url }), [
+            'bearer',
+            'verify',
+          ])
         }
-        const x5c = await signWithServerKey(h.server, accessClaims(h.server, h.userId), { x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'] })
+        const x5c = await signWithServerKey(h.server, accessClaims(h.server, h.userId), {
+          x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'],
+        })
         await assertRefused(h, x5c, ['bearer', 'verify'])
         assert.equal(connections, 0, 'the server connected to a URL named in a token header')
       } finally {
@@ -359,7 +364,20 @@ describe('hostile tokens: claims, encoding and transport (real socket)', () => {
 
   test('jwt: exp as a string, a huge number, negative, fractional junk or NaN-like is refused', async () => {
     const now = Math.floor(h.server.clock.now() / 1000)
-    const bad: unknown[] = [String(now + 300), '9999999999', 1e300, Number.MAX_SAFE_INTEGER, 2 ** 60, -1, -1e300, 0, null, true, [now + 300], { n: 1 }]
+    const bad: unknown[] = [
+      String(now + 300),
+      '9999999999',
+      1e300,
+      Number.MAX_SAFE_INTEGER,
+      2 ** 60,
+      -1,
+      -1e300,
+      0,
+      null,
+      true,
+      [now + 300],
+      { n: 1 },
+    ]
     for (const exp of bad) await assertRefused(h, await signWithServerKey(h.server, claims({ exp })), ['bearer', 'verify'])
     // Hand-built JSON for values JSON.stringify cannot write.
     const { kid, alg } = serverKey(h.server)
@@ -512,7 +530,8 @@ describe('hostile tokens: claims, encoding and transport (real socket)', () => {
 
   test('jwt: the bearer scheme is case-insensitive and takes spaces or tabs (RFC 7235), other schemes are refused', async () => {
     const get = (authorization: string) => fetch(`${h.base}/api/me/`, { headers: { authorization } })
-    for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR']) assert.equal((await get(`${scheme} ${h.pair.access}`)).status, 200, scheme)
+    for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR'])
+      assert.equal((await get(`${scheme} ${h.pair.access}`)).status, 200, scheme)
     assert.equal((await get(`Bearer    ${h.pair.access}`)).status, 200, 'several spaces')
     assert.equal((await get(`Bearer\t${h.pair.access}`)).status, 200, 'a tab')
     assert.equal((await get(`Bearer \t ${h.pair.access}  `)).status, 200, 'mixed')

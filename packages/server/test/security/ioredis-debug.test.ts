@@ -69,8 +69,17 @@ test('silenceIoredisDebug: a RedisStore built by an embedding application (no CL
   } finally {
     await store.close()
   }
-  assert.deepEqual(printed.filter((l) => l.includes(password)), [])
-  assert.deepEqual(printed.filter((l) => l.includes('ioredis:')), [])
-  assert.ok(lines.some((l) => l.includes('ioredis debug output')), 'the store warned once')
+  assert.deepEqual(
+    printed.filter((l) => l.includes(password)),
+    [],
+  )
+  assert.deepEqual(
+    printed.filter((l) => l.includes('ioredis:')),
+    [],
+  )
+  assert.ok(
+    lines.some((l) => l.includes('ioredis debug output')),
+    'the store warned once',
+  )
   assert.ok(!lines.join('').includes(password))
 })

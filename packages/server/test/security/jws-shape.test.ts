@@ -30,10 +30,14 @@ test('isCanonicalBase64url: only the spelling Buffer would write', () => {
 })
 
 test('isCanonicalBase64url: the spare-bits rule answers what decoding and re-encoding answers, for any string', () => {
-  const reencodes = (s: string) => /^[A-Za-z0-9_-]*$/.test(s) && s.length % 4 !== 1 && Buffer.from(s, 'base64url').toString('base64url') === s
+  const reencodes = (s: string) =>
+    /^[A-Za-z0-9_-]*$/.test(s) && s.length % 4 !== 1 && Buffer.from(s, 'base64url').toString('base64url') === s
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   const b64urlChars = fc.array(fc.constantFrom(...alphabet), { maxLength: 24 }).map((cs) => cs.join(''))
-  fc.assert(fc.property(fc.oneof(b64urlChars, fc.string({ maxLength: 12 })), (s) => isCanonicalBase64url(s) === reencodes(s)), { numRuns: 20_000 })
+  fc.assert(
+    fc.property(fc.oneof(b64urlChars, fc.string({ maxLength: 12 })), (s) => isCanonicalBase64url(s) === reencodes(s)),
+    { numRuns: 20_000 },
+  )
   // Every last character at every length, exhaustively.
   for (const prefix of ['', 'A', 'AB', 'ABC', 'ABCD', 'ABCDE']) {
     for (const c of alphabet) assert.equal(isCanonicalBase64url(prefix + c), reencodes(prefix + c), prefix + c)

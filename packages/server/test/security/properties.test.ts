@@ -109,16 +109,34 @@ describe('properties: tokens and bodies against the real handlers', () => {
       const r = refresh.split('.')
       return picks.map((fromAccess, i) => (fromAccess ? a[i] : r[i])).join('.')
     })
-    const reorder = fc.tuple(source, fc.constantFrom([0, 2, 1], [1, 0, 2], [2, 1, 0], [1, 2, 0], [0, 1, 1], [0, 0, 2], [0, 1, 2, 2])).map(
-      ([t, order]) => {
+    const reorder = fc
+      .tuple(source, fc.constantFrom([0, 2, 1], [1, 0, 2], [2, 1, 0], [1, 2, 0], [0, 1, 1], [0, 0, 2], [0, 1, 2, 2]))
+      .map(([t, order]) => {
         const p = t.split('.')
         return order.map((i) => p[i]).join('.')
-      },
-    )
+      })
     // New claims or header members, re-encoded, the original signature kept.
-    const claimKey = fc.constantFrom('sub', 'user_id', 'exp', 'iat', 'nbf', 'iss', 'aud', 'jti', 'sid', 'gen', 'token_type', 'auth_time', 'x')
+    const claimKey = fc.constantFrom(
+      'sub',
+      'user_id',
+      'exp',
+      'iat',
+      'nbf',
+      'iss',
+      'aud',
+      'jti',
+      'sid',
+      'gen',
+      'token_type',
+      'auth_time',
+      'x',
+    )
     const headerKey = fc.constantFrom('alg', 'kid', 'typ', 'crit', 'jku', 'jwk', 'x5u', 'b64', 'cty', 'zip')
-    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined), fc.constantFrom('none', 'HS256', 'refresh', 'access', userId, 'baton'))
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constant(undefined),
+      fc.constantFrom('none', 'HS256', 'refresh', 'access', userId, 'baton'),
+    )
     const reencode = fc
       .tuple(source, fc.boolean(), fc.array(fc.tuple(fc.boolean(), claimKey, headerKey, value), { minLength: 1, maxLength: 3 }))
       .map(([t, inHeader, edits]) => {
@@ -150,7 +168,7 @@ describe('properties: tokens and bodies against the real handlers', () => {
     assert.equal((await send('verify', refresh)).status, 200)
   })
 
-  test('properties: tokens forged with random headers and claims by any key but baton\'s are refused', async () => {
+  test("properties: tokens forged with random headers and claims by any key but baton's are refused", async () => {
     const attacker = await attackerKey('EdDSA')
     const { kid } = serverKey(server)
     const jwks = JSON.parse((await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).body) as { keys: { x: string }[] }
@@ -196,8 +214,12 @@ describe('properties: tokens and bodies against the real handlers', () => {
     )
   })
 
-  test('properties: control: tokens signed by baton\'s key with valid claims and random extra claims are accepted', async () => {
-    const extra = fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }).map((k) => `x_${k}`), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })
+  test("properties: control: tokens signed by baton's key with valid claims and random extra claims are accepted", async () => {
+    const extra = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 10 }).map((k) => `x_${k}`),
+      fc.jsonValue({ maxDepth: 2 }),
+      { maxKeys: 4 },
+    )
     await fc.assert(
       fc.asyncProperty(extra, async (x) => {
         const token = await signWithServerKey(server, { ...x, ...accessClaims(server, userId) })
@@ -248,7 +270,7 @@ describe('properties: tokens and bodies against the real handlers', () => {
     )
   })
 
-  test('properties: random session ids and URL paths are 400 or 404 (another user\'s session is never revoked), never 500', async () => {
+  test("properties: random session ids and URL paths are 400 or 404 (another user's session is never revoked), never 500", async () => {
     await server.addUser('bob', 'bob-password-1')
     const bobs = await server.login('bob', 'bob-password-1')
     const bobSid = (JSON.parse(Buffer.from(bobs.refresh.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid
@@ -259,7 +281,11 @@ describe('properties: tokens and bodies against the real handlers', () => {
     )
     await fc.assert(
       fc.asyncProperty(id, async (sid) => {
-        const res = await server.app.inject({ method: 'DELETE', url: `/api/auth/sessions/${sid}/`, headers: { authorization: `Bearer ${pair.access}` } })
+        const res = await server.app.inject({
+          method: 'DELETE',
+          url: `/api/auth/sessions/${sid}/`,
+          headers: { authorization: `Bearer ${pair.access}` },
+        })
         assert.ok([400, 404].includes(res.statusCode), `${sid}: ${res.statusCode} ${res.body}`)
         const path = await server.app.inject({ method: 'GET', url: `/api/${sid}`, headers: { authorization: `Bearer ${pair.access}` } })
         assert.ok(path.statusCode < 500, `${sid}: ${path.statusCode}`)

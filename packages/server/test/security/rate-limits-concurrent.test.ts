@@ -62,12 +62,16 @@ async function burst(
   const progress = createProgress()
   let release!: () => void
   const door = new Promise<void>((resolve) => (release = resolve))
-  const h = await limitHarness(env, { store }, {
-    beforeVerify: async () => {
-      progress.changed()
-      await door
+  const h = await limitHarness(
+    env,
+    { store },
+    {
+      beforeVerify: async () => {
+        progress.changed()
+        await door
+      },
     },
-  })
+  )
   let answered = 0
   const pending = Array.from({ length: count }, (_, i) => {
     const a = attempt(i)
@@ -161,11 +165,15 @@ describe('limits under concurrency: what is not charged', () => {
 
   test('limits: the user database failing during the check charges nothing', async () => {
     let failing = true
-    const h = await limitHarness({ LOGIN_RATE_LIMIT: '2/900', LOGIN_RATE_LIMIT_IP: '2/900' }, {}, {
-      async beforeVerify() {
-        if (failing) throw new Error('user database unavailable')
+    const h = await limitHarness(
+      { LOGIN_RATE_LIMIT: '2/900', LOGIN_RATE_LIMIT_IP: '2/900' },
+      {},
+      {
+        async beforeVerify() {
+          if (failing) throw new Error('user database unavailable')
+        },
       },
-    })
+    )
     await h.server.addUser('alice', 'alice-password-1')
     for (let i = 0; i < 5; i++) assert.ok((await h.login('alice', 'wrong')).status >= 500)
     failing = false

@@ -35,7 +35,7 @@ describe('limits: failed logins per username', () => {
     assert.equal((await h.login('bob', 'bob-password-1')).status, 200)
   })
 
-  test('limits: a correct login before the limit is never limited and resets that username\'s counter', async () => {
+  test("limits: a correct login before the limit is never limited and resets that username's counter", async () => {
     const h = await limitHarness({ LOGIN_RATE_LIMIT: '5/60', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
     for (let round = 0; round < 3; round++) {
@@ -168,7 +168,13 @@ describe('limits: unknown users and wrong passwords', () => {
   test('limits: an unknown user and a wrong password give the same answer and both pay one scrypt verification', async () => {
     const h = await limitHarness({ LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off' })
     await h.server.addUser('alice', 'alice-password-1')
-    const pick = (r: Res) => ({ status: r.status, body: r.body, type: r.headers['content-type'], auth: r.headers['www-authenticate'], cache: r.headers['cache-control'] })
+    const pick = (r: Res) => ({
+      status: r.status,
+      body: r.body,
+      type: r.headers['content-type'],
+      auth: r.headers['www-authenticate'],
+      cache: r.headers['cache-control'],
+    })
     const wrong = await h.login('alice', 'wrong-password')
     assert.deepEqual(h.verifications, ['wrong-password'])
     const unknown = await h.login('mallory', 'wrong-password')

@@ -12,7 +12,8 @@ const WINDOW_S = 300
 function gate(max: number) {
   const clock = createFakeClock()
   const store = createMemoryStore()
-  const limited = (resetAt: number) => new BatonError('rate_limited', { headers: { 'retry-after': String(Math.ceil((resetAt - clock.now()) / 1000)) } })
+  const limited = (resetAt: number) =>
+    new BatonError('rate_limited', { headers: { 'retry-after': String(Math.ceil((resetAt - clock.now()) / 1000)) } })
   return { clock, store, gate: createRefreshGate({ limit: { max, windowSeconds: WINDOW_S }, store, clock: clock.now, limited }) }
 }
 

@@ -44,7 +44,10 @@ interface Harness {
 
 async function start(env: Record<string, string>): Promise<Harness> {
   const { store, calls } = countingStore()
-  const server = await createTestServer({ REFRESH_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off', ...env }, { store })
+  const server = await createTestServer(
+    { REFRESH_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT: 'off', LOGIN_RATE_LIMIT_IP: 'off', ...env },
+    { store },
+  )
   await server.app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`
   const userId = await server.addUser('alice', 'alice-password-1')

@@ -154,7 +154,9 @@ function client(base: string, ev: Evidence) {
       return record(url, res)
     },
     async get(url: string, access?: string, headers: Record<string, string> = {}): Promise<Collected> {
-      const res = await fetch(base + url, { headers: { ...(access === undefined ? {} : { authorization: `Bearer ${access}` }), ...headers } })
+      const res = await fetch(base + url, {
+        headers: { ...(access === undefined ? {} : { authorization: `Bearer ${access}` }), ...headers },
+      })
       return record(url, res)
     },
     async del(url: string, access: string): Promise<Collected> {
@@ -174,7 +176,10 @@ async function signingKey(ev: Evidence): Promise<{ pem: string }> {
   ev.secret(d!, "signing key's private d")
   ev.secret(Buffer.from(d!, 'base64url').toString('base64').replace(/=+$/, ''), "signing key's d (base64)")
   // The PEM body: its base64 lines hold the private key bytes.
-  const body = pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----')).join('')
+  const body = pem
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('-----'))
+    .join('')
   ev.secret(body, 'signing key PEM body')
   // Issue 17: the refresh key derived from it is a secret too.
   refreshSecret(ev, deriveRefreshSecret(Buffer.from(d!, 'base64url')), 'derived refresh key')
@@ -204,7 +209,11 @@ function assertCleanErrorBodies(ev: Evidence, extra: { kid?: string; addresses: 
     if (a.body !== '' && a.url !== '/readyz') {
       const json = JSON.parse(a.body) as Record<string, unknown>
       assert.equal(typeof json.code, 'string', where)
-      assert.deepEqual(Object.keys(json).filter((k) => !['detail', 'code', 'messages', 'request_id'].includes(k)), [], where)
+      assert.deepEqual(
+        Object.keys(json).filter((k) => !['detail', 'code', 'messages', 'request_id'].includes(k)),
+        [],
+        where,
+      )
     }
   }
   return errors.length
@@ -389,7 +398,10 @@ describe('secrets: nothing secret reaches the output of a spawned server', () =>
     let dump = ''
     try {
       const keys = (await admin.keys('*')) as string[]
-      assert.ok(keys.some((k) => k.includes(':session')), `no session keys in ${keys.join(' ')}`)
+      assert.ok(
+        keys.some((k) => k.includes(':session')),
+        `no session keys in ${keys.join(' ')}`,
+      )
       for (const key of keys) {
         dump += `${key}\n`
         const type = await admin.type(key)
@@ -406,7 +418,10 @@ describe('secrets: nothing secret reaches the output of a spawned server', () =>
     }
     const tokenSecrets = [...ev.secrets].filter(([, label]) => label.includes('token') || label.includes('password'))
     assert.ok(tokenSecrets.length > 20)
-    assert.deepEqual(tokenSecrets.filter(([value]) => dump.includes(value)).map(([, label]) => label), [])
+    assert.deepEqual(
+      tokenSecrets.filter(([value]) => dump.includes(value)).map(([, label]) => label),
+      [],
+    )
 
     assert.equal(await baton.stop(), 0)
     const out = baton.output()
@@ -429,16 +444,27 @@ test('secrets: the simplejwt signing key (SPEC §9 cut-over) appears in no outpu
   const legacy = `${header}.${payload}.${createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url')}`
   const answers: string[] = []
   for (const refresh of [legacy, `${legacy.slice(0, -2)}AA`]) {
-    const res = await fetch(`${baton.base}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }) })
+    const res = await fetch(`${baton.base}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh }),
+    })
     answers.push(`${res.status} ${await res.text()}`)
   }
   assert.match(answers[0]!, /^401 .*token_not_valid/, 'a validly signed token of an unknown user')
   await baton.stop()
   const text = baton.output() + answers.join('\n')
-  for (const [value, label] of [[key, 'SIMPLEJWT_SIGNING_KEY'], [legacy, 'the legacy token'], [legacy.split('.')[2]!, 'its signature']] as const)
+  for (const [value, label] of [
+    [key, 'SIMPLEJWT_SIGNING_KEY'],
+    [legacy, 'the legacy token'],
+    [legacy.split('.')[2]!, 'its signature'],
+  ] as const)
     assert.ok(!text.includes(value), `${label} was printed`)
 
-  const bad = await spawnBaton({ BATON_DATA_DIR: tempDir(), SIMPLEJWT_SIGNING_KEY: `not a pem ${key}`, SIMPLEJWT_ALGORITHM: 'RS256' }, { waitReady: false })
+  const bad = await spawnBaton(
+    { BATON_DATA_DIR: tempDir(), SIMPLEJWT_SIGNING_KEY: `not a pem ${key}`, SIMPLEJWT_ALGORITHM: 'RS256' },
+    { waitReady: false },
+  )
   assert.equal(await bad.exited, 78, 'an unusable key is a configuration problem')
   assert.match(bad.output(), /SIMPLEJWT_SIGNING_KEY/)
   assert.ok(!bad.output().includes(key), 'the refused key is not echoed')

@@ -100,7 +100,10 @@ for (const trust of ['1', PROXY, `${PROXY}/32,192.168.0.0/16`]) {
       const list = await send(proxy, 'GET', '/api/auth/sessions/', { authorization: `Bearer ${access}`, ...forged(9) })
       assert.equal(list.status, 200, list.body)
       const sessions = list.json() as unknown as { ip: string }[]
-      assert.deepEqual(sessions.map((s) => s.ip), [CLIENT])
+      assert.deepEqual(
+        sessions.map((s) => s.ip),
+        [CLIENT],
+      )
       const failed = h.server.logs.find((l) => l.audit === 'login_failed')
       assert.equal(failed?.ip, CLIENT)
       assert.ok(!h.server.logText().includes('10.0.0.'), 'no forged address in any log line')
@@ -118,7 +121,7 @@ describe('trust proxy: which peer is trusted', () => {
       remoteAddress,
     })
 
-  test('trust proxy: a peer outside the trusted list cannot name an address; the list\'s own peers can', async () => {
+  test("trust proxy: a peer outside the trusted list cannot name an address; the list's own peers can", async () => {
     const h = await limitHarness({ BATON_TRUST_PROXY: '10.0.0.0/8', LOGIN_RATE_LIMIT: 'off' })
     await inject(h, '192.0.2.50', '198.51.100.1')
     await inject(h, '10.1.2.3', '192.0.2.1, 198.51.100.2')
@@ -130,7 +133,10 @@ describe('trust proxy: which peer is trusted', () => {
   test('trust proxy: false (the default) uses the socket address whatever the header says', async () => {
     const h = await limitHarness({ LOGIN_RATE_LIMIT: 'off' })
     await inject(h, '192.0.2.50', '198.51.100.1')
-    assert.deepEqual(h.server.logs.filter((l) => l.audit === 'login_failed').map((l) => l.ip), ['192.0.2.50'])
+    assert.deepEqual(
+      h.server.logs.filter((l) => l.audit === 'login_failed').map((l) => l.ip),
+      ['192.0.2.50'],
+    )
   })
 
   test('trust proxy: true in development warns once at start, naming the variable and the fix', async () => {
@@ -141,7 +147,13 @@ describe('trust proxy: which peer is trusted', () => {
   })
 
   test('trust proxy: `baton serve` in production with BATON_TRUST_PROXY=true exits 78 naming the variable and the fix', async () => {
-    const env = { BATON_MODE: 'production', JWT_ALGORITHM: 'HS256', JWT_SECRET: 'a-hs256-secret-that-is-long-enough-0123', BATON_TRUST_PROXY: 'true', PORT: '0' }
+    const env = {
+      BATON_MODE: 'production',
+      JWT_ALGORITHM: 'HS256',
+      JWT_SECRET: 'a-hs256-secret-that-is-long-enough-0123',
+      BATON_TRUST_PROXY: 'true',
+      PORT: '0',
+    }
     const out = await runCLI(['serve'], env)
     assert.equal(out.code, 78, out.stderr)
     assert.match(out.stderr, /BATON_TRUST_PROXY: is true.*\n.*fix: Set the number of proxies/)

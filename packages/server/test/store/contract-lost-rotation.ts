@@ -92,26 +92,30 @@ export function describeLostRotation(ctx: LostRotationContext): void {
     assert.equal((await store.getSession(s.id, T0 + MINUTE + 2))?.revokedAt, null)
   })
 
-  test('rotate: a lost rotation of a later generation, restored in the store\'s own way, recovers its successor', { skip: ctx.snapshot === undefined && 'this store cannot lose a write' }, async () => {
-    const store = ctx.store()
-    const s = await login()
-    let jti = s.jti
-    for (let gen = 1; gen <= 2; gen++) {
-      const out = await store.rotate(rotation(s, jti, T0 + gen, { generation: gen }))
-      assert.ok(out.kind === 'rotated')
-      jti = out.session.currentJti
-    }
-    const before = await store.getSession(s.id, T0 + 3)
-    const restore = await ctx.snapshot!(s.id)
-    const lost = await store.rotate(rotation(s, jti, T0 + MINUTE, { generation: 3 }))
-    assert.ok(lost.kind === 'rotated')
-    await restore()
-    assert.deepEqual(await store.getSession(s.id, T0 + MINUTE), before)
-    const forged = await store.rotate(rotation(s, id('j'), T0 + MINUTE + 1, { generation: 4 }))
-    assert.equal(forged.kind, 'not_found')
-    const out = await store.rotate(rotation(s, lost.session.currentJti, T0 + MINUTE + 2, { generation: 4 }))
-    assert.ok(out.kind === 'rotated', out.kind)
-    assert.equal(out.session.generation, 5)
-    assert.equal(out.session.previousJti, lost.session.currentJti)
-  })
+  test(
+    "rotate: a lost rotation of a later generation, restored in the store's own way, recovers its successor",
+    { skip: ctx.snapshot === undefined && 'this store cannot lose a write' },
+    async () => {
+      const store = ctx.store()
+      const s = await login()
+      let jti = s.jti
+      for (let gen = 1; gen <= 2; gen++) {
+        const out = await store.rotate(rotation(s, jti, T0 + gen, { generation: gen }))
+        assert.ok(out.kind === 'rotated')
+        jti = out.session.currentJti
+      }
+      const before = await store.getSession(s.id, T0 + 3)
+      const restore = await ctx.snapshot!(s.id)
+      const lost = await store.rotate(rotation(s, jti, T0 + MINUTE, { generation: 3 }))
+      assert.ok(lost.kind === 'rotated')
+      await restore()
+      assert.deepEqual(await store.getSession(s.id, T0 + MINUTE), before)
+      const forged = await store.rotate(rotation(s, id('j'), T0 + MINUTE + 1, { generation: 4 }))
+      assert.equal(forged.kind, 'not_found')
+      const out = await store.rotate(rotation(s, lost.session.currentJti, T0 + MINUTE + 2, { generation: 4 }))
+      assert.ok(out.kind === 'rotated', out.kind)
+      assert.equal(out.session.generation, 5)
+      assert.equal(out.session.previousJti, lost.session.currentJti)
+    },
+  )
 }

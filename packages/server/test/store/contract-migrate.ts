@@ -53,7 +53,11 @@ export function describeMigrateLegacy(ctx: MigrateContext): void {
     const stored = await store.getSession(input.id, T0)
     assert.equal(stored?.currentJti, input.newJti)
     assert.equal(stored?.ip, '127.0.0.9')
-    assert.deepEqual((await store.listUserSessions(input.userId, T0)).map((r) => r.id), [input.id], 'indexed under its user')
+    assert.deepEqual(
+      (await store.listUserSessions(input.userId, T0)).map((r) => r.id),
+      [input.id],
+      'indexed under its user',
+    )
     assert.equal(await store.revokeUserSessions(input.userId, T0 + 1), 1, 'log out everywhere finds it')
   })
 
@@ -67,7 +71,20 @@ export function describeMigrateLegacy(ctx: MigrateContext): void {
     assert.equal(again.session.currentJti, first.session.currentJti, 'the same successor')
     const late = await store.migrateLegacy({ ...input, newJti: id('j'), nextJti: id('j'), now: T0 + GRACE + 1 })
     assert.equal(late.kind, 'reused')
-    assert.equal((await store.rotate({ id: input.id, jti: first.session.currentJti, newJti: id('j'), now: T0 + GRACE + 2, graceMs: GRACE, refreshLifetimeMs: DAY, generation: 1 })).kind, 'revoked')
+    assert.equal(
+      (
+        await store.rotate({
+          id: input.id,
+          jti: first.session.currentJti,
+          newJti: id('j'),
+          now: T0 + GRACE + 2,
+          graceMs: GRACE,
+          refreshLifetimeMs: DAY,
+          generation: 1,
+        })
+      ).kind,
+      'revoked',
+    )
   })
 
   test('migrateLegacy: once its session rotated past generation 1, the legacy token is reuse even inside the grace window', async () => {
@@ -75,7 +92,15 @@ export function describeMigrateLegacy(ctx: MigrateContext): void {
     const input = exchange()
     const first = await store.migrateLegacy(input)
     assert.ok(first.kind === 'rotated')
-    const second = await store.rotate({ id: input.id, jti: first.session.currentJti, newJti: id('j'), now: T0 + 1000, graceMs: GRACE, refreshLifetimeMs: DAY, generation: 1 })
+    const second = await store.rotate({
+      id: input.id,
+      jti: first.session.currentJti,
+      newJti: id('j'),
+      now: T0 + 1000,
+      graceMs: GRACE,
+      refreshLifetimeMs: DAY,
+      generation: 1,
+    })
     assert.equal(second.kind, 'rotated')
     assert.equal((await store.migrateLegacy({ ...input, now: T0 + 2000 })).kind, 'reused')
   })

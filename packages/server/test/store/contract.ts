@@ -24,11 +24,7 @@ export interface StoreContractOptions {
  * start far from the wall clock on purpose: a store must judge expiry by the `now` it is given,
  * and derive any TTL relative to it (expiresAt - now), never as an absolute wall-clock time.
  */
-export function describeStoreContract(
-  name: string,
-  makeStore: () => Promise<SessionStore>,
-  options: StoreContractOptions = {},
-): void {
+export function describeStoreContract(name: string, makeStore: () => Promise<SessionStore>, options: StoreContractOptions = {}): void {
   describe(`store contract: ${name}`, () => {
     let store: SessionStore
     const T0 = Date.UTC(2026, 0, 1)
@@ -125,7 +121,16 @@ export function describeStoreContract(
     test('rotate: a record with no successor chosen issues spareJti and chooses newJti; with no spare it issues newJti', async () => {
       // Sessions created without `nextJti` (as before it existed).
       const withoutNext = async (): Promise<NewSession> => {
-        const s: NewSession = { id: id('s'), userId: id('u'), jti: id('j'), now: T0, expiresAt: T0 + DAY, absoluteExpiresAt: T0 + 30 * DAY, userAgent: null, ip: null }
+        const s: NewSession = {
+          id: id('s'),
+          userId: id('u'),
+          jti: id('j'),
+          now: T0,
+          expiresAt: T0 + DAY,
+          absoluteExpiresAt: T0 + 30 * DAY,
+          userAgent: null,
+          ip: null,
+        }
         await store.createSession(s)
         return s
       }
@@ -161,9 +166,7 @@ export function describeStoreContract(
 
     test('rotate: 50 concurrent presentations of one token give one rotation and 49 grace answers with the same successor', async () => {
       const s = await login()
-      const outs = await Promise.all(
-        Array.from({ length: 50 }, () => store.rotate(rotation(s, s.jti, T0 + MINUTE))),
-      )
+      const outs = await Promise.all(Array.from({ length: 50 }, () => store.rotate(rotation(s, s.jti, T0 + MINUTE))))
       const rotated = outs.filter((o) => o.kind === 'rotated')
       const grace = outs.filter((o) => o.kind === 'grace')
       assert.equal(rotated.length, 1)
@@ -340,9 +343,15 @@ export function describeStoreContract(
       const expiring = await login({ userId, now: T0 + 4000, expiresAt: T0 + 5000 })
       await login()
       const list = await store.listUserSessions(userId, T0 + 4500)
-      assert.deepEqual(list.map((r) => r.id), [expiring.id, b.id, a.id])
+      assert.deepEqual(
+        list.map((r) => r.id),
+        [expiring.id, b.id, a.id],
+      )
       const later = await store.listUserSessions(userId, T0 + 5000)
-      assert.deepEqual(later.map((r) => r.id), [b.id, a.id])
+      assert.deepEqual(
+        later.map((r) => r.id),
+        [b.id, a.id],
+      )
       assert.deepEqual(await store.listUserSessions(id('u'), T0), [])
     })
 
@@ -366,7 +375,10 @@ export function describeStoreContract(
       const answers = await Promise.all(Array.from({ length: 25 }, () => store.incrementCounter(key, MINUTE, T0)))
       assert.equal((await store.getCounter(key, T0)).count, 25)
       // Each increment answers its own count: that answer is a login's reservation (issue 11).
-      assert.deepEqual(answers.map((a) => a.count).sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1))
+      assert.deepEqual(
+        answers.map((a) => a.count).sort((a, b) => a - b),
+        Array.from({ length: 25 }, (_, i) => i + 1),
+      )
     })
 
     test('releaseCounter: takes back one count of its own window, never below 0, never from a newer window', async () => {

@@ -60,7 +60,20 @@ test('guard: every call to a hung store rejects with StoreUnavailableError namin
   const calls: [string, () => Promise<unknown>][] = [
     ['getSession', () => guarded.getSession('s', NOW)],
     ['rotate', () => guarded.rotate({ id: 's', jti: 'j', newJti: 'k', now: NOW, graceMs: 1, refreshLifetimeMs: 1 })],
-    ['createSession', () => guarded.createSession({ id: 's', userId: 'u', jti: 'j', now: NOW, expiresAt: NOW + 1, absoluteExpiresAt: NOW + 1, userAgent: null, ip: null })],
+    [
+      'createSession',
+      () =>
+        guarded.createSession({
+          id: 's',
+          userId: 'u',
+          jti: 'j',
+          now: NOW,
+          expiresAt: NOW + 1,
+          absoluteExpiresAt: NOW + 1,
+          userAgent: null,
+          ip: null,
+        }),
+    ],
     ['incrementCounter', () => guarded.incrementCounter('k', 1000, NOW)],
     ['ping', () => guarded.ping()],
   ]
@@ -106,11 +119,28 @@ test('guard: each store_error line names the session and the user its operation 
   const fail = async (): Promise<never> => {
     throw new Error('ECONNRESET')
   }
-  const store: SessionStore = { ...inner, kind: 'broken', getSession: fail, rotate: fail, createSession: fail, listUserSessions: fail, revokeSession: fail }
+  const store: SessionStore = {
+    ...inner,
+    kind: 'broken',
+    getSession: fail,
+    rotate: fail,
+    createSession: fail,
+    listUserSessions: fail,
+    revokeSession: fail,
+  }
   const { log, lines } = capture()
   const guarded = guardStore(store, { timeoutMs: 50, address: 'test://store', log, failureThreshold: 100 })
   t.after(() => guarded.close())
-  const session = { id: 's_1', userId: 'u_7', jti: 'j', now: NOW, expiresAt: NOW + 1, absoluteExpiresAt: NOW + 1, userAgent: null, ip: null }
+  const session = {
+    id: 's_1',
+    userId: 'u_7',
+    jti: 'j',
+    now: NOW,
+    expiresAt: NOW + 1,
+    absoluteExpiresAt: NOW + 1,
+    userAgent: null,
+    ip: null,
+  }
   const calls = [
     guarded.createSession(session),
     guarded.rotate({ id: 's_2', jti: 'j', newJti: 'k', now: NOW, graceMs: 1, refreshLifetimeMs: 1, userId: 'u_9' }),

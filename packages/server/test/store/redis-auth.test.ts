@@ -18,7 +18,14 @@ after(async () => {
 
 /** A client with `password` for `server`, disconnected after the test; `connect()` is the caller's. */
 function client(t: TestContext, server: RedisServer, password: string): Redis {
-  const c = new Redis({ host: server.host, port: server.port, password, lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 })
+  const c = new Redis({
+    host: server.host,
+    port: server.port,
+    password,
+    lazyConnect: true,
+    retryStrategy: () => 50,
+    maxRetriesPerRequest: 0,
+  })
   c.on('error', () => {})
   t.after(() => c.disconnect())
   return c

@@ -84,14 +84,8 @@ describe('redis cluster', () => {
     for (let i = 0; i < 20; i++) {
       const sid = newId()
       const uid = newId()
-      assert.equal(
-        await node.command('CLUSTER', 'KEYSLOT', sessionKey(sid)),
-        await node.command('CLUSTER', 'KEYSLOT', sid),
-      )
-      assert.equal(
-        await node.command('CLUSTER', 'KEYSLOT', userKey(uid)),
-        await node.command('CLUSTER', 'KEYSLOT', uid),
-      )
+      assert.equal(await node.command('CLUSTER', 'KEYSLOT', sessionKey(sid)), await node.command('CLUSTER', 'KEYSLOT', sid))
+      assert.equal(await node.command('CLUSTER', 'KEYSLOT', userKey(uid)), await node.command('CLUSTER', 'KEYSLOT', uid))
     }
   })
 
@@ -147,7 +141,13 @@ describe('redis cluster with replicas', () => {
       },
     })
     const [seed, ...rest] = withReplicas.seeds
-    const store = createRedisStore({ url: `redis://${seed}`, cluster: { nodes: rest }, log: pino({ level: 'debug' }, sink), timeoutMs: 3_000, replicaWaitMs: 1_500 })
+    const store = createRedisStore({
+      url: `redis://${seed}`,
+      cluster: { nodes: rest },
+      log: pino({ level: 'debug' }, sink),
+      timeoutMs: 3_000,
+      replicaWaitMs: 1_500,
+    })
     t.after(() => store.close())
     await store.ready(5_000)
     const roles = await Promise.all(withReplicas.nodes.map(async (n) => String(await n.command('INFO', 'replication'))))
@@ -156,7 +156,9 @@ describe('redis cluster with replicas', () => {
     assert.equal(primaries.length, 3)
     assert.equal(replicas.length, 3)
     const waits = async (): Promise<number[]> =>
-      Promise.all(primaries.map(async (n) => Number(/cmdstat_wait:calls=(\d+)/.exec(String(await n.command('INFO', 'commandstats')))?.[1] ?? 0)))
+      Promise.all(
+        primaries.map(async (n) => Number(/cmdstat_wait:calls=(\d+)/.exec(String(await n.command('INFO', 'commandstats')))?.[1] ?? 0)),
+      )
     const warnings = (): number => text.split('\n').filter((l) => l.includes('"revoke_unreplicated"')).length
 
     // Sessions until every primary holds two (a key's owner answers EXISTS; the others MOVED).
@@ -169,7 +171,10 @@ describe('redis cluster with replicas', () => {
       const held = await Promise.all(primaries.map((n) => n.command('EXISTS', sessionKey(s.id)).catch(() => 0)))
       owned[held.findIndex((h) => Number(h) === 1)]! += 1
     }
-    assert.ok(owned.every((n) => n >= 2), `sessions per primary: ${owned.join(', ')}`)
+    assert.ok(
+      owned.every((n) => n >= 2),
+      `sessions per primary: ${owned.join(', ')}`,
+    )
     for (const s of sessions) assert.equal(await store.revokeSession(s.id, T0 + 1), true)
     // One WAIT per revocation, each on the primary that holds the session.
     assert.deepEqual(await waits(), owned)

@@ -90,7 +90,10 @@ describe('redis sentinel', () => {
     const s = session()
     await waitForOK(() => store.createSession(s))
     const text = logged()
-    const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     const warnings = lines.filter((l) => l.event === 'redis_password_not_required')
     assert.equal(warnings.length, 1, text)
     assert.equal(warnings[0]!.level, 40)
@@ -134,14 +137,12 @@ describe('redis sentinel', () => {
         })
         counts[out.kind] = (counts[out.kind] ?? 0) + 1
         // Two generations up: the store had lost the rotation that issued `jti`.
-        if (out.kind === 'rotated' && out.session.generation === gen + 2)
-          counts.recovered = (counts.recovered ?? 0) + 1
+        if (out.kind === 'rotated' && out.session.generation === gen + 2) counts.recovered = (counts.recovered ?? 0) + 1
         if (out.kind === 'rotated' || out.kind === 'grace') {
           jti = out.session.currentJti
           gen = out.session.generation
           // Counted only when the new primary (the former replica) holds what we just wrote.
-          if (failedOver && (await newPrimary.hget(sessionKey(s.id), 'c')) === jti)
-            onNewPrimary++
+          if (failedOver && (await newPrimary.hget(sessionKey(s.id), 'c')) === jti) onNewPrimary++
         } else {
           // Replication is asynchronous: a rotation the old primary acknowledged just before
           // the switch can be missing on the new one. One lost rotation is recovered (the record
@@ -159,22 +160,13 @@ describe('redis sentinel', () => {
         await new Promise((r) => setTimeout(r, 20)) // pace retries while the switch happens
       }
       slowest = Math.max(slowest, performance.now() - start)
-      assert.ok(
-        performance.now() - start < FAIL_FAST_MS,
-        `a rotate took ${performance.now() - start} ms`,
-      )
+      assert.ok(performance.now() - start < FAIL_FAST_MS, `a rotate took ${performance.now() - start} ms`)
       if (!failedOver) {
-        const [, port] = (await sentinel.call(
-          'SENTINEL',
-          'GET-MASTER-ADDR-BY-NAME',
-          setup.name,
-        )) as string[]
+        const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', setup.name)) as string[]
         failedOver = Number(port) === setup.replica.port
       }
     }
-    t.diagnostic(
-      `outcomes during failover: ${JSON.stringify(counts)}; slowest call ${slowest.toFixed(0)} ms`,
-    )
+    t.diagnostic(`outcomes during failover: ${JSON.stringify(counts)}; slowest call ${slowest.toFixed(0)} ms`)
 
     // A new session lands on the new primary (the former replica) and rotates.
     const fresh = session()
@@ -222,7 +214,11 @@ test('sentinel: a revocation on a primary with no replica connected is one revok
   const s = session()
   await waitForOK(() => store.createSession(s))
   assert.equal(await store.revokeSession(s.id, T0 + 1), true, 'the revocation is still made')
-  const warnings = logged().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'revoke_unreplicated' && l.sid === s.id)
+  const warnings = logged()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.event === 'revoke_unreplicated' && l.sid === s.id)
   assert.equal(warnings.length, 1, logged())
   assert.equal(warnings[0]!.sid, s.id)
   assert.equal(warnings[0]!.replicas, 0)
@@ -236,6 +232,10 @@ test('sentinel: a revocation on a primary with no replica connected is one revok
   assert.equal(first.kind, 'rotated')
   const replay = await store.rotate({ ...base, jti: r.jti, newJti: `n_${randomBytes(6).toString('hex')}`, now: T0 + 60_000 })
   assert.equal(replay.kind, 'reused')
-  const reuse = logged().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'revoke_unreplicated' && l.sid === r.id)
+  const reuse = logged()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.event === 'revoke_unreplicated' && l.sid === r.id)
   assert.equal(reuse.length, 1, logged())
 })

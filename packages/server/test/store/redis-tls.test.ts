@@ -56,7 +56,15 @@ describe('redis TLS', () => {
     // Behind the guard, as the server runs it: its store_down line names the cause.
     const guarded = guardStore(store, { timeoutMs: 1_000, address: store.address, log })
     t.after(() => guarded.close())
-    await waitFor(() => guarded.ping().then(() => false, () => text.includes('"event":"store_down"')), 5_000, 'the down log line')
+    await waitFor(
+      () =>
+        guarded.ping().then(
+          () => false,
+          () => text.includes('"event":"store_down"'),
+        ),
+      5_000,
+      'the down log line',
+    )
     await assert.rejects(store.ping(), /self[- ]signed|unable to (get|verify)|certificate/i)
     const down = text.split('\n').find((l) => l.includes('"event":"store_down"')) ?? ''
     assert.match(down, /self[- ]signed|unable to (get|verify)|certificate/i)

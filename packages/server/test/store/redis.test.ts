@@ -3,25 +3,14 @@ import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import pino from 'pino'
-import {
-  createRedisStore,
-  sessionKey,
-  userKey,
-  type RedisStore,
-  type RedisStoreOptions,
-} from '../../src/store/redis.js'
+import { createRedisStore, sessionKey, userKey, type RedisStore, type RedisStoreOptions } from '../../src/store/redis.js'
 import type { NewSession } from '../../src/store/types.js'
 import { guardStore, type GuardedStore } from '../../src/store/guard.js'
 import { maskSecrets, scrubError } from '../../src/secrets.js'
 import { compactUserAgent } from '../../src/http/user-agent.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { startRedisServer, waitFor, type RedisServer } from '../helpers/redis-server.js'
-import {
-  parseCommands,
-  REDIS_ERRORS,
-  reply,
-  startRespMockServer,
-} from '../helpers/resp-mock-server.js'
+import { parseCommands, REDIS_ERRORS, reply, startRespMockServer } from '../helpers/resp-mock-server.js'
 import { describeStoreContract } from './contract.js'
 
 const MINUTE = 60_000
@@ -29,8 +18,7 @@ const DAY = 24 * 60 * MINUTE
 const T0 = Date.UTC(2026, 0, 1)
 /** Generous: the store's deadline is 500 ms; this only catches a hang, never a slow CI box. */
 const FAIL_FAST_MS = 3_000
-const CHROME_UA =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 
 let redis: RedisServer
 
@@ -166,9 +154,7 @@ describe('redis store', () => {
     const stores = await Promise.all(Array.from({ length: 5 }, () => openStore(t, redis.url)))
     const s = session()
     await stores[0]!.createSession(s)
-    const outs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => stores[i % 5]!.rotate(rotation(s, s.jti, T0 + MINUTE))),
-    )
+    const outs = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.rotate(rotation(s, s.jti, T0 + MINUTE))))
     assert.equal(outs.filter((o) => o.kind === 'rotated').length, 1)
     assert.equal(outs.filter((o) => o.kind === 'grace').length, 49)
     const successors = new Set(outs.map((o) => ('session' in o ? o.session.currentJti : null)))
@@ -207,9 +193,7 @@ describe('redis store', () => {
       assert.ok(out.kind === 'rotated')
     }
     const names = sent.map((c) => String(c[0]).toUpperCase())
-    t.diagnostic(
-      `commands sent for ${N} rotations: ${names.length} (${[...new Set(names)].join(', ')})`,
-    )
+    t.diagnostic(`commands sent for ${N} rotations: ${names.length} (${[...new Set(names)].join(', ')})`)
     assert.equal(names.length, N)
     assert.ok(names.every((n) => n === 'EVALSHA'))
     const stats = parseCommandStats(String(await admin.info('commandstats')))
@@ -344,10 +328,7 @@ describe('redis store', () => {
     assert.equal(ua, CHROME_UA)
     for (const v of values) {
       assert.ok(allowed.has(v) || /^\d+$/.test(v) || CHROME_UA.includes(v), `unexpected value ${v}`)
-      assert.ok(
-        !v.includes(token) && !v.includes('.c2ln') && !v.startsWith('eyJ'),
-        `token-like value ${v}`,
-      )
+      assert.ok(!v.includes(token) && !v.includes('.c2ln') && !v.startsWith('eyJ'), `token-like value ${v}`)
     }
   })
 
@@ -365,8 +346,7 @@ describe('redis store', () => {
       jti = out.session.currentJti
     }
     times.sort((a, b) => a - b)
-    const p = (q: number): string =>
-      (times[Math.floor(q * (times.length - 1))] as number).toFixed(3)
+    const p = (q: number): string => (times[Math.floor(q * (times.length - 1))] as number).toFixed(3)
     t.diagnostic(`rotate latency ms: p50 ${p(0.5)} p90 ${p(0.9)} p99 ${p(0.99)}`)
     assert.ok(Number(p(0.5)) < 5)
   })
@@ -404,9 +384,7 @@ describe('redis store outages', () => {
     const first = await store.rotate(rotation(s, s.jti, T0 + 1))
     assert.ok(first.kind === 'rotated')
     await server.kill()
-    const { ms, error } = await timed(() =>
-      store.rotate(rotation(s, first.session.currentJti, T0 + 2)),
-    )
+    const { ms, error } = await timed(() => store.rotate(rotation(s, first.session.currentJti, T0 + 2)))
     assert.ok(error instanceof Error)
     assert.ok(ms < FAIL_FAST_MS, `failed after ${ms} ms`)
     await server.restart()
@@ -554,12 +532,7 @@ describe('redis store errors', () => {
     const mock = await startRespMockServer()
     t.after(() => mock.close())
     const store = await openStore(t, mock.url)
-    for (const message of [
-      REDIS_ERRORS.readonly,
-      REDIS_ERRORS.oom,
-      REDIS_ERRORS.noperm,
-      REDIS_ERRORS.noauth,
-    ]) {
+    for (const message of [REDIS_ERRORS.readonly, REDIS_ERRORS.oom, REDIS_ERRORS.noperm, REDIS_ERRORS.noauth]) {
       mock.script({
         EVAL: reply.error(message),
         EVALSHA: reply.error(message),
@@ -596,15 +569,18 @@ describe('redis store errors', () => {
     t.after(() => server.stop())
     const { log, text } = logCapture()
     const secret = 'wrong-pass-0451'
-    const raw = await openStore(
-      t,
-      `redis://default:${secret}@127.0.0.1:${server.port}`,
-      { log },
-      false,
-    )
+    const raw = await openStore(t, `redis://default:${secret}@127.0.0.1:${server.port}`, { log }, false)
     const store = guarded(t, raw, log)
     // The guard's down line names the refusal (the store's "not connected" carries it).
-    await waitFor(() => store.ping().then(() => false, () => /"event":"store_down".*WRONGPASS/.test(text())), 5_000, 'the down log line')
+    await waitFor(
+      () =>
+        store.ping().then(
+          () => false,
+          () => /"event":"store_down".*WRONGPASS/.test(text()),
+        ),
+      5_000,
+      'the down log line',
+    )
     const { error } = await timed(() => raw.ping())
     assert.ok(error instanceof Error)
     assert.match(error.message, /WRONGPASS/)
@@ -617,25 +593,16 @@ describe('redis store errors', () => {
   test('errors: an invalid URL throws a TypeError that does not echo the URL', () => {
     assert.throws(
       () => createRedisStore({ url: 'redis://:pass-1234@host:99999' }),
-      (err: Error) =>
-        err instanceof TypeError &&
-        !`${err.message}${err.stack}${JSON.stringify(err)}`.includes('pass-1234'),
+      (err: Error) => err instanceof TypeError && !`${err.message}${err.stack}${JSON.stringify(err)}`.includes('pass-1234'),
     )
   })
 
   test('errors: scrubError masks URLs, known secrets and ioredis command arguments', () => {
-    const err = Object.assign(
-      new Error('connect to redis://bob:hunter22@10.0.0.1:6379 failed (hunter22)'),
-      {
-        command: { name: 'auth', args: ['bob', 'hunter22'] },
-      },
-    )
+    const err = Object.assign(new Error('connect to redis://bob:hunter22@10.0.0.1:6379 failed (hunter22)'), {
+      command: { name: 'auth', args: ['bob', 'hunter22'] },
+    })
     const scrubbed = scrubError(err, ['hunter22'])
-    assert.ok(
-      !JSON.stringify({ ...scrubbed, message: scrubbed.message, stack: scrubbed.stack }).includes(
-        'hunter22',
-      ),
-    )
+    assert.ok(!JSON.stringify({ ...scrubbed, message: scrubbed.message, stack: scrubbed.stack }).includes('hunter22'))
     assert.deepEqual((scrubbed as Error & { command: unknown }).command, { name: 'auth' })
     assert.equal(maskSecrets('rediss://u:p%40ss@h:1', []), 'rediss://u:****@h:1')
   })
@@ -675,7 +642,11 @@ describe('redis store revocations and replicas', () => {
     t.after(() => primary.stop())
     const replica = await startRedisServer({ replicaOf: { host: '127.0.0.1', port: primary.port } })
     t.after(() => replica.stop())
-    await waitFor(async () => String(await primary.command('INFO', 'replication')).includes('connected_slaves:1'), 10_000, 'replica attached')
+    await waitFor(
+      async () => String(await primary.command('INFO', 'replication')).includes('connected_slaves:1'),
+      10_000,
+      'replica attached',
+    )
     const { log, lines } = logCapture()
     // A generous wait, so that a loaded test machine's live replica still confirms in time.
     const store = await openStore(t, primary.url, { log, timeoutMs: 3_000, replicaWaitMs: 1_500 })

@@ -20,9 +20,7 @@ describeStoreContract('sqlite', () => createSqliteStore({ file: contractFile }),
     return async () => {
       const again = new Database(contractFile)
       const columns = Object.keys(row)
-      again
-        .prepare(`INSERT OR REPLACE INTO sessions (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`)
-        .run(row)
+      again.prepare(`INSERT OR REPLACE INTO sessions (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`).run(row)
       again.close()
     }
   },
@@ -40,7 +38,8 @@ test('sqlite: a file from before next_jti gains the column; its sessions keep wo
   const now = Date.UTC(2026, 0, 1)
   const old = new Database(file)
   old.exec(SCHEMA_BEFORE_NEXT_JTI)
-  old.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL, NULL)')
+  old
+    .prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL, NULL)')
     .run('s_old', 'u1', 'j1', 1, now, now, now, now + 60_000, now + 120_000)
   old.close()
 
@@ -51,9 +50,27 @@ test('sqlite: a file from before next_jti gains the column; its sessions keep wo
   assert.equal(r?.currentJti, 'j1')
   assert.equal(r?.nextJti, null)
   // A later generation is never taken for a lost rotation of a row that chose no successor.
-  const forged = await a.rotate({ id: 's_old', jti: 'jx', newJti: 'j2', spareJti: 'j3', now: now + 2, graceMs: 15_000, refreshLifetimeMs: 60_000, generation: 2 })
+  const forged = await a.rotate({
+    id: 's_old',
+    jti: 'jx',
+    newJti: 'j2',
+    spareJti: 'j3',
+    now: now + 2,
+    graceMs: 15_000,
+    refreshLifetimeMs: 60_000,
+    generation: 2,
+  })
   assert.equal(forged.kind, 'not_found')
-  const out = await a.rotate({ id: 's_old', jti: 'j1', newJti: 'j2', spareJti: 'j3', now: now + 2, graceMs: 15_000, refreshLifetimeMs: 60_000, generation: 1 })
+  const out = await a.rotate({
+    id: 's_old',
+    jti: 'j1',
+    newJti: 'j2',
+    spareJti: 'j3',
+    now: now + 2,
+    graceMs: 15_000,
+    refreshLifetimeMs: 60_000,
+    generation: 1,
+  })
   assert.ok(out.kind === 'rotated')
   assert.equal(out.session.currentJti, 'j3')
   assert.equal(out.session.nextJti, 'j2')
@@ -70,8 +87,14 @@ test('sqlite: sessions survive closing and reopening the file', async () => {
   const now = Date.UTC(2026, 0, 1)
   const first = await createSqliteStore({ file })
   await first.createSession({
-    id: 's_restart', userId: 'u1', jti: 'j1', now, expiresAt: now + 60_000,
-    absoluteExpiresAt: now + 120_000, userAgent: null, ip: null,
+    id: 's_restart',
+    userId: 'u1',
+    jti: 'j1',
+    now,
+    expiresAt: now + 60_000,
+    absoluteExpiresAt: now + 120_000,
+    userAgent: null,
+    ip: null,
   })
   const rotated = await first.rotate({ id: 's_restart', jti: 'j1', newJti: 'j2', now: now + 1, graceMs: 15_000, refreshLifetimeMs: 60_000 })
   assert.equal(rotated.kind, 'rotated')
@@ -81,7 +104,10 @@ test('sqlite: sessions survive closing and reopening the file', async () => {
   const r = await second.getSession('s_restart', now + 2)
   assert.equal(r?.currentJti, 'j2')
   assert.equal(r?.previousJti, 'j1')
-  assert.equal((await second.rotate({ id: 's_restart', jti: 'j1', newJti: 'j3', now: now + 3, graceMs: 15_000, refreshLifetimeMs: 60_000 })).kind, 'grace')
+  assert.equal(
+    (await second.rotate({ id: 's_restart', jti: 'j1', newJti: 'j3', now: now + 3, graceMs: 15_000, refreshLifetimeMs: 60_000 })).kind,
+    'grace',
+  )
   await second.close()
 })
 
@@ -91,10 +117,20 @@ test('sqlite: two connections to one file rotate one token exactly once', async 
   const a = await createSqliteStore({ file })
   const b = await createSqliteStore({ file })
   await a.createSession({
-    id: 's_shared', userId: 'u1', jti: 'j1', now, expiresAt: now + 60_000,
-    absoluteExpiresAt: now + 120_000, userAgent: null, ip: null,
+    id: 's_shared',
+    userId: 'u1',
+    jti: 'j1',
+    now,
+    expiresAt: now + 60_000,
+    absoluteExpiresAt: now + 120_000,
+    userAgent: null,
+    ip: null,
   })
-  const outs = await Promise.all([a, b, a, b].map((s, i) => s.rotate({ id: 's_shared', jti: 'j1', newJti: `n${i}`, now: now + 1, graceMs: 15_000, refreshLifetimeMs: 60_000 })))
+  const outs = await Promise.all(
+    [a, b, a, b].map((s, i) =>
+      s.rotate({ id: 's_shared', jti: 'j1', newJti: `n${i}`, now: now + 1, graceMs: 15_000, refreshLifetimeMs: 60_000 }),
+    ),
+  )
   assert.equal(outs.filter((o) => o.kind === 'rotated').length, 1)
   assert.equal(outs.filter((o) => o.kind === 'grace').length, 3)
   await a.close()

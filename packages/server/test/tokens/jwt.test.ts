@@ -206,7 +206,11 @@ test('keys: after a key rotation, tokens of the old key listed in JWT_VERIFY_KEY
   // Issue 17: the refresh key was derived from the old signing key; pinning it (what
   // `baton keygen --refresh --derived` prints) keeps refresh tokens valid across the change.
   const pinned = `base64:${Buffer.from(old.deps.keys.refresh.secret).toString('base64')}`
-  const current = await setup(t, { JWT_PRIVATE_KEY: JSON.stringify(next.privateJWK), JWT_VERIFY_KEYS: oldJWKS, BATON_REFRESH_SECRET: pinned }, store)
+  const current = await setup(
+    t,
+    { JWT_PRIVATE_KEY: JSON.stringify(next.privateJWK), JWT_VERIFY_KEYS: oldJWKS, BATON_REFRESH_SECRET: pinned },
+    store,
+  )
   assert.notEqual(current.deps.keys.kid, old.deps.keys.kid)
   assert.equal(current.deps.keys.kid, next.kid)
 
@@ -216,7 +220,7 @@ test('keys: after a key rotation, tokens of the old key listed in JWT_VERIFY_KEY
   assert.equal(rotated.statusCode, 200)
   assert.equal(decodeProtectedHeader(rotated.json().access).kid, next.kid)
   assert.equal(decodeProtectedHeader(rotated.json().refresh).kid, old.deps.keys.refresh.kid)
-  const kids = (current.get('/.well-known/jwks.json').then((r) => (r.json() as { keys: { kid: string }[] }).keys.map((k) => k.kid)))
+  const kids = current.get('/.well-known/jwks.json').then((r) => (r.json() as { keys: { kid: string }[] }).keys.map((k) => k.kid))
   assert.deepEqual((await kids).sort(), [old.deps.keys.kid, next.kid].sort())
 
   // Without the old key listed, its tokens are refused.

@@ -74,7 +74,13 @@ test('keys: a public key, a key of another algorithm or a broken key is a KeyErr
 test('keys: JWT_VERIFY_KEYS refuses private keys, refuses what is not a JWKS, and names the variable for an unusable key', async () => {
   const old = await generateKey('EdDSA')
   for (const verifyKeys of [JSON.stringify({ keys: [old.privateJWK] }), 'not json', '{"nokeys": true}']) {
-    const err = await loadKeys({ algorithm: 'EdDSA', ...none, verifyKeys, devKeyDir: null, privateKey: JSON.stringify(old.privateJWK) }).then(
+    const err = await loadKeys({
+      algorithm: 'EdDSA',
+      ...none,
+      verifyKeys,
+      devKeyDir: null,
+      privateKey: JSON.stringify(old.privateJWK),
+    }).then(
       () => assert.fail(`accepted ${verifyKeys.slice(0, 20)}`),
       (e: unknown) => e,
     )

@@ -22,7 +22,8 @@ const settings = { issuer: 'baton', audience: 'baton', leeway: 5, clock: () => N
 const HS_SECRET = 'hs256-access-secret-of-32-bytes-or-more!'
 
 async function source(alg: Algorithm, extra: Partial<KeySource> = {}): Promise<KeySource> {
-  if (alg === 'HS256') return { algorithm: alg, privateKey: null, secret: new TextEncoder().encode(HS_SECRET), verifyKeys: null, devKeyDir: null, ...extra }
+  if (alg === 'HS256')
+    return { algorithm: alg, privateKey: null, secret: new TextEncoder().encode(HS_SECRET), verifyKeys: null, devKeyDir: null, ...extra }
   const { privateJWK } = await generateKey(alg)
   return { algorithm: alg, privateKey: JSON.stringify(privateJWK), secret: null, verifyKeys: null, devKeyDir: null, ...extra }
 }
@@ -90,25 +91,40 @@ for (const alg of ALGORITHMS) {
     }
     // The refresh kid with the access algorithm and key: the kid names an HMAC key only.
     if (alg !== 'HS256') {
-      const withAccessKey = rawToken({ alg, kid: keys.refresh.kid, typ: 'refresh+jwt' }, { ...refreshClaims(), iss: 'baton', aud: 'baton', token_type: 'refresh' }, { alg, key: keys.signingKey })
+      const withAccessKey = rawToken(
+        { alg, kid: keys.refresh.kid, typ: 'refresh+jwt' },
+        { ...refreshClaims(), iss: 'baton', aud: 'baton', token_type: 'refresh' },
+        { alg, key: keys.signingKey },
+      )
       await refused(codec.verifyRefresh(withAccessKey), 'refresh kid, access key')
     }
     // A refresh token under the refresh kid, MACed with another secret, or with its MAC flipped.
     const good = await codec.signRefresh(refreshClaims())
     const [h, p] = good.split('.') as [string, string]
-    await refused(codec.verifyRefresh(rawToken(decodeProtectedHeader(good), payloadOf(good), { alg: 'HS256', key: randomBytes(32) })), 'another secret')
+    await refused(
+      codec.verifyRefresh(rawToken(decodeProtectedHeader(good), payloadOf(good), { alg: 'HS256', key: randomBytes(32) })),
+      'another secret',
+    )
     const sig = Buffer.from(good.split('.')[2]!, 'base64url')
     sig[0]! ^= 1
     await refused(codec.verifyRefresh(`${h}.${p}.${sig.toString('base64url')}`), 'flipped MAC')
     // The control: the same construction with the right key and type verifies.
-    const control = rawToken({ alg: 'HS256', kid: keys.refresh.kid, typ: 'refresh+jwt' }, { ...refreshClaims(), iss: 'baton', aud: 'baton', token_type: 'refresh' }, r)
+    const control = rawToken(
+      { alg: 'HS256', kid: keys.refresh.kid, typ: 'refresh+jwt' },
+      { ...refreshClaims(), iss: 'baton', aud: 'baton', token_type: 'refresh' },
+      r,
+    )
     assert.equal((await codec.verifyRefresh(control)).jti, 'j1')
   })
 
   test(`refresh key, ${alg}: upgrade: a refresh token signed with the access key (before issue 17) verifies until it expires`, async () => {
     const keys = await loadKeys(await source(alg))
     const codec = createTokenCodec(keys, settings)
-    const old = rawToken({ alg, kid: keys.kid, typ: 'refresh+jwt' }, { iss: 'baton', aud: 'baton', ...refreshClaims(), token_type: 'refresh' }, { alg, key: keys.signingKey })
+    const old = rawToken(
+      { alg, kid: keys.kid, typ: 'refresh+jwt' },
+      { iss: 'baton', aud: 'baton', ...refreshClaims(), token_type: 'refresh' },
+      { alg, key: keys.signingKey },
+    )
     assert.equal((await codec.verifyRefresh(old)).gen, 1)
     assert.equal((await codec.verifyAny(old)).token_type, 'refresh')
     const late = createTokenCodec(keys, { ...settings, clock: () => NOW + 86_400_000 + 6_000 })
@@ -167,7 +183,10 @@ test('refresh key: configuration: JWT_SECRET syntax, 32 bytes, a comma-separated
     BATON_REFRESH_SECRETS_PREVIOUS: ` ${'p'.repeat(32)} , base64:${randomBytes(40).toString('base64')}`,
   })
   assert.ok(Buffer.from(config.refreshSecret!).equals(secret))
-  assert.deepEqual(config.refreshSecretsPrevious.map((s) => s.length), [32, 40])
+  assert.deepEqual(
+    config.refreshSecretsPrevious.map((s) => s.length),
+    [32, 40],
+  )
   assert.equal(loadConfig({}).refreshSecret, null)
   assert.deepEqual(loadConfig({}).refreshSecretsPrevious, [])
 
@@ -184,8 +203,14 @@ test('refresh key: configuration: JWT_SECRET syntax, 32 bytes, a comma-separated
   assert.match(short, /BATON_REFRESH_SECRET.*16 bytes.*keygen --refresh/)
   assert.ok(!short.includes('too-short-secret'), 'the secret is not echoed')
   assert.match(problem({ BATON_REFRESH_SECRETS_PREVIOUS: `${'p'.repeat(32)},short` }), /BATON_REFRESH_SECRETS_PREVIOUS/)
-  assert.match(problem({ JWT_ALGORITHM: 'HS256', JWT_SECRET: HS_SECRET, BATON_REFRESH_SECRET: HS_SECRET }), /BATON_REFRESH_SECRET.*same as JWT_SECRET/)
-  assert.match(problem({ REDIS_URL: `redis://:${'r'.repeat(32)}@127.0.0.1:1`, BATON_REFRESH_SECRETS_PREVIOUS: 'r'.repeat(32) }), /BATON_REFRESH_SECRETS_PREVIOUS.*same as/)
+  assert.match(
+    problem({ JWT_ALGORITHM: 'HS256', JWT_SECRET: HS_SECRET, BATON_REFRESH_SECRET: HS_SECRET }),
+    /BATON_REFRESH_SECRET.*same as JWT_SECRET/,
+  )
+  assert.match(
+    problem({ REDIS_URL: `redis://:${'r'.repeat(32)}@127.0.0.1:1`, BATON_REFRESH_SECRETS_PREVIOUS: 'r'.repeat(32) }),
+    /BATON_REFRESH_SECRETS_PREVIOUS.*same as/,
+  )
 
   // An oct key in JWT_VERIFY_KEYS equal to a refresh secret: one key, one purpose.
   const verifyKeys = JSON.stringify({ keys: [{ kty: 'oct', kid: 'old', k: secret.toString('base64url'), alg: 'HS256' }] })

@@ -22,7 +22,14 @@ before(async () => {
 after(() => django.cleanup())
 
 function verifier(overrides: Partial<SimplejwtSettings> = {}) {
-  return createSimplejwtVerifier({ signingKey: SECRET_KEY, algorithm: 'HS256', acceptUntil: null, leeway: 5, clock: () => now, ...overrides })
+  return createSimplejwtVerifier({
+    signingKey: SECRET_KEY,
+    algorithm: 'HS256',
+    acceptUntil: null,
+    leeway: 5,
+    clock: () => now,
+    ...overrides,
+  })
 }
 
 function claims(token: string): Record<string, unknown> {
@@ -80,7 +87,10 @@ test('simplejwt: hostile headers are refused even when signed with the right key
     ['baton refresh typ', { alg: 'HS256', typ: 'refresh+jwt' }],
   ]
   for (const [what, header] of cases) rejects(() => verifier().verifyRefresh(signed(header, payload)), what)
-  assert.doesNotThrow(() => verifier().verifyRefresh(signed({ alg: 'HS256', typ: 'JWT' }, payload)), 'the same claims re-signed normally verify')
+  assert.doesNotThrow(
+    () => verifier().verifyRefresh(signed({ alg: 'HS256', typ: 'JWT' }, payload)),
+    'the same claims re-signed normally verify',
+  )
   assert.doesNotThrow(() => verifier().verifyRefresh(signed({ alg: 'HS256' }, payload)), 'typ may be absent')
 })
 
@@ -98,7 +108,11 @@ test('simplejwt: alg none with an empty signature and HS/RS key confusion are re
     return `${input}.${b64url(cryptoSign('sha256', Buffer.from(input), privateKey))}`
   })()
   assert.equal(rs.verifyRefresh(rsToken).jti, payload.jti, 'RS256 with the right key verifies')
-  assert.equal(verifier({ algorithm: 'RS256', signingKey: publicPEM }).verifyRefresh(rsToken).jti, payload.jti, 'the public PEM alone is enough')
+  assert.equal(
+    verifier({ algorithm: 'RS256', signingKey: publicPEM }).verifyRefresh(rsToken).jti,
+    payload.jti,
+    'the public PEM alone is enough',
+  )
 })
 
 test('simplejwt: claims simplejwt always writes are required and typed', () => {
@@ -115,8 +129,13 @@ test('simplejwt: claims simplejwt always writes are required and typed', () => {
     ['iat in the future', { ...base, iat: (base.exp as number) + 10 }],
     ['token_type missing', { ...base, token_type: undefined }],
   ]
-  for (const [what, payload] of bad) rejects(() => verifier().verifyRefresh(signed({ alg: 'HS256', typ: 'JWT' }, JSON.parse(JSON.stringify(payload)))), what)
-  assert.equal(verifier().verifyRefresh(signed({ alg: 'HS256', typ: 'JWT' }, { ...base, user_id: 'a1b2' })).userId, 'a1b2', 'a string pk (UUID) is kept as a string')
+  for (const [what, payload] of bad)
+    rejects(() => verifier().verifyRefresh(signed({ alg: 'HS256', typ: 'JWT' }, JSON.parse(JSON.stringify(payload)))), what)
+  assert.equal(
+    verifier().verifyRefresh(signed({ alg: 'HS256', typ: 'JWT' }, { ...base, user_id: 'a1b2' })).userId,
+    'a1b2',
+    'a string pk (UUID) is kept as a string',
+  )
 })
 
 test('simplejwt: looksLegacy routes by shape only; garbage is neither legacy nor valid', () => {
@@ -125,5 +144,9 @@ test('simplejwt: looksLegacy routes by shape only; garbage is neither legacy nor
   rejects(() => verifier().verifyRefresh('garbage'), 'garbage')
   rejects(() => verifier().verifyRefresh(`${real.refresh}=`), 'padding (not canonical base64url)')
   assert.notEqual(verifier().jtiHash('a'), verifier().jtiHash('b'))
-  assert.ok(!verifier().jtiHash(String(claims(real.refresh).jti)).includes(String(claims(real.refresh).jti)))
+  assert.ok(
+    !verifier()
+      .jtiHash(String(claims(real.refresh).jti))
+      .includes(String(claims(real.refresh).jti)),
+  )
 })

@@ -11,7 +11,13 @@ const LEEWAY = 5
 
 async function codecs(cacheSize: number) {
   const { privateJWK } = await generateKey('EdDSA')
-  const keys = await loadKeys({ algorithm: 'EdDSA', privateKey: JSON.stringify(privateJWK), secret: null, verifyKeys: null, devKeyDir: null })
+  const keys = await loadKeys({
+    algorithm: 'EdDSA',
+    privateKey: JSON.stringify(privateJWK),
+    secret: null,
+    verifyKeys: null,
+    devKeyDir: null,
+  })
   const clock = createFakeClock(Date.UTC(2026, 0, 1, 12))
   const settings = { issuer: 'baton', audience: 'baton', leeway: LEEWAY, clock: clock.now }
   return {

@@ -4,12 +4,7 @@ import { type BackgroundTasks, createBackgroundTasks } from '../../src/backgroun
 import { createCredentialChecker, type RehashOutcome } from '../../src/users/checker.js'
 import { UserStoreUnavailableError } from '../../src/users/errors.js'
 import { createMemoryUserStore } from '../../src/users/memory.js'
-import {
-  hashPassword,
-  MAX_PASSWORD_LENGTH,
-  readHashParams,
-  verifyPassword,
-} from '../../src/users/password.js'
+import { hashPassword, MAX_PASSWORD_LENGTH, readHashParams, verifyPassword } from '../../src/users/password.js'
 import type { CredentialChecker, UserStore } from '../../src/users/types.js'
 
 const CHEAP = { ln: 10, r: 8, p: 1 }
@@ -46,7 +41,7 @@ describe('credential checker', () => {
     assert.deepEqual(verifications, [{ password: 'alice-pw', hash: aliceHash, result: true }])
   })
 
-  test('check: a wrong password is null after one verification against the user\'s hash', async () => {
+  test("check: a wrong password is null after one verification against the user's hash", async () => {
     assert.equal(await checker.check('alice', 'wrong'), null)
     assert.deepEqual(verifications, [{ password: 'wrong', hash: aliceHash, result: false }])
   })

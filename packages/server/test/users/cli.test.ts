@@ -24,11 +24,7 @@ interface Captured {
 }
 
 /** Runs the command in-process with cheap scrypt params and `password` as the password input. */
-async function users(
-  argv: string[],
-  env: Record<string, string | undefined>,
-  password?: string,
-): Promise<Captured> {
+async function users(argv: string[], env: Record<string, string | undefined>, password?: string): Promise<Captured> {
   let out = ''
   let err = ''
   const io = {
@@ -62,7 +58,11 @@ describe('baton users add', () => {
       const out = { text: '', err: '' }
       return {
         out,
-        io: { out: { write: (s: string) => void (out.text += s) }, err: { write: (s: string) => void (out.err += s) }, readPassword: password },
+        io: {
+          out: { write: (s: string) => void (out.text += s) },
+          err: { write: (s: string) => void (out.err += s) },
+          readPassword: password,
+        },
       }
     }
     const ok = io(async () => 'pw')
@@ -107,7 +107,7 @@ describe('baton users add', () => {
     assert.equal(await verifyPassword('first', alice?.passwordHash ?? ''), true)
   })
 
-  test('users add: an invalid username exits 2 with the validator\'s message, creating nothing', async () => {
+  test("users add: an invalid username exits 2 with the validator's message, creating nothing", async () => {
     const r = await users(['add', 'bad name', '--password-stdin'], env, 'pw')
     assert.equal(r.code, 2)
     assert.match(
@@ -187,11 +187,7 @@ describe('baton users add', () => {
 describe('baton users add (as a process)', () => {
   const fixture = fileURLToPath(new URL('./fixtures/users-cli.ts', import.meta.url))
 
-  async function runUsers(
-    args: string[],
-    env: Record<string, string>,
-    stdin: string,
-  ): Promise<Captured> {
+  async function runUsers(args: string[], env: Record<string, string>, stdin: string): Promise<Captured> {
     const r = await runProcess(process.execPath, ['--import', 'tsx', fixture, ...args], {
       env: { ...process.env, ...env, DATABASE_URL: '' },
       input: stdin,
@@ -223,11 +219,7 @@ describe('baton users add (on a terminal)', { skip: noPty }, () => {
   const fixture = fileURLToPath(new URL('./fixtures/users-cli.ts', import.meta.url))
 
   /** Runs the command on a pseudo-terminal (script(1)), typing each answer at each prompt. */
-  async function runOnTerminal(
-    args: string[],
-    dataDir: string,
-    answers: string[],
-  ): Promise<Captured> {
+  async function runOnTerminal(args: string[], dataDir: string, answers: string[]): Promise<Captured> {
     const command = [process.execPath, '--import', 'tsx', fixture, ...args].join(' ')
     const child = spawn('script', ['-qec', command, '/dev/null'], {
       env: { ...process.env, BATON_DATA_DIR: dataDir, DATABASE_URL: '' },

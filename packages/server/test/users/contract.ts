@@ -111,9 +111,7 @@ export function describeUserStoreContract(name: string, makeStore: () => Promise
 
     test('createUser: concurrent creates of one name give exactly one created', async () => {
       const outcomes = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          store.createUser({ username: 'race', passwordHash: `h${i}`, now: NOW }),
-        ),
+        Array.from({ length: 10 }, (_, i) => store.createUser({ username: 'race', passwordHash: `h${i}`, now: NOW })),
       )
       const created = outcomes.filter((o) => o.kind === 'created')
       assert.equal(created.length, 1)
@@ -168,9 +166,7 @@ export function describeUserStoreContract(name: string, makeStore: () => Promise
       assert.ok(a.kind === 'created')
       const id = a.user.id
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          store.updatePasswordHash({ id, oldHash: 'h0', newHash: `h${i + 1}` }),
-        ),
+        Array.from({ length: 10 }, (_, i) => store.updatePasswordHash({ id, oldHash: 'h0', newHash: `h${i + 1}` })),
       )
       assert.equal(results.filter(Boolean).length, 1)
       const winner = results.indexOf(true)
@@ -179,9 +175,7 @@ export function describeUserStoreContract(name: string, makeStore: () => Promise
 
     test('createUser: concurrent creates of different names all succeed with distinct ids', async () => {
       const outcomes = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          store.createUser({ username: `user${i}`, passwordHash: 'h', now: NOW }),
-        ),
+        Array.from({ length: 10 }, (_, i) => store.createUser({ username: `user${i}`, passwordHash: 'h', now: NOW })),
       )
       const ids = outcomes.map((o) => (o.kind === 'created' ? o.user.id : 'taken'))
       assert.ok(!ids.includes('taken'))

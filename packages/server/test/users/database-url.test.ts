@@ -20,7 +20,16 @@ describe('DATABASE_URL', () => {
   })
 
   test('parseDatabaseURL: no file, a host, a query, memory or another scheme is invalid, password never shown', () => {
-    for (const url of ['sqlite://', 'sqlite:///', 'sqlite://host/db.sqlite3', 'sqlite:////x.db?mode=ro', 'sqlite:///:memory:', 'sqlite:x', 'mysql://app:s3cr3t-pw@db/app', '"postgres://app:s3cr3t-pw@db/app"']) {
+    for (const url of [
+      'sqlite://',
+      'sqlite:///',
+      'sqlite://host/db.sqlite3',
+      'sqlite:////x.db?mode=ro',
+      'sqlite:///:memory:',
+      'sqlite:x',
+      'mysql://app:s3cr3t-pw@db/app',
+      '"postgres://app:s3cr3t-pw@db/app"',
+    ]) {
       const out = parseDatabaseURL(url)
       assert.equal(out.kind, 'invalid', url)
       assert.doesNotMatch(JSON.stringify(out), /s3cr3t-pw/)
@@ -41,7 +50,12 @@ describe('DATABASE_URL', () => {
   })
 
   test('config: USER_STORE, DJANGO_USER_TABLE and DJANGO_USERNAME_FIELD are validated; django needs DATABASE_URL', () => {
-    const c = loadConfig({ USER_STORE: 'django', DATABASE_URL: 'sqlite:////srv/db.sqlite3', DJANGO_USER_TABLE: 'accounts_Member', DJANGO_USERNAME_FIELD: 'email' })
+    const c = loadConfig({
+      USER_STORE: 'django',
+      DATABASE_URL: 'sqlite:////srv/db.sqlite3',
+      DJANGO_USER_TABLE: 'accounts_Member',
+      DJANGO_USERNAME_FIELD: 'email',
+    })
     assert.equal(c.userStore, 'django')
     assert.equal(c.djangoUserTable, 'accounts_Member')
     assert.equal(c.djangoUsernameField, 'email')
@@ -61,7 +75,10 @@ describe('DATABASE_URL', () => {
     assert.deepEqual(variables({ DATABASE_URL: 'sqlite://' }), ['DATABASE_URL'])
     for (const name of ['auth user', 'auth_user"; --', '1users', 'public.auth_user', '', 'x'.repeat(64)]) {
       assert.notEqual(checkSQLIdentifier(name), null, name)
-      if (name !== '') assert.deepEqual(variables({ USER_STORE: 'django', DATABASE_URL: 'sqlite:////x.db', DJANGO_USER_TABLE: name }), ['DJANGO_USER_TABLE'])
+      if (name !== '')
+        assert.deepEqual(variables({ USER_STORE: 'django', DATABASE_URL: 'sqlite:////x.db', DJANGO_USER_TABLE: name }), [
+          'DJANGO_USER_TABLE',
+        ])
     }
   })
 })

@@ -112,7 +112,11 @@ describe('Django hashers', () => {
       assert.equal(djangoAlgorithmOf(c.encoded), c.hasher)
       for (const [password, expected] of c.answers) {
         const outcome = await verifyDjangoPassword(password, c.encoded)
-        assert.equal(outcome.kind, expected ? 'match' : 'mismatch', `${c.encoded.slice(0, 40)}… with ${JSON.stringify(password.slice(0, 20))}`)
+        assert.equal(
+          outcome.kind,
+          expected ? 'match' : 'mismatch',
+          `${c.encoded.slice(0, 40)}… with ${JSON.stringify(password.slice(0, 20))}`,
+        )
       }
     }
     assert.deepEqual([...seen].sort(), ['argon2', 'bcrypt', 'bcrypt_sha256', 'pbkdf2_sha1', 'pbkdf2_sha256', 'scrypt'])
@@ -176,9 +180,14 @@ describe('Django hashers', () => {
       const template = oracle.cases.find((c) => c.hasher === hasher && c.default)!
       const dummy = createDjangoDummyHash(template.encoded)
       assert.equal(djangoAlgorithmOf(dummy), hasher)
-      const cost = (s: string) => s.split('$').filter((_, i) => (hasher === 'scrypt' ? [1, 3, 4] : [1, 2, 3]).includes(i)).join('$')
+      const cost = (s: string) =>
+        s
+          .split('$')
+          .filter((_, i) => (hasher === 'scrypt' ? [1, 3, 4] : [1, 2, 3]).includes(i))
+          .join('$')
       if (hasher === 'argon2') assert.equal(dummy.split('$').slice(1, 4).join('$'), template.encoded.split('$').slice(1, 4).join('$'))
-      else if (hasher.startsWith('bcrypt')) assert.equal(dummy.slice(0, dummy.lastIndexOf('$')), template.encoded.slice(0, template.encoded.lastIndexOf('$')))
+      else if (hasher.startsWith('bcrypt'))
+        assert.equal(dummy.slice(0, dummy.lastIndexOf('$')), template.encoded.slice(0, template.encoded.lastIndexOf('$')))
       else if (hasher === 'scrypt') assert.equal(cost(dummy), cost(template.encoded))
       else assert.equal(dummy.split('$')[1], template.encoded.split('$')[1])
       assert.notEqual(dummy, template.encoded)
@@ -213,13 +222,19 @@ describe('Django hashers', () => {
     const pbkdf2 = oracle.cases.find((c) => c.hasher === 'pbkdf2_sha256')!
     const bcrypt = oracle.cases.find((c) => c.hasher === 'bcrypt')!
     const check = async (c: Oracle['cases'][number]) =>
-      JSON.parse((await run(process.execPath, ['--import', 'tsx', fixture, c.answers[0]![0], c.encoded])).stdout) as { kind: string; loaded: string[] }
+      JSON.parse((await run(process.execPath, ['--import', 'tsx', fixture, c.answers[0]![0], c.encoded])).stdout) as {
+        kind: string
+        loaded: string[]
+      }
     const plain = await check(pbkdf2)
     assert.equal(plain.kind, 'match')
     assert.deepEqual(plain.loaded, [])
     const native = await check(bcrypt)
     assert.equal(native.kind, 'match')
-    assert.ok(native.loaded.some((f) => /bcrypt.*\.node$/.test(f)), native.loaded.join())
+    assert.ok(
+      native.loaded.some((f) => /bcrypt.*\.node$/.test(f)),
+      native.loaded.join(),
+    )
     assert.ok(!native.loaded.some((f) => /argon2.*\.node$/.test(f)), native.loaded.join())
   })
 })

@@ -179,7 +179,13 @@ test('login re-hash: bring your own users (credentials, no user store) logs in a
     },
   }
   const { lines, log } = captureLog('debug')
-  const config = loadConfig({ BATON_STORE: 'memory', BATON_DEMO: 'false', BATON_DATA_DIR: '/nonexistent-baton-test', JWT_SECRET: 'x'.repeat(64), JWT_ALGORITHM: 'HS256' })
+  const config = loadConfig({
+    BATON_STORE: 'memory',
+    BATON_DEMO: 'false',
+    BATON_DATA_DIR: '/nonexistent-baton-test',
+    JWT_SECRET: 'x'.repeat(64),
+    JWT_ALGORITHM: 'HS256',
+  })
   const server = await createServer({ config, store: createMemoryStore(), credentials, log, passwordParams: TEST_SCRYPT })
   t.after(() => server.close())
   assert.equal(server.deps.users, null)
@@ -225,7 +231,12 @@ test('login re-hash: PASSWORD_SCRYPT_LN sets the params a login re-hashes to; be
 
   // The default cost in production: no warning.
   const { lines: quiet, log: quietLog } = captureLog('info')
-  const other = await createServer({ env: { ...env, PASSWORD_SCRYPT_LN: '' }, store: createMemoryStore(), users: createMemoryUserStore(), log: quietLog })
+  const other = await createServer({
+    env: { ...env, PASSWORD_SCRYPT_LN: '' },
+    store: createMemoryStore(),
+    users: createMemoryUserStore(),
+    log: quietLog,
+  })
   t.after(() => other.close())
   assert.deepEqual(other.deps.config.passwordParams, { ln: 17, r: 8, p: 1 })
   assert.ok(!quiet.join('').includes('PASSWORD_SCRYPT_LN'))

@@ -46,6 +46,9 @@ describe('openUserStore', () => {
     // The control run opens SQLite, and the same probe sees the addon load.
     const control = await run(process.execPath, ['--import', 'tsx', fixture, 'control'])
     const loaded = JSON.parse(control.stdout) as string[]
-    assert.ok(loaded.some((f) => f.endsWith('better_sqlite3.node')), control.stdout)
+    assert.ok(
+      loaded.some((f) => f.endsWith('better_sqlite3.node')),
+      control.stdout,
+    )
   })
 })

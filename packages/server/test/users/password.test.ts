@@ -42,7 +42,7 @@ describe('password hashing', () => {
     assert.deepEqual(readHashParams(hash), CHEAP)
   })
 
-  test('hashPassword: the default params are OWASP\'s (N=2^17, r=8, p=1)', () => {
+  test("hashPassword: the default params are OWASP's (N=2^17, r=8, p=1)", () => {
     assert.deepEqual({ ...DEFAULT_SCRYPT_PARAMS }, { ln: 17, r: 8, p: 1 })
     assert.ok(Object.isFrozen(DEFAULT_SCRYPT_PARAMS))
     // Encoding only; the CLI test (users/cli.test.ts) hashes once with the defaults.
@@ -130,7 +130,7 @@ describe('password validation', () => {
 })
 
 describe('username validation', () => {
-  test('validateUsername: accepts Django\'s set (letters and digits of any script, @ . + - _)', () => {
+  test("validateUsername: accepts Django's set (letters and digits of any script, @ . + - _)", () => {
     const longest = 'x'.repeat(MAX_USERNAME_LENGTH)
     for (const ok of ['alice', 'a', 'A.b@c+d-e_f', 'Zoë', '用户', 'иван', '٣٤٥', longest, '𠀀'.repeat(75)]) {
       assert.equal(validateUsername(ok), null, ok)

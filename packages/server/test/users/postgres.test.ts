@@ -21,9 +21,7 @@ after(async () => {
   await server?.stop()
 })
 
-describeUserStoreContract('postgres', async () =>
-  createPostgresUserStore({ url: await server.createDatabase() }),
-)
+describeUserStoreContract('postgres', async () => createPostgresUserStore({ url: await server.createDatabase() }))
 
 async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url })
@@ -78,17 +76,13 @@ describe('postgres user store', () => {
     const url = await server.createDatabase()
     const infos: object[] = []
     const log: UserStoreLogger = { info: (obj) => void infos.push(obj), warn: () => {} }
-    const stores = await Promise.all(
-      Array.from({ length: 8 }, () => createPostgresUserStore({ url, log })),
-    )
+    const stores = await Promise.all(Array.from({ length: 8 }, () => createPostgresUserStore({ url, log })))
     try {
       const versions = await queryOnce(url, 'SELECT version FROM baton_migrations')
       assert.deepEqual(versions, [{ version: 1 }])
       // Exactly one instance applied the migration; the others found it done.
       assert.equal(infos.length, 1)
-      const outcomes = await Promise.all(
-        stores.map((s) => s.createUser({ username: 'same', passwordHash: 'h', now: 0 })),
-      )
+      const outcomes = await Promise.all(stores.map((s) => s.createUser({ username: 'same', passwordHash: 'h', now: 0 })))
       assert.equal(outcomes.filter((o) => o.kind === 'created').length, 1)
     } finally {
       await Promise.all(stores.map((s) => s.close()))
@@ -198,10 +192,7 @@ describe('postgres user store', () => {
     )
     assert.equal(code, 0)
     assert.match(out, /^created user carol \(id [0-9]+\)\n$/)
-    const [row] = await queryOnce<{ password_hash: string }>(
-      url,
-      "SELECT password_hash FROM baton_users WHERE username = 'carol'",
-    )
+    const [row] = await queryOnce<{ password_hash: string }>(url, "SELECT password_hash FROM baton_users WHERE username = 'carol'")
     assert.equal(await verifyPassword('pw', row?.password_hash ?? ''), true)
   })
 })

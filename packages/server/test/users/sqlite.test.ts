@@ -43,10 +43,7 @@ describe('sqlite user store', () => {
     for (let i = 0; i < 3; i++) await (await createSqliteUserStore({ file })).close()
     const db = new Database(file, { readonly: true })
     try {
-      assert.deepEqual(
-        db.prepare('SELECT version FROM baton_migrations').all(),
-        [{ version: 1 }],
-      )
+      assert.deepEqual(db.prepare('SELECT version FROM baton_migrations').all(), [{ version: 1 }])
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
     } finally {
       db.close()

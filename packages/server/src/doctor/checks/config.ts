@@ -31,7 +31,11 @@ export const url = defineCheck({
     const what = `${parts.tls ? 'TLS' : 'plain TCP, no TLS'}, db ${parts.db}${parts.hasPassword ? ', with a password' : ''}`
     if (lint.findings.length === 0) {
       return {
-        verdict: { status: 'ok', message: `${lint.maskedURL} is a valid Redis URL (${what}).`, meaning: 'baton reads this URL as written.' },
+        verdict: {
+          status: 'ok',
+          message: `${lint.maskedURL} is a valid Redis URL (${what}).`,
+          meaning: 'baton reads this URL as written.',
+        },
         learned,
       }
     }

@@ -20,15 +20,15 @@ const WRITE_ERRORS: Record<string, (what: string) => { message: string; fix: str
   }),
   OOM: (what) => ({
     message: `${what} was refused: OOM (used memory is over maxmemory and the policy evicts nothing).`,
-    fix: 'Raise maxmemory, or free memory (other data in this Redis); baton\'s keys expire on their own.',
+    fix: "Raise maxmemory, or free memory (other data in this Redis); baton's keys expire on their own.",
   }),
   NOPERM: (what) => ({
     message: `${what} was refused: NOPERM (the ACL user may not run this command or touch baton:* keys).`,
-    fix: 'Grant baton\'s user its keys and commands, e.g. ACL SETUSER <user> ~baton:* +@read +@write +@scripting +ping +info.',
+    fix: "Grant baton's user its keys and commands, e.g. ACL SETUSER <user> ~baton:* +@read +@write +@scripting +ping +info.",
   }),
   MISCONF: (what) => ({
     message: `${what} was refused: MISCONF (Redis cannot write its RDB snapshot, often a full disk, and stops writes).`,
-    fix: 'Free disk space on the Redis host or fix the snapshot directory\'s permissions.',
+    fix: "Free disk space on the Redis host or fix the snapshot directory's permissions.",
   }),
   MOVED: (what) => ({ message: `${what} was redirected: MOVED (Redis runs in cluster mode).`, fix: 'Set REDIS_CLUSTER=1.' }),
   CLUSTERDOWN: (what) => ({
@@ -97,7 +97,7 @@ function scriptFailure(command: string, reply: RespValue): Verdict {
     meaning: `baton's refresh-token rotation is one Lua script; without scripting every refresh fails. ${DOWN}`,
     fix:
       code === 'NOPERM'
-        ? 'Grant scripting to baton\'s user: ACL SETUSER <user> +@scripting (EVAL, EVALSHA, SCRIPT).'
+        ? "Grant scripting to baton's user: ACL SETUSER <user> +@scripting (EVAL, EVALSHA, SCRIPT)."
         : 'Use a Redis (or provider plan) that allows Lua scripts (EVAL/EVALSHA).',
   }
 }
@@ -119,7 +119,7 @@ export const scripting = defineCheck({
       return report({
         status: 'warn',
         message: 'EVAL works, but EVALSHA right after it answered NOSCRIPT (the script cache is not kept, as behind some proxies).',
-        meaning: 'baton\'s client falls back to EVAL, sending the whole rotation script with every refresh: it works, with more traffic.',
+        meaning: "baton's client falls back to EVAL, sending the whole rotation script with every refresh: it works, with more traffic.",
         fix: 'Connect to Redis directly rather than through a proxy that spreads connections over nodes.',
         ms: elapsed(start),
       })
@@ -128,7 +128,7 @@ export const scripting = defineCheck({
     return report({
       status: 'ok',
       message: 'EVAL and EVALSHA run a script.',
-      meaning: 'baton\'s refresh-token rotation (one server-side script, one round trip) can run.',
+      meaning: "baton's refresh-token rotation (one server-side script, one round trip) can run.",
       ms: elapsed(start),
     })
   },

@@ -34,7 +34,11 @@ export const dns = defineCheck({
     const host = ctx.target.parts.host
     if (isIPAddress(host)) {
       return {
-        verdict: { status: 'ok', message: `${host} is an IP address: no lookup needed.`, meaning: 'baton connects to this address directly.' },
+        verdict: {
+          status: 'ok',
+          message: `${host} is an IP address: no lookup needed.`,
+          meaning: 'baton connects to this address directly.',
+        },
         learned: { addresses: [{ address: host, family: net.isIPv6(host) ? 6 : 4 }] },
       }
     }
@@ -95,7 +99,9 @@ function connectFailure(code: string, where: string, timeout: number): { message
       fix: 'Check the network between this machine and the Redis host (VPC, peering, VPN, IPv6 routes).',
     },
   }
-  return byCode[code] ?? { message: `Could not connect to ${where} (${code}).`, fix: 'Check the host, the port and the network path to Redis.' }
+  return (
+    byCode[code] ?? { message: `Could not connect to ${where} (${code}).`, fix: 'Check the host, the port and the network path to Redis.' }
+  )
 }
 
 export const tcp = defineCheck({
@@ -203,7 +209,9 @@ export const tlsCheck = defineConditionalCheck({
     if (CERT_ERRORS.has(code)) {
       const altName = code === 'ERR_TLS_CERT_ALTNAME_INVALID'
       stop({
-        message: altName ? `The server's certificate does not name ${p.host} (${code}).` : `The server's certificate is not trusted (${code}).`,
+        message: altName
+          ? `The server's certificate does not name ${p.host} (${code}).`
+          : `The server's certificate is not trusted (${code}).`,
         meaning: `baton verifies the Redis certificate and will not connect. ${DOWN}`,
         fix: altName
           ? 'Connect with a host name that the certificate lists (its subjectAltName).'

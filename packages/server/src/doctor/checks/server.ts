@@ -24,8 +24,8 @@ export const latency = defineCheck({
         return report({
           status: 'warn',
           message: `PING after AUTH answered ${describeReply(reply)}.`,
-          meaning: 'baton\'s health checks use PING; /readyz may report the store as down.',
-          fix: 'Allow PING for baton\'s user (ACL +ping).',
+          meaning: "baton's health checks use PING; /readyz may report the store as down.",
+          fix: "Allow PING for baton's user (ACL +ping).",
         })
       }
       samples.push(performance.now() - start)
@@ -104,7 +104,7 @@ export const server = defineCheck({
           status: 'warn',
           message: `INFO is not available: ${describeReply(reply)}.`,
           meaning: 'Doctor cannot read the role, eviction policy or persistence; the write and scripting checks still run.',
-          fix: 'Allow INFO for this user (ACL +info) to let doctor and baton\'s start-up checks see the settings.',
+          fix: "Allow INFO for this user (ACL +info) to let doctor and baton's start-up checks see the settings.",
         },
         learned: { info: null },
       }
@@ -142,7 +142,8 @@ export const eviction = defineCheck({
       return report({
         status: 'ok',
         message,
-        meaning: 'Only keys with a TTL can be evicted; baton\'s session keys have one, so a Redis shared with TTL-less data can still evict sessions when full. noeviction is the safest.',
+        meaning:
+          "Only keys with a TTL can be evicted; baton's session keys have one, so a Redis shared with TTL-less data can still evict sessions when full. noeviction is the safest.",
       })
     }
     return report({
@@ -166,13 +167,18 @@ export const persistence = defineCheck({
     const rdb = Array.isArray(save) && typeof save[1] === 'string' ? save[1].trim() : null
     if (aof || (rdb !== null && rdb !== '')) {
       const what = [aof ? 'AOF on' : null, rdb !== null && rdb !== '' ? `RDB snapshots (save ${rdb})` : null].filter(Boolean).join(', ')
-      return report({ status: 'ok', message: `Persistence: ${what}.`, meaning: 'Sessions survive a Redis restart (up to the last write saved).' })
+      return report({
+        status: 'ok',
+        message: `Persistence: ${what}.`,
+        meaning: 'Sessions survive a Redis restart (up to the last write saved).',
+      })
     }
     if (rdb === null) {
       return report({
         status: 'ok',
         message: `AOF is off; the RDB save setting cannot be read (CONFIG GET: ${describeReply(save)}).`,
-        meaning: 'Managed services often hide CONFIG; check in the provider\'s console that snapshots or AOF are on, or a restart logs everyone out.',
+        meaning:
+          "Managed services often hide CONFIG; check in the provider's console that snapshots or AOF are on, or a restart logs everyone out.",
       })
     }
     return report({
@@ -210,7 +216,7 @@ export const cluster = defineCheck({
     return report({
       status: 'ok',
       message: enabled ? 'Cluster mode, and REDIS_CLUSTER is set.' : 'Standalone (not cluster mode).',
-      meaning: 'baton\'s client mode matches the server.',
+      meaning: "baton's client mode matches the server.",
     })
   },
 })

@@ -103,11 +103,19 @@ export const protocol = defineCheck({
     }
     const ms = elapsed(start)
     if (reply === 'PONG') {
-      return { verdict: { status: 'ok', message: 'Redis answered PING.', meaning: 'The port speaks Redis.', ms }, learned: { session, needsAuth: false } }
+      return {
+        verdict: { status: 'ok', message: 'Redis answered PING.', meaning: 'The port speaks Redis.', ms },
+        learned: { session, needsAuth: false },
+      }
     }
     if (reply instanceof RespErrorReply && reply.code === 'NOAUTH') {
       return {
-        verdict: { status: 'ok', message: 'Redis answered PING with NOAUTH: it requires a password.', meaning: 'The port speaks Redis.', ms },
+        verdict: {
+          status: 'ok',
+          message: 'Redis answered PING with NOAUTH: it requires a password.',
+          meaning: 'The port speaks Redis.',
+          ms,
+        },
         learned: { session, needsAuth: true },
       }
     }
@@ -172,8 +180,10 @@ export const auth = defineCheck({
       })
     }
     const reply = await ctx.session.command(args)
-    const who = p.username !== null && p.hasPassword ? `user "${p.username}"` : p.username !== null ? 'the user in the URL' : 'the default user'
-    if (reply === 'OK') return report({ status: 'ok', message: `Authenticated as ${who}.`, meaning: 'The credentials in the URL are accepted.' })
+    const who =
+      p.username !== null && p.hasPassword ? `user "${p.username}"` : p.username !== null ? 'the user in the URL' : 'the default user'
+    if (reply === 'OK')
+      return report({ status: 'ok', message: `Authenticated as ${who}.`, meaning: 'The credentials in the URL are accepted.' })
     return authRefused(ctx, reply, who)
   },
 })
@@ -185,7 +195,8 @@ export const select = defineConditionalCheck({
   async run(ctx: TargetKnown & Speaking) {
     const db = ctx.target.parts.db
     const reply = await ctx.session.command(['SELECT', String(db)])
-    if (reply === 'OK') return report({ status: 'ok', message: `Database ${db} selected.`, meaning: 'baton keeps its sessions in this database.' })
+    if (reply === 'OK')
+      return report({ status: 'ok', message: `Database ${db} selected.`, meaning: 'baton keeps its sessions in this database.' })
     const text = reply instanceof RespErrorReply ? reply.message : ''
     const cluster = /cluster/i.test(text)
     stop({
