@@ -5,6 +5,7 @@ import { describeError, scrubError } from '../secrets.js'
 import { silenceIoredisDebug } from '../store/ioredis-debug.js'
 import { quietPasswordNotRequired } from './redis-auth.js'
 import { clearSocketTimeoutOnClose } from './redis-socket-timeout.js'
+import { sinkLaterStreamErrors } from './redis-stream-errors.js'
 import type { RecordValues } from './redis-records.js'
 import {
   CREATE_SESSION_LUA,
@@ -161,6 +162,7 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
   const hook = (node: Redis): void => {
     quietPasswordNotRequired(node, quieted)
     clearSocketTimeoutOnClose(node)
+    sinkLaterStreamErrors(node)
   }
   if (client instanceof Redis) hook(client)
   else client.on('+node', hook)

@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module'
 
 /**
- * The ioredis versions whose internals baton's two hooks were read against: redis-auth.ts (the
- * connect handshake's AUTH callback) and redis-socket-timeout.ts (the socketTimeout timer). On
- * any other version both hooks do nothing, and test/store/redis-auth.test.ts fails naming the
- * version, so an upgrade re-reads them instead of trusting them blindly.
+ * The ioredis versions whose internals baton's three hooks were read against: redis-auth.ts (the
+ * connect handshake's AUTH callback), redis-socket-timeout.ts (the socketTimeout timer) and
+ * redis-stream-errors.ts (the connector's connect). On any other version the hooks do nothing,
+ * and test/store/redis-auth.test.ts fails naming the version, so an upgrade re-reads them
+ * instead of trusting them blindly.
  */
 export const VERIFIED_IOREDIS_VERSIONS: readonly string[] = ['5.9.2']
 
