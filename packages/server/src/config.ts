@@ -1,375 +1,39 @@
 import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type ConfigDefault, type ConfigVariable, DEFAULTS } from './config-defaults.js'
+import { DEFAULTS } from './config-defaults.js'
+import { type Config, DEFAULT_ALGORITHM, type RedisConfig, type SimplejwtConfig } from './config-types.js'
+import {
+  type Env,
+  type Parsed,
+  type Row,
+  Invalid,
+  SERVE_FLAGS,
+  VARIABLES,
+  boolean,
+  hostPorts,
+  privateKey,
+  scryptParams,
+  valueOf,
+} from './config-variables.js'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { lintRedisURL, type Finding } from './redis-url.js'
 import { configuredPasswords } from './secrets.js'
-import { type TrustProxy, parseTrustProxy } from './http/trust-proxy.js'
-import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './users/password.js'
-import { checkSQLIdentifier, parseDatabaseURL } from './users/database-url.js'
-import { SIMPLEJWT_ALGORITHMS, type SimplejwtAlgorithm, createSimplejwtVerifier } from './tokens/simplejwt.js'
+import { createSimplejwtVerifier } from './tokens/simplejwt.js'
 
-export type Mode = 'development' | 'production'
-export type StoreKind = 'memory' | 'sqlite' | 'redis'
-export type Algorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256'
-export const ALGORITHMS: readonly Algorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256']
-/** `JWT_ALGORITHM`'s default (SPEC §9: one simplejwt verifies; it refuses EdDSA). */
-export const DEFAULT_ALGORITHM: Algorithm = DEFAULTS.JWT_ALGORITHM.value
-
-/** A failure-counting limit: `max` failures within `windowSeconds`, or `null` (off). */
-export interface RateLimit {
-  max: number
-  windowSeconds: number
-}
-
-export interface RedisConfig {
-  /** The linted URL (corrections applied). For Sentinel it carries only credentials, db and TLS. */
-  url: string
-  /** Corrections the lint applied; logged once at start. */
-  findings: readonly Finding[]
-  /** PEM text of the CA that signs the server's certificate (`REDIS_TLS_CA_FILE`). */
-  tlsCA: string | null
-  cluster: { nodes: string[] } | null
-  sentinel: { sentinels: { host: string; port: number }[]; name: string; password?: string } | null
-}
-
-/** SPEC §9 cut-over: simplejwt refresh tokens baton accepts once each (`SIMPLEJWT_*`). */
-export interface SimplejwtConfig {
-  /** Django's `SIMPLE_JWT["SIGNING_KEY"]` (by default its `SECRET_KEY`), exactly as Django has it. */
-  readonly signingKey: string
-  /** simplejwt's `ALGORITHM`. */
-  readonly algorithm: SimplejwtAlgorithm
-  /** After this time (ms since the epoch) legacy tokens are `token_not_valid`; `null` = no end. */
-  readonly acceptUntil: number | null
-}
-
-/**
- * The resolved, frozen configuration. Every field comes from one row of `VARIABLES`; each
- * variable's default is in `DEFAULTS` (config-defaults.ts), and only there.
- */
-export interface Config {
-  readonly mode: Mode
-  readonly port: number
-  readonly host: string
-  readonly store: StoreKind
-  /** Absolute after resolving. */
-  readonly dataDir: string
-  readonly redis: RedisConfig | null
-  /**
-   * `postgres://…` for PostgreSQL users, or `sqlite:////abs/path` (dj-database-url's form) for a
-   * SQLite file; `null` = the embedded SQLite user database.
-   */
-  readonly databaseURL: string | null
-  /** `baton` (baton's own user table) or `django` (Django's, read-only: SPEC §9). */
-  readonly userStore: 'baton' | 'django'
-  /** Django's user table (`DJANGO_USER_TABLE`). */
-  readonly djangoUserTable: string
-  /** The column Django users log in with (`DJANGO_USERNAME_FIELD`). */
-  readonly djangoUsernameField: string
-  /** Seconds. */
-  readonly accessTokenLifetime: number
-  /** Seconds of inactivity a refresh token lives. */
-  readonly refreshTokenLifetime: number
-  /** Seconds from login after which the session ends, however active. */
-  readonly sessionMaxLifetime: number
-  readonly refreshGraceSeconds: number
-  readonly rotateRefreshTokens: boolean
-  /**
-   * ES256 by default (SPEC §9): simplejwt, like many JWT libraries, cannot verify EdDSA, and a
-   * Django API behind baton verifies its access tokens.
-   */
-  readonly algorithm: Algorithm
-  /** PEM or JWK JSON of the signing key (`JWT_PRIVATE_KEY`), or null. */
-  readonly privateKey: string | null
-  /** HS256 secret bytes (`JWT_SECRET`), or null. */
-  readonly secret: Uint8Array | null
-  /** Older verification keys still accepted (`JWT_VERIFY_KEYS`, a JWKS JSON), for key rotation. */
-  readonly verifyKeys: string | null
-  /** HMAC key of refresh tokens (`BATON_REFRESH_SECRET`, issue 17); null = derived from the signing key. */
-  readonly refreshSecret: Uint8Array | null
-  /** Older refresh keys still accepted (`BATON_REFRESH_SECRETS_PREVIOUS`, comma-separated). */
-  readonly refreshSecretsPrevious: readonly Uint8Array[]
-  readonly leeway: number
-  readonly issuer: string
-  readonly audience: string
-  /** Failed logins per username. */
-  readonly loginRateLimit: RateLimit | null
-  /** Failed logins per client address. */
-  readonly loginRateLimitIP: RateLimit | null
-  /** Failed refreshes per client address. */
-  readonly refreshRateLimit: RateLimit | null
-  readonly storeTimeoutMs: number
-  readonly logLevel: string
-  readonly registration: boolean
-  /** Serve the demo page at `/`. */
-  readonly demo: boolean
-  /** `body` (simplejwt's) or `cookie` (HttpOnly refresh cookie). */
-  readonly tokenTransport: 'body' | 'cookie'
-  /** Origins allowed by CORS (`BATON_CORS_ORIGINS`, comma-separated). */
-  readonly corsOrigins: readonly string[]
-  /** Protected routes check the session too (fail closed). */
-  readonly revocationCheck: boolean
-  /** Worker processes. */
-  readonly workers: number
-  /**
-   * Which proxies may name the client address in `X-Forwarded-For` (`BATON_TRUST_PROXY`: a hop
-   * count or addresses/CIDRs; `true` only in development).
-   */
-  readonly trustProxy: TrustProxy
-  /** Request body limit in bytes. */
-  readonly bodyLimit: number
-  /**
-   * scrypt cost of new password hashes (`PASSWORD_SCRYPT_LN`: log2 of N; r=8, p=1). A user whose
-   * stored hash has other params is re-hashed at their next successful login.
-   */
-  readonly passwordParams: Readonly<ScryptParams>
-  /** The simplejwt cut-over (SPEC §9), on while `SIMPLEJWT_SIGNING_KEY` is set. */
-  readonly simplejwt: SimplejwtConfig | null
-  /** Password checks running at once in this process (`BATON_LOGIN_CONCURRENCY`; issue 15). */
-  readonly loginConcurrency: number
-  /** Logins that may wait for a check beyond those (`BATON_LOGIN_QUEUE`). */
-  readonly loginQueueLength: number
-  /** The longest a login waits for its check, in ms (`BATON_LOGIN_QUEUE_MS`). */
-  readonly loginQueueWaitMs: number
-}
-
-type Env = Readonly<Record<string, string | undefined>>
-
-/** Thrown inside a parser: becomes one ConfigProblem. */
-class Invalid extends Error {
-  readonly problem: string
-  readonly fix: string
-  constructor(problem: string, fix: string) {
-    super(problem)
-    this.problem = problem
-    this.fix = fix
-  }
-}
-
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (raw: string): number => {
-    if (!/^\d+$/.test(raw.trim())) throw new Invalid(`"${raw}" is not a whole number.`, `Set a whole number from ${min} to ${max}.`)
-    const n = Number(raw.trim())
-    if (n < min || n > max) throw new Invalid(`${n} is out of range.`, `Set a whole number from ${min} to ${max}.`)
-    return n
-  }
-}
-
-function boolean(raw: string): boolean {
-  const v = raw.trim().toLowerCase()
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true
-  if (['0', 'false', 'no', 'off'].includes(v)) return false
-  throw new Invalid(`"${raw}" is not a boolean.`, 'Use true or false.')
-}
-
-function oneOf<T extends string>(values: readonly T[]) {
-  return (raw: string): T => {
-    const v = raw.trim()
-    const match = values.find((x) => x.toLowerCase() === v.toLowerCase())
-    if (match === undefined) throw new Invalid(`"${raw}" is not one of ${values.join(', ')}.`, `Use one of ${values.join(', ')}.`)
-    return match
-  }
-}
-
-function rateLimit(raw: string): RateLimit | null {
-  const v = raw.trim().toLowerCase()
-  if (v === 'off' || v === '0') return null
-  const m = /^(\d+)\s*\/\s*(\d+)$/.exec(v)
-  if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1)
-    throw new Invalid(`"${raw}" is not a rate limit.`, 'Use FAILURES/SECONDS, such as 10/900, or off.')
-  return { max: Number(m[1]), windowSeconds: Number(m[2]) }
-}
-
-function hostPorts(raw: string): { host: string; port: number }[] {
-  return raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => {
-      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s)
-      if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535)
-        throw new Invalid(`"${s}" is not host:port.`, 'Use a comma-separated list of host:port.')
-      return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) }
-    })
-}
-
-function secret(raw: string): Uint8Array {
-  // SPEC §5: the raw string (UTF-8), or `base64:` followed by base64.
-  const bytes = raw.startsWith('base64:') ? Buffer.from(raw.slice(7), 'base64') : Buffer.from(raw, 'utf8')
-  if (bytes.length < 32)
-    throw new Invalid(`the secret is ${bytes.length} bytes; HS256 needs at least 32.`, 'Generate one with `npx baton keygen --alg HS256`.')
-  return new Uint8Array(bytes)
-}
-
-/** JWT_SECRET's syntax (SPEC §5), with its own fix: a raw secret holding a comma needs `base64:` in the list. */
-function refreshSecret(raw: string): Uint8Array {
-  try {
-    return secret(raw)
-  } catch (err) {
-    if (!(err instanceof Invalid)) throw err
-    throw new Invalid(err.problem.replace('HS256 needs', 'a refresh secret needs'), 'Generate one with `npx baton keygen --refresh`.')
-  }
-}
-
-function privateKey(raw: string): string {
-  const v = raw.trim()
-  // Many platforms cannot hold newlines in a variable: accept PEM with literal "\n".
-  if (v.includes('-----BEGIN')) return v.replaceAll('\\n', '\n')
-  if (v.startsWith('{')) return v
-  throw new Invalid('it is neither a PEM private key nor a JWK.', 'Generate one with `npx baton keygen` and paste its output.')
-}
-
-function sqlIdentifier(raw: string): string {
-  const problem = checkSQLIdentifier(raw.trim())
-  if (problem !== null) throw new Invalid(problem, 'Write the table or column name as Django created it.')
-  return raw.trim()
-}
-
-interface Row {
-  /** Environment variable. */
-  env: string
-  /** CLI flag (`--port`), when there is one. */
-  flag?: string
-  parse: (raw: string) => unknown
-}
-
-/**
- * `PASSWORD_SCRYPT_LN` bounds. Below 2^10 scrypt stops being a password hash worth the name;
- * above 2^20 one hash needs 1 GiB of memory (128 * r * N bytes) and seconds of CPU.
- */
-const MIN_SCRYPT_LN = 10
-const MAX_SCRYPT_LN = 20
-
-function scryptParams(ln: number | undefined): Readonly<ScryptParams> {
-  return ln === undefined ? DEFAULT_SCRYPT_PARAMS : Object.freeze({ ...DEFAULT_SCRYPT_PARAMS, ln })
-}
-
-/**
- * The password hashing cost alone (`PASSWORD_SCRYPT_LN`), for commands that need nothing else
- * (`baton users add`). Throws ConfigError like {@link loadConfig}.
- */
-export function loadPasswordParams(env: Env): Readonly<ScryptParams> {
-  const raw = env[VARIABLES.passwordScryptLn.env]
-  if (raw === undefined || raw === '') return DEFAULT_SCRYPT_PARAMS
-  try {
-    return scryptParams(VARIABLES.passwordScryptLn.parse(raw))
-  } catch (err) {
-    if (!(err instanceof Invalid)) throw err
-    throw new ConfigError([{ variable: VARIABLES.passwordScryptLn.env, problem: err.problem, fix: err.fix }])
-  }
-}
-
-/**
- * SPEC §5 in one table: each variable, its flag and its parser. Defaults that depend on other
- * values (mode, Redis) are applied in `loadConfig`.
- */
-const VARIABLES = {
-  mode: { env: 'BATON_MODE', flag: 'mode', parse: oneOf(['development', 'production'] as const) },
-  port: { env: 'PORT', flag: 'port', parse: integer(0, 65535) },
-  host: { env: 'HOST', flag: 'host', parse: (s: string) => s.trim() },
-  store: { env: 'BATON_STORE', flag: 'store', parse: oneOf(['memory', 'sqlite', 'redis'] as const) },
-  dataDir: { env: 'BATON_DATA_DIR', flag: 'data-dir', parse: (s: string) => resolve(s.trim()) },
-  databaseURL: {
-    env: 'DATABASE_URL',
-    parse: (s: string) => {
-      const v = s.trim()
-      if (v === '') return null
-      const location = parseDatabaseURL(v)
-      if (location.kind === 'invalid') throw new Invalid(location.problem, location.fix)
-      return v
-    },
-  },
-  userStore: { env: 'USER_STORE', parse: oneOf(['baton', 'django'] as const) },
-  djangoUserTable: { env: 'DJANGO_USER_TABLE', parse: sqlIdentifier },
-  djangoUsernameField: { env: 'DJANGO_USERNAME_FIELD', parse: sqlIdentifier },
-  accessTokenLifetime: { env: 'ACCESS_TOKEN_LIFETIME', parse: integer(1, 86_400) },
-  refreshTokenLifetime: { env: 'REFRESH_TOKEN_LIFETIME', parse: integer(1, 400 * 86_400) },
-  sessionMaxLifetime: { env: 'SESSION_MAX_LIFETIME', parse: integer(1, 400 * 86_400) },
-  refreshGraceSeconds: { env: 'REFRESH_GRACE_SECONDS', parse: integer(0, 300) },
-  rotateRefreshTokens: { env: 'ROTATE_REFRESH_TOKENS', parse: boolean },
-  algorithm: { env: 'JWT_ALGORITHM', parse: oneOf(ALGORITHMS) },
-  privateKey: { env: 'JWT_PRIVATE_KEY', parse: privateKey },
-  secret: { env: 'JWT_SECRET', parse: secret },
-  verifyKeys: { env: 'JWT_VERIFY_KEYS', parse: (s: string) => s.trim() || null },
-  refreshSecret: { env: 'BATON_REFRESH_SECRET', parse: refreshSecret },
-  refreshSecretsPrevious: {
-    env: 'BATON_REFRESH_SECRETS_PREVIOUS',
-    parse: (s: string) =>
-      s
-        .split(',')
-        .map((v) => v.trim())
-        .filter(Boolean)
-        .map(refreshSecret),
-  },
-  leeway: { env: 'JWT_LEEWAY', parse: integer(0, 300) },
-  issuer: { env: 'JWT_ISSUER', parse: (s: string) => s.trim() },
-  audience: { env: 'JWT_AUDIENCE', parse: (s: string) => s.trim() },
-  loginRateLimit: { env: 'LOGIN_RATE_LIMIT', parse: rateLimit },
-  loginRateLimitIP: { env: 'LOGIN_RATE_LIMIT_IP', parse: rateLimit },
-  refreshRateLimit: { env: 'REFRESH_RATE_LIMIT', parse: rateLimit },
-  storeTimeoutMs: { env: 'STORE_TIMEOUT_MS', parse: integer(10, 60_000) },
-  logLevel: { env: 'LOG_LEVEL', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
-  registration: { env: 'BATON_REGISTRATION', parse: boolean },
-  demo: { env: 'BATON_DEMO', parse: boolean },
-  tokenTransport: { env: 'BATON_TOKEN_TRANSPORT', parse: oneOf(['body', 'cookie'] as const) },
-  corsOrigins: {
-    env: 'BATON_CORS_ORIGINS',
-    parse: (s: string) =>
-      s
-        .split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
-  },
-  revocationCheck: { env: 'BATON_REVOCATION_CHECK', parse: boolean },
-  workers: { env: 'WORKERS', flag: 'workers', parse: integer(1, 256) },
-  trustProxy: {
-    env: 'BATON_TRUST_PROXY',
-    parse: (s: string) => {
-      const out = parseTrustProxy(s)
-      if (!out.ok) throw new Invalid(out.problem, out.fix)
-      return out.value
-    },
-  },
-  bodyLimit: { env: 'BATON_BODY_LIMIT', parse: integer(1024, 1_048_576) },
-  passwordScryptLn: { env: 'PASSWORD_SCRYPT_LN', parse: integer(MIN_SCRYPT_LN, MAX_SCRYPT_LN) },
-  loginConcurrency: { env: 'BATON_LOGIN_CONCURRENCY', parse: integer(1, 1024) },
-  loginQueueLength: { env: 'BATON_LOGIN_QUEUE', parse: integer(0, 100_000) },
-  loginQueueWaitMs: { env: 'BATON_LOGIN_QUEUE_MS', parse: integer(1, 60_000) },
-  // Django's key as Django has it: not trimmed, no minimum length, no base64 (SPEC §9).
-  simplejwtSigningKey: { env: 'SIMPLEJWT_SIGNING_KEY', parse: (s: string) => s },
-  simplejwtAlgorithm: { env: 'SIMPLEJWT_ALGORITHM', parse: oneOf(SIMPLEJWT_ALGORITHMS) },
-  simplejwtAcceptUntil: { env: 'SIMPLEJWT_ACCEPT_UNTIL', parse: isoTime },
-} satisfies Record<string, Row>
-
-type Parsed = { -readonly [K in keyof typeof VARIABLES]?: ReturnType<(typeof VARIABLES)[K]['parse']> }
-
-/**
- * A variable's value: as given, else its default from `DEFAULTS` read by the variable's own
- * parser (so `10/900` there means what it means in the environment). Only for variables whose
- * default is a value; those with a rule are worked out in `loadConfig`.
- */
-function valueOf<K extends keyof Parsed>(key: K, given: Parsed[K]): Exclude<Parsed[K], undefined> {
-  if (given !== undefined) return given as Exclude<Parsed[K], undefined>
-  const row: Row = VARIABLES[key]
-  const fallback: ConfigDefault | undefined = DEFAULTS[row.env as ConfigVariable]
-  if (fallback?.value == null) throw new TypeError(`${row.env} has no default value in DEFAULTS`)
-  return row.parse(fallback.value) as Exclude<Parsed[K], undefined>
-}
-
-/** The CLI flags `baton serve` understands: each maps to a variable of the table. */
-export const SERVE_FLAGS = Object.fromEntries(
-  Object.values(VARIABLES as Record<string, Row>)
-    .filter((row) => row.flag !== undefined)
-    .map((row) => [row.flag!, { type: 'string' as const }]),
-)
+export * from './config-types.js'
+export { loadPasswordParams, SERVE_FLAGS } from './config-variables.js'
 
 /**
  * Resolves the configuration from environment variables and CLI flags (flags win). Pure: reads
  * only its arguments and the files they name (`REDIS_TLS_CA_FILE`, `JWT_PRIVATE_KEY_FILE`).
  * Throws ConfigError listing every problem at once.
+ *
+ * Longer than ~100 lines on purpose: it is the one place where variables are checked against
+ * each other (mode × store × workers × key × secrets), in order, each rule next to the ones it
+ * depends on, and every problem collected before failing. Single-variable parsing lives in
+ * config-variables.ts, the types in config-types.ts, the defaults in config-defaults.ts.
  */
 export function loadConfig(env: Env, argv: readonly string[] = []): Config {
   const problems: ConfigProblem[] = []
@@ -562,14 +226,6 @@ export function loadConfig(env: Env, argv: readonly string[] = []): Config {
     loginQueueWaitMs: valueOf('loginQueueWaitMs', parsed.loginQueueWaitMs),
   }
   return deepFreeze(config)
-}
-
-/** An ISO 8601 date-time with an offset (`2027-01-31T00:00:00Z`), as milliseconds since the epoch. */
-function isoTime(raw: string): number {
-  const v = raw.trim()
-  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : Number.NaN
-  if (Number.isNaN(ms)) throw new Invalid(`"${raw}" is not an ISO 8601 time with a zone.`, 'Use a time such as 2027-01-31T00:00:00Z.')
-  return ms
 }
 
 function loadSimplejwt(parsed: Parsed, problems: ConfigProblem[]): SimplejwtConfig | null {
