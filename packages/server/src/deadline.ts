@@ -1,6 +1,6 @@
 /**
  * A deadline on one promise, shared by the callers that bound a call they cannot cancel (the
- * doctor's DNS lookup; the store guard keeps its own copy for now and could use this one).
+ * doctor's DNS lookup, every store call through the guard).
  */
 
 /** The rejection of a call that outlived its deadline. `code` is stable: `TIMEOUT`. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { systemClock, type Clock } from '../clock.js'
+import { withDeadline } from '../deadline.js'
 import { StoreUnavailableError } from '../errors.js'
 import { describeError } from '../secrets.js'
 import type { Metrics } from '../metrics.js'
@@ -55,6 +56,7 @@ class Timeout extends Error {
     this.name = 'StoreTimeout'
   }
 }
+const storeTimeout = (ms: number): Error => new Timeout(ms)
 
 /**
  * Wraps any SessionStore with SPEC §4's posture: a deadline on every call, a circuit breaker that
@@ -91,7 +93,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
       'session store unavailable: circuit open, answering 503 until it recovers',
     )
     probe = setInterval(() => {
-      void withDeadline(store.ping(), timeoutMs).then(
+      void withDeadline(store.ping(), timeoutMs, storeTimeout).then(
         () => closeCircuit(),
         () => undefined,
       )
@@ -121,7 +123,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     const start = performance.now()
     const startedAt = wallClock()
     try {
-      const result = await withDeadline(run(), timeoutMs)
+      const result = await withDeadline(run(), timeoutMs, storeTimeout)
       failures = 0
       spans.succeeded(wallClock())
       metrics?.storeLatency.observe({ operation, result: 'ok' }, (performance.now() - start) / 1000)
@@ -156,25 +158,6 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   guarded.check = () => call('ping', () => store.ping())
   guarded.outages = (now: number) => spans.list(now)
   return guarded as unknown as GuardedStore
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  // One promise and one timer per store call (Promise.race + finally + catch made five promises
-  // on every store call; issue 5). A late answer from a call we gave up on settles nothing, and
-  // its rejection is handled here, so it is never left unhandled.
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Timeout(ms)), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (err: unknown) => {
-        clearTimeout(timer)
-        reject(err)
-      },
-    )
-  })
 }
 
 /** The session id an operation is about, for the failure's log line (never a token). */
