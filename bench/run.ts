@@ -4,6 +4,7 @@
  * free port, redis-server on a free port), prints a table, then one JSON line last.
  * Never part of the tests. See bench/README.md for the figures and what limits them.
  */
+import { rotationLane } from './lib/lanes.js'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -308,7 +309,7 @@ async function combo(
 
     if (modes.has('refresh')) {
       log(`bench: ${tag}: refresh (rotation chains)`)
-      const lanes = sessions.map((s) => refreshLane(s))
+      const lanes = sessions.map((s) => rotationLane('/api/auth/refresh/', s, UA))
       const r = await runLoad({ port, lanes, warmupMs, durationMs, probes })
       const broken = lanes.filter((l) => l.broken !== null)
       const extra: Partial<Row> = { brokenChains: broken.length }
@@ -369,49 +370,6 @@ async function combo(
 
 function loginRequest(username: string): Buffer {
   return buildRequest('POST', '/api/auth/token/', { body: { username, password: PASSWORD }, headers: { 'user-agent': UA } })
-}
-
-/** One session's rotation chain: each refresh presents the refresh token the previous one returned. */
-function refreshLane(session: Session): Lane & { broken: string | null } {
-  // The request is one string and the answer is read with indexOf, not JSON: the generator
-  // shares the two cores with the server, so its own cost per request is kept small.
-  // Tokens are base64url and dots: nothing in them needs JSON escaping.
-  const head = `POST /api/auth/refresh/ HTTP/1.1\r\nhost: 127.0.0.1\r\nuser-agent: ${UA}\r\ncontent-type: application/json\r\ncontent-length: `
-  const lane = {
-    broken: null as string | null,
-    request() {
-      if (lane.broken !== null) return null
-      const body = `{"refresh":"${session.refresh}"}`
-      return `${head}${body.length}\r\n\r\n${body}`
-    },
-    response(res: RawResponse) {
-      if (res.status !== 200) {
-        // A 503 or 429 is retried with the same token, as the client library does (if the
-        // rotation happened, the grace window answers the same successor); a 401 ends the chain.
-        if (res.status < 500 && res.status !== 429) lane.broken = `${res.status} ${res.body.toString().slice(0, 200)}`
-        return
-      }
-      const text = res.body.toString('latin1')
-      const access = field(text, 'access')
-      const refresh = field(text, 'refresh')
-      if (access === null || refresh === null) {
-        lane.broken = `200 without a token pair: ${text.slice(0, 200)}`
-        return
-      }
-      session.access = access
-      session.refresh = refresh
-    },
-  }
-  return lane
-}
-
-/** The string value of `"name":"..."` in a flat JSON object whose values need no unescaping. */
-function field(json: string, name: string): string | null {
-  const key = `"${name}":"`
-  const at = json.indexOf(key)
-  if (at < 0) return null
-  const end = json.indexOf('"', at + key.length)
-  return end < 0 ? null : json.slice(at + key.length, end)
 }
 
 /**

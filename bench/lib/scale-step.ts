@@ -1,3 +1,4 @@
+import { rotationLane } from './lanes.js'
 import { generateKey } from '../../packages/server/src/tokens/keys.js'
 import { Connection, type RawResponse, buildRequest } from './http-client.js'
 import { type Lane, type LoadResult, runLoad, sleep } from './load.js'
@@ -68,7 +69,7 @@ export async function measureStep(o: StepOptions): Promise<StepResult> {
   try {
     const probes = { server: server.cpu, ...(o.redisCpu === undefined ? {} : { redis: o.redisCpu }) }
     const sessions = await loginAll(server, o.connections)
-    const refreshLanes = sessions.map(refreshLane)
+    const refreshLanes = sessions.map((s) => rotationLane('/api/auth/refresh/', s, SCALE_UA))
     const r = await runLoad({ port: server.port, lanes: refreshLanes, warmupMs: o.warmupMs, durationMs: o.durationMs, probes })
     const broken = refreshLanes.filter((l) => l.broken !== null)
     if (broken.length > 0) process.stderr.write(`bench --scale: ${broken.length} rotation chains broke; first: ${broken[0]!.broken}\n`)
@@ -130,36 +131,6 @@ async function loginAll(server: ServerProcess, n: number): Promise<Session[]> {
   )
 }
 
-/** A rotation chain, as bench/run.ts's: each refresh presents the token the previous one returned. */
-function refreshLane(session: Session): Lane & { broken: string | null } {
-  const head = `POST /api/auth/refresh/ HTTP/1.1\r\nhost: 127.0.0.1\r\nuser-agent: ${SCALE_UA}\r\ncontent-type: application/json\r\ncontent-length: `
-  const lane = {
-    broken: null as string | null,
-    request() {
-      if (lane.broken !== null) return null
-      const body = `{"refresh":"${session.refresh}"}`
-      return `${head}${body.length}\r\n\r\n${body}`
-    },
-    response(res: RawResponse) {
-      if (res.status !== 200) {
-        // 503 and 429 are retried with the same token (grace answers the same successor).
-        if (res.status < 500 && res.status !== 429) lane.broken = `${res.status} ${res.body.toString().slice(0, 200)}`
-        return
-      }
-      const text = res.body.toString('latin1')
-      const access = field(text, 'access')
-      const refresh = field(text, 'refresh')
-      if (access === null || refresh === null) {
-        lane.broken = `200 without a token pair: ${text.slice(0, 200)}`
-        return
-      }
-      session.access = access
-      session.refresh = refresh
-    },
-  }
-  return lane
-}
-
 /**
  * The user's session list with their current access token. Every 200 must list exactly
  * `expected` sessions (the seeded ones and the login's): a store that lost the seeded index, or
@@ -188,12 +159,4 @@ function count(text: string, needle: string): number {
   let n = 0
   for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++
   return n
-}
-
-function field(json: string, name: string): string | null {
-  const key = `"${name}":"`
-  const at = json.indexOf(key)
-  if (at < 0) return null
-  const end = json.indexOf('"', at + key.length)
-  return end < 0 ? null : json.slice(at + key.length, end)
 }

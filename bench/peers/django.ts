@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { DJANGO_DIR, PYTHON, createDjangoProject } from '../../interop/helpers/django.js'
 import { OWASP_USER, PASSWORD, sessionUser } from '../lib/users.js'
-import { type TokenPair, bearerLane, jsonPost, repeatLane, rotationLane } from './lanes.js'
+import { type TokenPair, bearerLane, jsonPost, repeatLane, rotationLane } from '../lib/lanes.js'
 import { connectionPerRequest, startProcess } from './processes.js'
 import type { StartContext, System } from './systems.js'
 

@@ -13,7 +13,7 @@ import type { LoadOptions } from '../lib/load.js'
 import type { CpuProbe } from '../lib/proc.js'
 import { ROOT } from '../lib/server.js'
 import { OWASP_USER, PASSWORD, SETUP_SCRYPT, seedUsers, sessionUser } from '../lib/users.js'
-import { type BrokenLane, type TokenPair, UA, bearerLane, cookieGet, jsonPost, repeatLane, rotationLane } from './lanes.js'
+import { type BrokenLane, type TokenPair, UA, bearerLane, cookieGet, jsonPost, repeatLane, rotationLane } from '../lib/lanes.js'
 import { startProcess, sendOnce } from './processes.js'
 
 /** protected-jwt: baton's GET /api/me/ against a service verifying better-auth's JWT locally (jose + JWKS). */

@@ -31,7 +31,7 @@ export interface GuardedStore extends SessionStore {
   /** Ping through the guard: latency in ms, or a StoreUnavailableError. */
   readonly check: () => Promise<number>
   /** When the store could not answer, for a rotation's grace window (outage-spans.ts). */
-  readonly outages: (now: number) => OutageSpan[]
+  readonly outages: (now: number) => readonly OutageSpan[]
 }
 
 const OPERATIONS = [

@@ -23,6 +23,8 @@ const MAX_SPANS = 32
  */
 export const MAX_GRACE_CREDIT_MS = 5 * 60_000
 
+const NONE: readonly OutageSpan[] = Object.freeze([])
+
 export class OutageSpans {
   readonly #closed: [number, number][] = []
   /** Start of the outage under way, or null while the store answers. */
@@ -42,7 +44,9 @@ export class OutageSpans {
   }
 
   /** The spans that can still matter at `now`, oldest first; one under way ends at `now`. */
-  list(now: number): OutageSpan[] {
+  list(now: number): readonly OutageSpan[] {
+    // Every refresh asks: a store that never failed costs no allocation.
+    if (this.#closed.length === 0 && this.#openSince === null) return NONE
     while (this.#closed.length > 0 && (this.#closed[0] as [number, number])[1] < now - KEEP_MS) this.#closed.shift()
     const spans: OutageSpan[] = [...this.#closed]
     if (this.#openSince !== null) spans.push([this.#openSince, now])

@@ -1,12 +1,12 @@
 /**
- * The virtual users of the peer bench, one per keep-alive connection (runLoad's lanes), for each
- * system's own routes. Answers are read with indexOf, not JSON.parse, as in bench/run.ts: the
+ * The virtual users of the benches (bench/run.ts, --peers, --scale), one per keep-alive connection
+ * (runLoad's lanes), for each system's own routes. Answers are read with indexOf, not JSON.parse, as in bench/run.ts: the
  * generator shares the two cores with the servers, so its cost per request stays small and the
  * same for every side.
  */
-import type { RawResponse } from '../lib/http-client.js'
-import { buildRequest } from '../lib/http-client.js'
-import type { Lane } from '../lib/load.js'
+import type { RawResponse } from './http-client.js'
+import { buildRequest } from './http-client.js'
+import type { Lane } from './load.js'
 
 export const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36'
 
@@ -24,8 +24,8 @@ export type BrokenLane = Lane & { broken: string | null }
  * blacklist on) have the same shape. A 503/429 is retried with the same token; any other non-200
  * ends the chain (it is reported).
  */
-export function rotationLane(path: string, pair: TokenPair): BrokenLane {
-  const head = `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nuser-agent: ${UA}\r\ncontent-type: application/json\r\ncontent-length: `
+export function rotationLane(path: string, pair: TokenPair, ua: string = UA): BrokenLane {
+  const head = `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nuser-agent: ${ua}\r\ncontent-type: application/json\r\ncontent-length: `
   const lane: BrokenLane = {
     broken: null,
     request() {
