@@ -137,7 +137,12 @@ export class SessionCore {
     }
   }
 
-  /** Takes a refresh's new pair, unless the storage changed under it while it was in flight. */
+  /**
+   * Takes a refresh's new pair, unless the storage changed under it while it was in flight.
+   * This is a refresh's second and last storage read (the first, under the lock, is in
+   * {@link #holdingLock}): Web Storage has no compare-and-set, so a read just before the write is
+   * the only way to see a logout or another tab's pair that landed during the request.
+   */
   async #accept(next: HeldTokens, presented: string | null): Promise<HeldTokens> {
     const holder = this.#holder
     const stored = await holder.readStored()
