@@ -84,7 +84,7 @@ export function maskDatabaseURL(url: string): string {
  * Masks every secret found in free text, such as an error message from a client library:
  * `scheme://user:password@` (any scheme; the password may hold `@`), `scheme://secret@`,
  * password-like query parameters, and every literal in `secrets` of at least
- * {@link MIN_SECRET_LENGTH} characters (raw and percent-encoded). Pass the known password in
+ * {@link MIN_SECRET_LENGTH} characters (raw, percent-encoded and JSON-escaped). Pass the known password in
  * `secrets` whenever you have it: it also catches a password that a library prints without its
  * URL (an `AUTH` command's arguments, for instance).
  */
@@ -93,7 +93,8 @@ export function maskSecrets(text: string, secrets: readonly string[] = []): stri
   // Longest first, so a secret that contains another is masked whole.
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length < MIN_SECRET_LENGTH) continue
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join(MASK)
+    // Raw, percent-encoded, and as JSON escapes it (a `"` or `\\` in a password reaching a JSON line).
+    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])) out = out.split(form).join(MASK)
   }
   // Greedy up to the last `@` before whitespace: a password that holds `@` is masked whole.
   out = out.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s:@/?#]*):(?!\*\*\*\*@)[^\s]*@/g, `$1$2:${MASK}@`)

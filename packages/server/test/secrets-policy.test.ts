@@ -48,6 +48,14 @@ test('policy: a percent-encoded password is a secret raw and decoded, and both f
   assert.equal(masked, 'AUTH default **** failed; url ****')
 })
 
+test('policy: a secret is masked as JSON escapes it too (a quote or backslash in a password on a JSON line)', () => {
+  const pw = 'pa"ss\\word'
+  const line = JSON.stringify({ msg: `AUTH default ${pw} failed` })
+  assert.ok(line.includes('pa\\"ss'), 'the line carries the escaped form')
+  const masked = maskSecrets(line, [pw])
+  assert.equal(JSON.parse(masked).msg, 'AUTH default **** failed')
+})
+
 test('policy: a Redis user-info without ":" is masked whole; a database URL keeps a bare user name', () => {
   assert.equal(maskURL('redis://hunter2hunter@host:6379'), 'redis://****@host:6379')
   assert.equal(maskDatabaseURL('postgres://app@db:5432/app'), 'postgres://app@db:5432/app')

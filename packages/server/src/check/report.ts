@@ -40,18 +40,3 @@ export function formatHuman(report: CheckReport, options: { color?: boolean } = 
 export function formatJSON(report: CheckReport): string {
   return `${JSON.stringify({ target: report.target, findings: report.findings, requests: report.requests })}\n`
 }
-
-/**
- * The last guard before anything is printed: every token and the password the run handled are
- * replaced by `****`, should any have reached a title (none is put there on purpose).
- */
-export function scrubSecrets(text: string, secrets: ReadonlySet<string>): string {
-  let out = text
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret !== '') out = out.split(secret).join('****')
-    // JSON output escapes some characters: scrub the escaped form as well.
-    const escaped = JSON.stringify(secret).slice(1, -1)
-    if (escaped !== secret) out = out.split(escaped).join('****')
-  }
-  return out
-}

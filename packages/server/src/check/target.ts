@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { maskURL } from '../secrets.js'
 
 /** baton's own endpoints, relative to the URL (SPEC §1), in `--paths` order. */
 export const BATON_PATHS = 'token/,refresh/,verify/,logout/'
@@ -41,7 +42,7 @@ export function resolveTarget(input: TargetInput): TargetResult {
   } catch {
     return { kind: 'usage', message: 'URL is not a valid absolute URL (e.g. https://host/api/auth/)' }
   }
-  const shown = maskUserinfo(base)
+  const shown = maskURL(base.href)
   if (base.protocol !== 'https:' && base.protocol !== 'http:') {
     return { kind: 'usage', message: `${shown}: only http:// and https:// URLs can be checked` }
   }
@@ -96,13 +97,4 @@ export function isLoopback(hostname: string): boolean {
   if (isIP(host) === 4) return host.startsWith('127.')
   if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1'
   return false
-}
-
-/** The URL as text with any user name and password replaced by `****`. */
-export function maskUserinfo(url: URL): string {
-  if (url.username === '' && url.password === '') return url.href
-  const copy = new URL(url.href)
-  copy.username = '****'
-  copy.password = url.password === '' ? '' : '****'
-  return copy.href
 }

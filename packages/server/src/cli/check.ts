@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
-import { exitCodeOf, formatHuman, formatJSON, scrubSecrets } from '../check/report.js'
+import { exitCodeOf, formatHuman, formatJSON } from '../check/report.js'
+import { maskSecrets } from '../secrets.js'
 import { type CheckDeps, DEFAULT_GRACE_SECONDS, runCheck } from '../check/runner.js'
 import { BATON_PATHS, resolveTarget } from '../check/target.js'
 import { PromptCancelled, type TTYInput, promptHidden, readPasswordFrom } from './read-password.js'
@@ -141,7 +142,9 @@ export async function runCheckCommand(
   )
   const color = io.out.isTTY === true && (env.NO_COLOR ?? '') === '' && env.TERM !== 'dumb'
   const text = values.json === true ? formatJSON(report) : formatHuman(report, { color })
-  io.out.write(scrubSecrets(text, secrets))
+  // The last guard before anything is printed: every token and the password the run handled
+  // are masked by the one policy (secrets.ts), should any have reached a title.
+  io.out.write(maskSecrets(text, [...secrets]))
   return exitCodeOf(report)
 }
 

@@ -67,7 +67,11 @@ describe('baton check: the command line', () => {
     const url = baton.url.replace('http://', 'http://admin:url-secret-99@')
     const run = await runCheck([url, '-u', 'cli-user', '--password-stdin', '--json'], { stdin: PASSWORD, server: baton.server })
     const report = JSON.parse(run.stdout) as { target: string }
-    assert.equal(report.target, baton.url.replace('http://', 'http://****:****@'))
+    assert.equal(
+      report.target,
+      baton.url.replace('http://', 'http://admin:****@'),
+      'the one masking policy: the user name shown, the password masked',
+    )
     assert.ok(!(run.stdout + run.stderr).includes('url-secret-99'))
     assert.equal(run.code, 0, run.stdout)
     assert.ok(run.requests > 20, 'the check ran against the URL without its userinfo')
@@ -131,20 +135,21 @@ describe('baton check: target resolution', () => {
     for (const host of ['localhost', '127.0.0.1', '127.8.9.10', '[::1]']) assert.equal(isLoopback(host), true, host)
     for (const host of ['localhost.example', '10.0.0.1', '128.0.0.1', '[::2]', 'example.com']) assert.equal(isLoopback(host), false, host)
     const masked = resolveTarget({ url: 'https://user:pw-xyz@host.example/api/' })
-    assert.equal(masked.kind === 'ok' && masked.target.shown, 'https://****:****@host.example/api/')
+    assert.equal(masked.kind === 'ok' && masked.target.shown, 'https://user:****@host.example/api/')
     assert.equal(masked.kind === 'ok' && masked.target.login.href, 'https://host.example/api/token/')
   })
 })
 
 describe('baton check: the report', () => {
-  test('scrubSecrets: a token or password that reached the text is masked, in JSON escapes too; exit code 1 only on a failure', async () => {
-    const { exitCodeOf, formatJSON, scrubSecrets } = await import('../../src/check/report.js')
+  test('the masking policy over the report: a token or password that reached the text is masked, in JSON escapes too; exit code 1 only on a failure', async () => {
+    const { exitCodeOf, formatJSON } = await import('../../src/check/report.js')
+    const { maskSecrets } = await import('../../src/secrets.js')
     const report = {
       target: 'https://h/api/',
       findings: [{ id: 'login' as const, status: 'warn' as const, title: 'saw eyJa.eyJb.sig and pa"ss-word', meaning: 'm', fix: 'f' }],
       requests: 3,
     }
-    const out = scrubSecrets(formatJSON(report), new Set(['eyJa.eyJb.sig', 'pa"ss-word']))
+    const out = maskSecrets(formatJSON(report), ['eyJa.eyJb.sig', 'pa"ss-word'])
     assert.ok(!out.includes('eyJa.eyJb.sig') && !out.includes('pa\\"ss-word'), out)
     assert.equal(JSON.parse(out).findings[0].title, 'saw **** and ****')
     assert.equal(exitCodeOf(report), 0)
