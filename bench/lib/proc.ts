@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
 
 /** Answers CPU seconds used so far by some set of processes. */
@@ -42,18 +41,11 @@ export function cpuSnapshot(probes: Record<string, CpuProbe | undefined>): Recor
   return Object.fromEntries(Object.entries(probes).flatMap(([k, p]) => (p === undefined ? [] : [[k, p()]])))
 }
 
-/** A loopback port that is free now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
+/**
+ * A loopback port that is free now: the test helpers' one (below the kernel's ephemeral range,
+ * so a client's own outgoing port never collides with it).
+ */
+export { freePort } from '../../packages/server/test/helpers/redis-server.js'
 
 /** The 1, 5 and 15 minute load averages, rounded. */
 export function loadAverage(): [number, number, number] {

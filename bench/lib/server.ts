@@ -1,22 +1,43 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { resolve } from 'node:path'
-import { Connection, buildRequest } from './http-client.js'
+import { Connection, type RawResponse, buildRequest } from './http-client.js'
 import { sleep } from './load.js'
 import { type CpuProbe, freePort, processTree, treeProbe } from './proc.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 
-/** A server child process the bench started (baton or the static-JSON ceiling). */
+/**
+ * The one owner of the bench's server child processes (baton, the static-JSON ceiling, the
+ * peers): spawned on a free port, each with a CPU probe over its whole process tree, and every
+ * one killed when this process exits, whatever the way out.
+ */
 export interface ServerProcess {
+  name: string
   port: number
   pid: number
   /** CPU seconds of the process and its workers. */
   cpu: CpuProbe
-  /** Per-worker pids (the primary itself when WORKERS=1). */
+  /** Per-worker pids (the primary itself when it has no workers). */
   workers(): number[]
   /** Last lines the process printed (for error reports). */
   output(): string
   stop(): Promise<void>
+}
+
+export interface StartOptions {
+  name: string
+  command: string
+  args: (port: number) => string[]
+  cwd: string
+  env: Record<string, string>
+  /** Processes in the tree once every worker is up (primary included). */
+  processes: number
+  /** A request whose answer means the server is up… */
+  probe: { method: 'GET' | 'POST'; path: string }
+  /** …when this says so of its status (default: any answer). */
+  ready?: (status: number) => boolean
+  /** How long start-up may take (default 60 s). */
+  timeoutMs?: number
 }
 
 const live = new Set<ChildProcess>()
@@ -31,15 +52,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /**
- * Spawns a server with `env` on a free port and waits until it answers `GET /healthz` and, with
- * several workers, until every worker has started (their CPU settles): connections are spread
- * over the workers when they are opened, so opening them early would load one worker only.
+ * Spawns, waits until the probe answers and every worker has started, then until the tree's CPU
+ * settles: connections are spread over the workers when they are opened, so opening them while
+ * a worker still loads its modules would load the others only.
  */
-export async function startServer(args: string[], env: Record<string, string>, workers: number): Promise<ServerProcess> {
+export async function startProcess(options: StartOptions): Promise<ServerProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, PORT: String(port), HOST: '127.0.0.1' },
+  const child = spawn(options.command, options.args(port), {
+    cwd: options.cwd,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      LANG: 'C.UTF-8',
+      ...options.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   live.add(child)
@@ -53,16 +81,18 @@ export async function startServer(args: string[], env: Record<string, string>, w
   child.once('exit', () => live.delete(child))
   const pid = child.pid!
   const cpu = treeProbe(pid)
-  const workerPids = (): number[] => (workers > 1 ? processTree(pid).slice(1) : [pid])
+  const workers = (): number[] => (options.processes > 1 ? processTree(pid).slice(1) : [pid])
+  const ready = options.ready ?? (() => true)
 
-  const deadline = Date.now() + 30_000
+  const timeoutMs = options.timeoutMs ?? 60_000
+  const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it was ready:\n${out}`)
+    if (child.exitCode !== null) throw new Error(`${options.name} exited (${child.exitCode}) before it was ready:\n${out}`)
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
-      throw new Error(`server not ready within 30 s:\n${out}`)
+      throw new Error(`${options.name} not ready within ${timeoutMs / 1000} s:\n${out}`)
     }
-    if (workerPids().length >= workers && (await healthy(port))) break
+    if (processTree(pid).length >= options.processes && (await answers(port, options.probe, ready))) break
     await sleep(100)
   }
   // Every worker has started once the tree's CPU time stops growing (module loading is over).
@@ -73,15 +103,15 @@ export async function startServer(args: string[], env: Record<string, string>, w
     if (now - last < 0.02) break
     last = now
   }
-
   return {
+    name: options.name,
     port,
     pid,
     cpu,
-    workers: workerPids,
+    workers,
     output: () => out,
     async stop() {
-      if (child.exitCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
       await exited
@@ -90,15 +120,32 @@ export async function startServer(args: string[], env: Record<string, string>, w
   }
 }
 
-async function healthy(port: number): Promise<boolean> {
-  let conn: Connection | null = null
+/** A Node server of this repository (baton or the static-JSON ceiling): ready when `/healthz` says 200. */
+export function startServer(args: string[], env: Record<string, string>, workers: number): Promise<ServerProcess> {
+  return startProcess({
+    name: 'server',
+    command: process.execPath,
+    args: () => args,
+    cwd: ROOT,
+    env,
+    processes: workers > 1 ? workers + 1 : 1,
+    probe: { method: 'GET', path: '/healthz' },
+    ready: (status) => status === 200,
+    timeoutMs: 30_000,
+  })
+}
+
+async function answers(port: number, probe: StartOptions['probe'], ready: (status: number) => boolean): Promise<boolean> {
+  const res = await sendOnce(port, buildRequest(probe.method, probe.path)).catch(() => null)
+  return res !== null && res.status > 0 && ready(res.status)
+}
+
+/** One request on its own connection, closed after the answer. */
+export async function sendOnce(port: number, request: Buffer | string): Promise<RawResponse> {
+  const conn = await Connection.open(port)
   try {
-    conn = await Connection.open(port)
-    const res = await conn.send(buildRequest('GET', '/healthz'))
-    return res.status === 200
-  } catch {
-    return false
+    return await conn.send(request)
   } finally {
-    conn?.close()
+    conn.close()
   }
 }
