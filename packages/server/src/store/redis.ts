@@ -1,9 +1,9 @@
 import { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { parseRedisURL, type RedisURLParts } from '../redis-url.js'
-import { scrubError } from '../secrets.js'
 import { encodeSpans } from './outage-spans.js'
-import { isReadOnlyReply, isReplyError, openRedisConnection, type RedisClient } from './redis-connection.js'
+import { RedisCommands } from './redis-commands.js'
+import { openRedisConnection, type RedisClient } from './redis-connection.js'
 import { boundUserAgent, counterKey, PROBE_KEY, recordFields, sessionKey, toRecord, TTL_MARGIN_MS, userKey } from './redis-records.js'
 import { ReplicaConfirmer } from './redis-replicas.js'
 import { RECORD_FIELDS } from './redis-scripts.js'
@@ -21,6 +21,7 @@ import type {
 } from './types.js'
 
 export { sessionKey, userKey } from './redis-records.js'
+export { RedisNotConnectedError } from './redis-commands.js'
 
 /** Options of {@link createRedisStore} other than where Redis is. Defaults: {@link DEFAULT_REDIS_STORE_OPTIONS}. */
 interface RedisStoreSettings {
@@ -75,18 +76,6 @@ export const DEFAULT_REDIS_STORE_OPTIONS = {
 export { REPLICA_WAIT_PAUSE_MS } from './redis-replicas.js'
 
 /**
- * A command sent while the connection is down: names why it is down (SPEC §4: the real cause
- * in the log line), where ioredis would only say that its stream is not writeable.
- */
-export class RedisNotConnectedError extends Error {
-  readonly code = 'REDIS_NOT_CONNECTED'
-  constructor(cause: string | null, options?: ErrorOptions) {
-    super(`not connected to Redis (${cause ?? 'connection closed'})`, options)
-    this.name = 'RedisNotConnectedError'
-  }
-}
-
-/**
  * A Redis-backed session store (standalone, TLS, Sentinel or Cluster): a thin adapter from
  * SessionStore's operations to the Lua scripts (redis-scripts.ts) and the record encoding
  * (redis-records.ts). ioredis owns the connection (redis-connection.ts); the guard owns up,
@@ -109,14 +98,11 @@ export class RedisStore implements SessionStore {
   /** The store's address for logs, password masked: `rediss://default:****@host:6380`. */
   readonly address: string
   readonly #client: RedisClient
-  readonly #secrets: string[]
-  readonly #lastConnectionError: () => string | null
-  readonly #answered: () => void
+  /** Sends every command: refusal while disconnected, masked errors, read-only tracking. */
+  readonly #commands: RedisCommands
   readonly #timeoutMs: number
   readonly #replicas: ReplicaConfirmer
   #closed = false
-  /** Set by a READONLY answer; cleared once a write succeeds (ping then probes with a write). */
-  #readOnly = false
 
   constructor(options: RedisStoreOptions) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_STORE_OPTIONS.timeoutMs
@@ -130,12 +116,10 @@ export class RedisStore implements SessionStore {
     })
     this.#client = connection.client
     this.address = connection.address
-    this.#secrets = connection.secrets
-    this.#lastConnectionError = connection.lastConnectionError
-    this.#answered = connection.answered
+    this.#commands = new RedisCommands(connection)
     this.#replicas = new ReplicaConfirmer({
       client: this.#client,
-      run: (command) => this.#run(command),
+      run: (command) => this.#commands.run(command),
       waitMs: Math.max(1, options.replicaWaitMs ?? Math.min(100, Math.floor(this.#timeoutMs / 4))),
       sentinel: options.sentinel !== undefined,
       address: this.address,
@@ -177,7 +161,7 @@ export class RedisStore implements SessionStore {
     const ttl = String(expiresAt - input.now + TTL_MARGIN_MS)
     // Two keys in two slots, so two commands, sent together. If either fails the login fails:
     // a session never handed out is harmless, and a dangling index entry is skipped when read.
-    await this.#run(
+    await this.#commands.run(
       () =>
         Promise.all([
           this.#client.batonIndexAdd(
@@ -195,7 +179,7 @@ export class RedisStore implements SessionStore {
   }
 
   async rotate(input: RotateInput): Promise<RotateOutcome> {
-    const [kind, fields] = await this.#run(
+    const [kind, fields] = await this.#commands.run(
       () =>
         this.#client.batonRotate(
           sessionKey(input.id),
@@ -228,7 +212,7 @@ export class RedisStore implements SessionStore {
     const fields = recordFields({ ...input, jti: input.legacyJti, nextJti: input.newJti, generation: 0, expiresAt, userAgent })
     // The user index lives in another slot: indexed first (an idempotent ZADD), so a session
     // this call creates is always found by "log out everywhere", even if the reply is lost.
-    const [, [kind, values]] = await this.#run(
+    const [, [kind, values]] = await this.#commands.run(
       () =>
         Promise.all([
           this.#client.batonIndexAdd(
@@ -264,7 +248,7 @@ export class RedisStore implements SessionStore {
   }
 
   async touch(input: TouchInput): Promise<TouchOutcome> {
-    const [kind, fields] = await this.#run(
+    const [kind, fields] = await this.#commands.run(
       () => this.#client.batonTouch(sessionKey(input.id), input.jti, String(input.now)),
       ([kind]) => kind === 'touched',
     )
@@ -275,13 +259,13 @@ export class RedisStore implements SessionStore {
   }
 
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const values = await this.#run(() => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))
+    const values = await this.#commands.run(() => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))
     const record = toRecord(id, values)
     return record === null || now >= record.expiresAt ? null : record
   }
 
   async revokeSession(id: string, now: number): Promise<boolean> {
-    const changed = await this.#run(
+    const changed = await this.#commands.run(
       () => this.#client.batonRevoke(sessionKey(id), String(now)),
       (c) => c === 1,
     )
@@ -292,7 +276,7 @@ export class RedisStore implements SessionStore {
   async revokeUserSessions(userId: string, now: number): Promise<number> {
     const ids = await this.#userSessionIds(userId, now)
     // One command per session: in a Cluster they live in different slots.
-    const changed = await this.#run(
+    const changed = await this.#commands.run(
       () => Promise.all(ids.map((id) => this.#client.batonRevoke(sessionKey(id), String(now)))),
       (cs) => cs.includes(1),
     )
@@ -306,7 +290,7 @@ export class RedisStore implements SessionStore {
 
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
     const ids = await this.#userSessionIds(userId, now)
-    const hashes = await this.#run(() => Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))))
+    const hashes = await this.#commands.run(() => Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))))
     const live: SessionRecord[] = []
     const gone: string[] = []
     hashes.forEach((hash, i) => {
@@ -317,7 +301,7 @@ export class RedisStore implements SessionStore {
     })
     // Records that expired or were evicted leave their index entry behind: drop those here.
     if (gone.length > 0) {
-      await this.#run(
+      await this.#commands.run(
         () => this.#client.zrem(userKey(userId), ...gone),
         () => true,
       )
@@ -326,7 +310,7 @@ export class RedisStore implements SessionStore {
   }
 
   async incrementCounter(key: string, windowMs: number, now: number): Promise<Counter> {
-    const [count, resetAt] = await this.#run(
+    const [count, resetAt] = await this.#commands.run(
       () => this.#client.batonIncrementCounter(counterKey(key), String(now), String(windowMs), String(TTL_MARGIN_MS)),
       () => true,
     )
@@ -334,20 +318,20 @@ export class RedisStore implements SessionStore {
   }
 
   async getCounter(key: string, now: number): Promise<Counter> {
-    const [n, r] = await this.#run(() => this.#client.hmget(counterKey(key), 'n', 'r'))
+    const [n, r] = await this.#commands.run(() => this.#client.hmget(counterKey(key), 'n', 'r'))
     if (n === null || r === null || now >= Number(r)) return { count: 0, resetAt: null }
     return { count: Number(n), resetAt: Number(r) }
   }
 
   async resetCounter(key: string): Promise<void> {
-    await this.#run(
+    await this.#commands.run(
       () => this.#client.del(counterKey(key)),
       () => true,
     )
   }
 
   async releaseCounter(key: string, resetAt: number): Promise<void> {
-    await this.#run(
+    await this.#commands.run(
       () => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)),
       () => true,
     )
@@ -359,12 +343,12 @@ export class RedisStore implements SessionStore {
    */
   async ping(): Promise<number> {
     const start = performance.now()
-    if (this.#readOnly)
-      await this.#run(
+    if (this.#commands.readOnly)
+      await this.#commands.run(
         () => this.#client.del(PROBE_KEY),
         () => true,
       )
-    else await this.#run(() => this.#client.ping())
+    else await this.#commands.run(() => this.#client.ping())
     return performance.now() - start
   }
 
@@ -383,31 +367,7 @@ export class RedisStore implements SessionStore {
 
   async #userSessionIds(userId: string, now: number): Promise<string[]> {
     // Scored by absolute expiry: anything at or below `now` is over for good.
-    return this.#run(() => this.#client.zrangebyscore(userKey(userId), `(${now}`, '+inf'))
-  }
-
-  /**
-   * Runs commands and masks their errors. `wrote` says whether a result proves the node took a
-   * write (which ends a read-only spell). While the client is not connected a command is not
-   * sent: it fails at once naming the connection's last error (ioredis would refuse it too, with
-   * no cause), which is what the guard's line then shows.
-   */
-  async #run<T>(command: () => Promise<T>, wrote?: (result: T) => boolean): Promise<T> {
-    if (this.#client.status !== 'ready') throw new RedisNotConnectedError(this.#lastConnectionError())
-    try {
-      const result = await command()
-      this.#answered()
-      if (this.#readOnly && wrote?.(result) === true) this.#readOnly = false
-      return result
-    } catch (err) {
-      if (isReadOnlyReply(err)) this.#readOnly = true
-      const scrubbed = scrubError(err, this.#secrets)
-      // Not an answer from Redis but the client's own failure (the stream closing, ioredis
-      // refusing to write to it) while the connection is known to be broken: name why.
-      const broken = this.#lastConnectionError()
-      if (broken !== null && !isReplyError(err)) throw new RedisNotConnectedError(broken, { cause: scrubbed })
-      throw scrubbed
-    }
+    return this.#commands.run(() => this.#client.zrangebyscore(userKey(userId), `(${now}`, '+inf'))
   }
 }
 
