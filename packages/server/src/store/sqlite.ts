@@ -38,62 +38,25 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE INDEX IF NOT EXISTS counters_expiry ON counters (reset_at);
 `
 
-interface Row {
-  id: string
-  user_id: string
-  current_jti: string
-  generation: number
-  current_issued_at: number
-  previous_jti: string | null
-  grace_until: number | null
-  created_at: number
-  last_used_at: number
-  expires_at: number
-  absolute_expires_at: number
-  revoked_at: number | null
-  user_agent: string | null
-  ip: string | null
-  next_jti: string | null
-}
+/** Every column, named as the record's fields (in their order), so a row read is a record as it is. */
+const RECORD_COLUMNS = `id, user_id AS userId, current_jti AS currentJti, generation, current_issued_at AS currentIssuedAt,
+  next_jti AS nextJti, previous_jti AS previousJti, grace_until AS graceUntil, created_at AS createdAt,
+  last_used_at AS lastUsedAt, expires_at AS expiresAt, absolute_expires_at AS absoluteExpiresAt,
+  revoked_at AS revokedAt, user_agent AS userAgent, ip`
 
-function toRecord(row: Row): SessionRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    currentJti: row.current_jti,
-    generation: row.generation,
-    currentIssuedAt: row.current_issued_at,
-    nextJti: row.next_jti,
-    previousJti: row.previous_jti,
-    graceUntil: row.grace_until,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    expiresAt: row.expires_at,
-    absoluteExpiresAt: row.absolute_expires_at,
-    revokedAt: row.revoked_at,
-    userAgent: row.user_agent,
-    ip: row.ip,
-  }
-}
-
-function toParams(r: SessionRecord): Row {
-  return {
-    id: r.id,
-    user_id: r.userId,
-    current_jti: r.currentJti,
-    generation: r.generation,
-    current_issued_at: r.currentIssuedAt,
-    previous_jti: r.previousJti,
-    grace_until: r.graceUntil,
-    created_at: r.createdAt,
-    last_used_at: r.lastUsedAt,
-    expires_at: r.expiresAt,
-    absolute_expires_at: r.absoluteExpiresAt,
-    revoked_at: r.revokedAt,
-    user_agent: r.userAgent,
-    ip: r.ip,
-    next_jti: r.nextJti,
-  }
+/**
+ * What a rotation, grace answer, touch or reuse leaves as it was: the row keeps these, so an
+ * UPDATE of the other columns writes the same row as writing it whole would.
+ */
+function sameFixedColumns(a: SessionRecord, b: SessionRecord): boolean {
+  return (
+    a.id === b.id &&
+    a.userId === b.userId &&
+    a.createdAt === b.createdAt &&
+    a.absoluteExpiresAt === b.absoluteExpiresAt &&
+    a.userAgent === b.userAgent &&
+    a.ip === b.ip
+  )
 }
 
 /**
@@ -126,14 +89,25 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
   db.exec(SCHEMA)
   addNextJti(db)
 
-  const select = db.prepare<[string], Row>('SELECT * FROM sessions WHERE id = ?')
-  const upsert = db.prepare<Row>(`INSERT OR REPLACE INTO sessions (id, user_id, current_jti,
+  const select = db.prepare<[string], SessionRecord>(`SELECT ${RECORD_COLUMNS} FROM sessions WHERE id = ?`)
+  const upsert = db.prepare<SessionRecord>(`INSERT OR REPLACE INTO sessions (id, user_id, current_jti,
     generation, current_issued_at, previous_jti, grace_until, created_at, last_used_at,
-    expires_at, absolute_expires_at, revoked_at, user_agent, ip, next_jti) VALUES (@id, @user_id,
-    @current_jti, @generation, @current_issued_at, @previous_jti, @grace_until, @created_at,
-    @last_used_at, @expires_at, @absolute_expires_at, @revoked_at, @user_agent, @ip, @next_jti)`)
-  const byUser = db.prepare<[string, number], Row>(
-    'SELECT * FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, rowid DESC',
+    expires_at, absolute_expires_at, revoked_at, user_agent, ip, next_jti) VALUES (@id, @userId,
+    @currentJti, @generation, @currentIssuedAt, @previousJti, @graceUntil, @createdAt,
+    @lastUsedAt, @expiresAt, @absoluteExpiresAt, @revokedAt, @userAgent, @ip, @nextJti)`)
+  // INSERT OR REPLACE deletes the row and inserts it again, rewriting the primary key and both
+  // indexes (about twice the WAL pages per rotation); a row that stays is updated in place, and
+  // only in the columns it can change. SQLite leaves an index alone when the UPDATE assigns none
+  // of its columns: sessions_user always (user_id, created_at are fixed), sessions_expiry when
+  // expires_at stays (grace, touch, reuse).
+  type Changeable = [string, number, number, string | null, number | null, number, number | null, string | null]
+  const update = db.prepare<[...Changeable, number, string]>(`UPDATE sessions SET current_jti = ?, generation = ?,
+    current_issued_at = ?, previous_jti = ?, grace_until = ?, last_used_at = ?, revoked_at = ?, next_jti = ?,
+    expires_at = ? WHERE id = ?`)
+  const updateSameExpiry = db.prepare<[...Changeable, string]>(`UPDATE sessions SET current_jti = ?, generation = ?,
+    current_issued_at = ?, previous_jti = ?, grace_until = ?, last_used_at = ?, revoked_at = ?, next_jti = ? WHERE id = ?`)
+  const byUser = db.prepare<[string, number], SessionRecord>(
+    `SELECT ${RECORD_COLUMNS} FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, rowid DESC`,
   )
   const revoke = db.prepare<[number, string, number]>(
     'UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
@@ -151,26 +125,44 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
 
   function read(id: string, now: number): SessionRecord | null {
     const row = select.get(id)
-    return row === undefined || now >= row.expires_at ? null : toRecord(row)
+    return row === undefined || now >= row.expiresAt ? null : row
+  }
+
+  /**
+   * Writes what a decision answered over `before`, the record read in the same transaction.
+   * Null `before` can still have a row (an expired one, which migrateLegacy replaces).
+   */
+  function write(before: SessionRecord | null, after: SessionRecord): void {
+    if (before === null || !sameFixedColumns(before, after)) {
+      upsert.run(after)
+      return
+    }
+    const { currentJti, generation, currentIssuedAt, previousJti, graceUntil, lastUsedAt, revokedAt, nextJti } = after
+    const changeable: Changeable = [currentJti, generation, currentIssuedAt, previousJti, graceUntil, lastUsedAt, revokedAt, nextJti]
+    if (after.expiresAt === before.expiresAt) updateSameExpiry.run(...changeable, after.id)
+    else update.run(...changeable, after.expiresAt, after.id)
   }
 
   // SPEC §3.2: the read-decide-write of a rotation is one IMMEDIATE transaction.
   const rotateTx = db.transaction((input: Parameters<SessionStore['rotate']>[0]) => {
-    const { outcome, write } = decideRotation(read(input.id, input.now), input)
-    if (write !== null) upsert.run(toParams(write))
-    return outcome
+    const before = read(input.id, input.now)
+    const decided = decideRotation(before, input)
+    if (decided.write !== null) write(before, decided.write)
+    return decided.outcome
   })
   // SPEC §9: create-if-missing and rotate in the same IMMEDIATE transaction, so racing workers
   // exchanging one legacy token start one session.
   const migrateTx = db.transaction((input: Parameters<SessionStore['migrateLegacy']>[0]) => {
-    const { outcome, write } = decideMigration(read(input.id, input.now), input)
-    if (write !== null) upsert.run(toParams(write))
-    return outcome
+    const before = read(input.id, input.now)
+    const decided = decideMigration(before, input)
+    if (decided.write !== null) write(before, decided.write)
+    return decided.outcome
   })
   const touchTx = db.transaction((input: Parameters<SessionStore['touch']>[0]) => {
-    const { outcome, write } = decideTouch(read(input.id, input.now), input)
-    if (write !== null) upsert.run(toParams(write))
-    return outcome
+    const before = read(input.id, input.now)
+    const decided = decideTouch(before, input)
+    if (decided.write !== null) write(before, decided.write)
+    return decided.outcome
   })
   const incrementTx = db.transaction((key: string, windowMs: number, now: number): Counter => {
     const row = selectCounter.get(key)
@@ -186,7 +178,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
       const record = newRecord(input)
       // Expired rows go when new ones come, so the file stays bounded by live sessions.
       purgeSessions.run(input.now)
-      upsert.run(toParams(record))
+      upsert.run(record)
       return record
     },
     async rotate(input) {
@@ -208,10 +200,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
       return revokeUser.run(now, userId, now).changes
     },
     async listUserSessions(userId, now) {
-      return byUser
-        .all(userId, now)
-        .filter((row) => row.revoked_at === null)
-        .map(toRecord)
+      return byUser.all(userId, now).filter((r) => r.revokedAt === null)
     },
     async incrementCounter(key, windowMs, now) {
       purgeCounters.run(now)
