@@ -188,84 +188,16 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
 
     let payload: JWTPayload & { token_type?: unknown }
     if (verifier.verify === null) {
-      payload = await verifyWithJose(token, verifier, typ)
+      payload = await verifyWithJose(settings, token, verifier, typ)
     } else {
       const signature = Buffer.from(token.slice(dot2 + 1), 'base64url')
       if (!verifier.verify(Buffer.from(token.slice(0, dot2), 'latin1'), signature)) throw new BatonError('token_not_valid')
       payload = parsed.payload as JWTPayload
     }
-    checkClaims(payload)
+    checkClaims(settings, payload)
     // verifyAny: the header's `typ` and the claims' `token_type` must name the same type.
     if (typ === null && (header.typ === REFRESH_TYP) !== (payload.token_type === 'refresh')) throw new BatonError('token_not_valid')
     return payload
-  }
-
-  /** jose's claim rules (required claims, iss, aud, nbf and exp with leeway), then baton's own. */
-  function checkClaims(payload: JWTPayload): void {
-    for (const claim of REQUIRED_CLAIMS) if (!Object.hasOwn(payload, claim)) throw new BatonError('token_not_valid')
-    const now = Math.floor(settings.clock() / 1000)
-    const { leeway } = settings
-    if (payload.iss !== settings.issuer) throw new BatonError('token_not_valid')
-    const aud = payload.aud
-    if (typeof aud === 'string' ? aud !== settings.audience : !Array.isArray(aud) || !aud.includes(settings.audience))
-      throw new BatonError('token_not_valid')
-    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + leeway))
-      throw new BatonError('token_not_valid')
-    if (typeof payload.exp !== 'number' || payload.exp <= now - leeway) throw new BatonError('token_not_valid')
-    // `iat` far in the future means a forged or broken clock: refuse beyond the leeway.
-    if (typeof payload.iat !== 'number' || payload.iat > settings.clock() / 1000 + leeway) throw new BatonError('token_not_valid')
-    // Times are whole seconds and a token's life is bounded: `exp: 1e300` is never "valid".
-    if (!Number.isSafeInteger(payload.iat) || !Number.isSafeInteger(payload.exp) || payload.exp - payload.iat > MAX_TOKEN_LIFETIME)
-      throw new BatonError('token_not_valid')
-  }
-
-  async function verifyWithJose(token: string, verifier: Verifier, typ: string | null): Promise<JWTPayload> {
-    try {
-      const { payload } = await jwtVerify(token, verifier.key.key, {
-        algorithms: [verifier.alg],
-        currentDate: new Date(settings.clock()),
-        clockTolerance: settings.leeway,
-        ...(typ === null ? {} : { typ }),
-      })
-      return payload
-    } catch (err) {
-      if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
-        // The cause is kept for debugging; its message names a claim, never the token.
-        throw new BatonError('token_not_valid', { cause: err })
-      }
-      throw err
-    }
-  }
-
-  function asAccess(p: JWTPayload & { token_type?: unknown }): AccessClaims {
-    if (
-      p.token_type !== 'access' ||
-      typeof p.sid !== 'string' ||
-      typeof p.sub !== 'string' ||
-      p.sub === '' ||
-      !isUserIdOf(p.user_id, p.sub)
-    )
-      throw new BatonError('token_not_valid')
-    return p as unknown as AccessClaims
-  }
-
-  /** `user_id` names the same user as `sub`: the string itself, or its integer as a number. */
-  function isUserIdOf(userId: unknown, sub: string): boolean {
-    return userId === sub || (typeof userId === 'number' && Number.isSafeInteger(userId) && String(userId) === sub)
-  }
-
-  function asRefresh(p: JWTPayload & { token_type?: unknown }): RefreshClaims {
-    if (
-      p.token_type !== 'refresh' ||
-      typeof p.sid !== 'string' ||
-      typeof p.sub !== 'string' ||
-      p.sub === '' ||
-      typeof p.jti !== 'string' ||
-      !Number.isSafeInteger(p.gen) ||
-      typeof p.auth_time !== 'number'
-    )
-      throw new BatonError('token_not_valid')
-    return p as unknown as RefreshClaims
   }
 
   return {
@@ -289,6 +221,67 @@ export function createTokenCodec(keys: KeySet, settings: TokenSettings, options:
 }
 
 const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'jti', 'sid'] as const
+
+/** jose's claim rules (required claims, iss, aud, nbf and exp with leeway), then baton's own. */
+function checkClaims(settings: TokenSettings, payload: JWTPayload): void {
+  for (const claim of REQUIRED_CLAIMS) if (!Object.hasOwn(payload, claim)) throw new BatonError('token_not_valid')
+  const now = Math.floor(settings.clock() / 1000)
+  const { leeway } = settings
+  if (payload.iss !== settings.issuer) throw new BatonError('token_not_valid')
+  const aud = payload.aud
+  if (typeof aud === 'string' ? aud !== settings.audience : !Array.isArray(aud) || !aud.includes(settings.audience))
+    throw new BatonError('token_not_valid')
+  if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + leeway)) throw new BatonError('token_not_valid')
+  if (typeof payload.exp !== 'number' || payload.exp <= now - leeway) throw new BatonError('token_not_valid')
+  // `iat` far in the future means a forged or broken clock: refuse beyond the leeway.
+  if (typeof payload.iat !== 'number' || payload.iat > settings.clock() / 1000 + leeway) throw new BatonError('token_not_valid')
+  // Times are whole seconds and a token's life is bounded: `exp: 1e300` is never "valid".
+  if (!Number.isSafeInteger(payload.iat) || !Number.isSafeInteger(payload.exp) || payload.exp - payload.iat > MAX_TOKEN_LIFETIME)
+    throw new BatonError('token_not_valid')
+}
+
+async function verifyWithJose(settings: TokenSettings, token: string, verifier: Verifier, typ: string | null): Promise<JWTPayload> {
+  try {
+    const { payload } = await jwtVerify(token, verifier.key.key, {
+      algorithms: [verifier.alg],
+      currentDate: new Date(settings.clock()),
+      clockTolerance: settings.leeway,
+      ...(typ === null ? {} : { typ }),
+    })
+    return payload
+  } catch (err) {
+    if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) {
+      // The cause is kept for debugging; its message names a claim, never the token.
+      throw new BatonError('token_not_valid', { cause: err })
+    }
+    throw err
+  }
+}
+
+function asAccess(p: JWTPayload & { token_type?: unknown }): AccessClaims {
+  if (p.token_type !== 'access' || typeof p.sid !== 'string' || typeof p.sub !== 'string' || p.sub === '' || !isUserIdOf(p.user_id, p.sub))
+    throw new BatonError('token_not_valid')
+  return p as unknown as AccessClaims
+}
+
+/** `user_id` names the same user as `sub`: the string itself, or its integer as a number. */
+function isUserIdOf(userId: unknown, sub: string): boolean {
+  return userId === sub || (typeof userId === 'number' && Number.isSafeInteger(userId) && String(userId) === sub)
+}
+
+function asRefresh(p: JWTPayload & { token_type?: unknown }): RefreshClaims {
+  if (
+    p.token_type !== 'refresh' ||
+    typeof p.sid !== 'string' ||
+    typeof p.sub !== 'string' ||
+    p.sub === '' ||
+    typeof p.jti !== 'string' ||
+    !Number.isSafeInteger(p.gen) ||
+    typeof p.auth_time !== 'number'
+  )
+    throw new BatonError('token_not_valid')
+  return p as unknown as RefreshClaims
+}
 
 /** jose's `typ` comparison: case-insensitive, with or without the `application/` prefix. */
 function normalizeTyp(value: string): string {
