@@ -98,26 +98,7 @@ export async function runCheck(
       findings.push(await probeLogout(ctx, flavour, username, password))
       findings.push(...(await inputProbes(ctx, flavour)))
       if (successor === null) {
-        findings.push(
-          finding(
-            'rotation',
-            'warn',
-            'Refresh answered only an access token: no rotation',
-            TEXT.notRotated.meaning,
-            flavour,
-            TEXT.notRotated.fixes,
-          ),
-        )
-        findings.push(
-          finding(
-            'reuse-detection',
-            'warn',
-            'Not applicable: without rotation there is no old token to replay',
-            TEXT.notRotated.meaning,
-            flavour,
-            TEXT.notRotated.fixes,
-          ),
-        )
+        findings.push(...noRotationFindings(flavour))
       } else {
         const graceMs = (options.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000
         const remaining = graceMs - (now() - rotatedAt)
@@ -157,6 +138,28 @@ export async function runCheck(
   if (ctx.tokenAnswers.length > 0) findings.push(noStoreFinding(ctx.tokenAnswers, flavour))
   findings.sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id))
   return { report: { target: options.target.shown, findings, requests: http.requests }, secrets: http.secrets }
+}
+
+/** Refresh answered no new refresh token: rotation is off, and reuse detection cannot be tried. */
+function noRotationFindings(flavour: Flavour): CheckFinding[] {
+  return [
+    finding(
+      'rotation',
+      'warn',
+      'Refresh answered only an access token: no rotation',
+      TEXT.notRotated.meaning,
+      flavour,
+      TEXT.notRotated.fixes,
+    ),
+    finding(
+      'reuse-detection',
+      'warn',
+      'Not applicable: without rotation there is no old token to replay',
+      TEXT.notRotated.meaning,
+      flavour,
+      TEXT.notRotated.fixes,
+    ),
+  ]
 }
 
 async function inputProbes(ctx: ProbeContext, flavour: Flavour): Promise<CheckFinding[]> {

@@ -95,30 +95,8 @@ export async function runUsersCommand(
       return 1
     }
 
-    let password: string
-    if (io.readPassword) {
-      password = await io.readPassword()
-      if (parsed.passwordStdin) password = trimOneNewline(password)
-    } else if (parsed.passwordStdin) {
-      // Four bytes per character at most, plus a newline: more than that is not a password.
-      const input = await readPasswordFrom(process.stdin, MAX_PASSWORD_LENGTH * 4 + 2)
-      if (input === null) {
-        io.err.write(`baton users: password: ${TOO_LONG}\n`)
-        return 2
-      }
-      password = input
-    } else if (process.stdin.isTTY) {
-      password = await promptHidden(process.stdin, process.stderr, 'Password: ')
-      if ((await promptHidden(process.stdin, process.stderr, 'Password (again): ')) !== password) {
-        io.err.write('baton users: the passwords do not match\n')
-        return 2
-      }
-    } else {
-      io.err.write(
-        'baton users: standard input is not a terminal, so the password cannot be prompted for; ' + 'pipe it in with --password-stdin\n',
-      )
-      return 2
-    }
+    const password = await readNewPassword(io, parsed.passwordStdin)
+    if (typeof password === 'number') return password
     const passwordProblem = validatePassword(password)
     if (passwordProblem !== null) {
       io.err.write(`baton users: password: ${passwordProblem}\n`)
@@ -154,6 +132,38 @@ export async function runUsersCommand(
   } finally {
     await store?.close()
   }
+}
+
+/**
+ * The new user's password: from the test hook, standard input (`--password-stdin`) or a prompt
+ * asked twice. A number is the exit status of a failure, whose message is already written.
+ */
+async function readNewPassword(io: UsersCommandIO, passwordStdin: boolean): Promise<string | number> {
+  if (io.readPassword) {
+    const password = await io.readPassword()
+    return passwordStdin ? trimOneNewline(password) : password
+  }
+  if (passwordStdin) {
+    // Four bytes per character at most, plus a newline: more than that is not a password.
+    const input = await readPasswordFrom(process.stdin, MAX_PASSWORD_LENGTH * 4 + 2)
+    if (input === null) {
+      io.err.write(`baton users: password: ${TOO_LONG}\n`)
+      return 2
+    }
+    return input
+  }
+  if (process.stdin.isTTY) {
+    const password = await promptHidden(process.stdin, process.stderr, 'Password: ')
+    if ((await promptHidden(process.stdin, process.stderr, 'Password (again): ')) !== password) {
+      io.err.write('baton users: the passwords do not match\n')
+      return 2
+    }
+    return password
+  }
+  io.err.write(
+    'baton users: standard input is not a terminal, so the password cannot be prompted for; ' + 'pipe it in with --password-stdin\n',
+  )
+  return 2
 }
 
 type ParsedArgs = { kind: 'help' } | { kind: 'usage'; message: string } | { kind: 'add'; username: string; passwordStdin: boolean }
