@@ -93,35 +93,8 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
     location.kind === 'sqlite'
       ? await openSqlite(location.file, table, timeoutMs)
       : await openPostgres(location.url, table, timeoutMs, options.log)
-  let columns: Map<string, string>
-  let sampleHashes: string[]
   const [id, name, password] = [quote('id'), quote(usernameField), quote('password')]
-  try {
-    columns = await backend.columns()
-    const missing = ['id', usernameField, 'password'].filter((c) => !columns.has(backend.columnKey(c)))
-    if (columns.size === 0 || missing.length > 0) {
-      const where = location.kind === 'sqlite' ? location.file : maskDatabaseURL(location.url)
-      throw new ConfigError([
-        columns.size === 0
-          ? {
-              variable: 'DJANGO_USER_TABLE',
-              problem: `no table ${table} in ${where}.`,
-              fix: "Run Django's migrate there, or name your user model's table.",
-            }
-          : {
-              variable: missing.includes(usernameField) ? 'DJANGO_USERNAME_FIELD' : 'DJANGO_USER_TABLE',
-              problem: `table ${table} has no column ${missing.join(', ')}.`,
-              fix: "Name the user model's table (db_table) and the USERNAME_FIELD column.",
-            },
-      ])
-    }
-    sampleHashes = await backend.sample(
-      `SELECT ${password} AS password FROM ${quote(table)} WHERE ${password} NOT LIKE '!%' ORDER BY ${id} DESC LIMIT 20`,
-    )
-  } catch (err) {
-    await backend.close()
-    throw err
-  }
+  const { columns, sampleHashes } = await readTableShape(backend, location, table, usernameField)
   // AbstractBaseUser declares is_active = True as a class attribute: a custom model without the
   // column has only active users, as Django's ModelBackend sees them.
   const active = columns.has(backend.columnKey('is_active')) ? quote('is_active') : '1'
@@ -191,6 +164,46 @@ export async function createDjangoUserStore(options: DjangoUserStoreOptions): Pr
       return false
     },
     close: () => backend.close(),
+  }
+}
+
+/**
+ * The table's column types, checked for `id`, the username field and `password`, and a sample of
+ * its password hashes (for the hasher check). Closes `backend` when the table does not fit.
+ */
+async function readTableShape(
+  backend: Backend,
+  location: DatabaseLocation,
+  table: string,
+  usernameField: string,
+): Promise<{ columns: Map<string, string>; sampleHashes: string[] }> {
+  const [id, password] = [quote('id'), quote('password')]
+  try {
+    const columns = await backend.columns()
+    const missing = ['id', usernameField, 'password'].filter((c) => !columns.has(backend.columnKey(c)))
+    if (columns.size === 0 || missing.length > 0) {
+      const where = location.kind === 'sqlite' ? location.file : maskDatabaseURL(location.url)
+      throw new ConfigError([
+        columns.size === 0
+          ? {
+              variable: 'DJANGO_USER_TABLE',
+              problem: `no table ${table} in ${where}.`,
+              fix: "Run Django's migrate there, or name your user model's table.",
+            }
+          : {
+              variable: missing.includes(usernameField) ? 'DJANGO_USERNAME_FIELD' : 'DJANGO_USER_TABLE',
+              problem: `table ${table} has no column ${missing.join(', ')}.`,
+              fix: "Name the user model's table (db_table) and the USERNAME_FIELD column.",
+            },
+      ])
+    }
+    const sampleHashes = await backend.sample(
+      `SELECT ${password} AS password FROM ${quote(table)} WHERE ${password} NOT LIKE '!%' ORDER BY ${id} DESC LIMIT 20`,
+    )
+    return { columns, sampleHashes }
+  } catch (err) {
+    await backend.close()
+    throw err
   }
 }
 

@@ -63,17 +63,7 @@ export async function createPostgresUserStore(options: PostgresUserStoreOptions)
   const { url, log } = options
   const address = maskDatabaseURL(url)
   const secrets = secretsOf(url)
-  if (!URL.canParse(url) || !/^postgres(ql)?:\/\//i.test(url)) {
-    throw new ConfigError([
-      {
-        variable: 'DATABASE_URL',
-        problem: `is not a PostgreSQL URL (${address}).`,
-        fix:
-          'Write postgres://user:password@host:5432/dbname, percent-encoding special ' +
-          'characters in the password (@ as %40, # as %23, / as %2F).',
-      },
-    ])
-  }
+  checkPostgresURL(url, address)
   const { default: pg } = await import('pg')
   const pool: Pool = new pg.Pool({
     connectionString: url,
@@ -161,6 +151,21 @@ export async function createPostgresUserStore(options: PostgresUserStoreOptions)
     async close() {
       if (!pool.ended) await pool.end()
     },
+  }
+}
+
+/** @throws ConfigError when `url` is not a PostgreSQL URL (`address` is it masked, for the message). */
+function checkPostgresURL(url: string, address: string): void {
+  if (!URL.canParse(url) || !/^postgres(ql)?:\/\//i.test(url)) {
+    throw new ConfigError([
+      {
+        variable: 'DATABASE_URL',
+        problem: `is not a PostgreSQL URL (${address}).`,
+        fix:
+          'Write postgres://user:password@host:5432/dbname, percent-encoding special ' +
+          'characters in the password (@ as %40, # as %23, / as %2F).',
+      },
+    ])
   }
 }
 
