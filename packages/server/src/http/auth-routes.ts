@@ -23,7 +23,12 @@ type Body<K extends string> = { Body: Record<K, string> }
 
 const BEARER = [{ bearer: [] }]
 
-/** Login, refresh, verify, logout, logout-all and register (SPEC §1), simplejwt's wire format. */
+/**
+ * Login, refresh, verify, logout, logout-all and register (SPEC §1), simplejwt's wire format.
+ *
+ * Longer than ~100 lines on purpose: it is the list of the auth routes, each schema beside its
+ * handler and the aliases beside the route they alias.
+ */
 export function registerAuthRoutes(app: FastifyInstance, deps: Deps, sessions: Sessions): void {
   const cookieMode = deps.config.tokenTransport === 'cookie'
   // Cookie mode reads the refresh token from its cookie, after the CSRF header: no body then.

@@ -59,6 +59,9 @@ interface AddressState {
  * each admit at most the budget they know of (an address bursting on K instances at once can
  * reach K x N failures before they all see the shared count, never more). A store that is down
  * still counts here, in this process.
+ *
+ * Longer than ~100 lines on purpose: the gate's three methods and the helpers they share all
+ * work on the same three per-address maps this closure holds; split out, each would take them all.
  */
 export function createRefreshGate(options: RefreshGateOptions): RefreshGate {
   const { limit, store, clock, limited } = options

@@ -7,6 +7,9 @@ const MAX_COUNTERS = 100_000
  * An in-process store: for tests, and for a single development process that may forget
  * everything on restart (which logs users out; it never lets anyone in).
  * Every method runs synchronously inside one turn of the event loop, so `rotate` is atomic.
+ *
+ * Longer than ~100 lines on purpose: it is the SessionStore object, one short method per
+ * operation over the three maps this closure holds (the rules themselves are store/rotation.ts's).
  */
 export function createMemoryStore(): SessionStore {
   const sessions = new Map<string, SessionRecord>()
