@@ -78,6 +78,9 @@ function addNextJti(db: BetterSqlite3.Database): void {
  * transaction, which SQLite serialises across processes.
  *
  * better-sqlite3 is loaded lazily, so deployments on Redis never load the native addon.
+ *
+ * Longer than ~100 lines on purpose: it is the SessionStore object over the prepared statements
+ * and transactions this closure holds, one short method per operation (the rules are rotation.ts's).
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<SessionStore> {
   const { default: Database } = await import('better-sqlite3')
