@@ -170,6 +170,8 @@ function startBatonInstance(name: BatonInstance['name'], port: number, env: Reco
       if (line.includes('"revoke_unreplicated"')) {
         const sid = /"sid":"([^"]+)"/.exec(line)?.[1]
         if (sid !== undefined) unreplicated.add(sid)
+        // A logout-all's one warning names every session it revoked.
+        for (const m of /"sids":\[([^\]]*)\]/.exec(line)?.[1]?.matchAll(/"([^"]+)"/g) ?? []) unreplicated.add(m[1] as string)
       }
     }
     if (lines.length > 4000) lines = lines.slice(-2000)

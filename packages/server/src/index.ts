@@ -106,6 +106,8 @@ export async function createServer(options: ServerOptions = {}): Promise<BatonSe
     metrics,
     clock,
   })
+  // The outage spans other instances saved (bounded by STORE_TIMEOUT_MS; none on a store that is down).
+  await store.ready
 
   let users: UserStore | null = options.users ?? null
   if (users === null && options.credentials === undefined) {

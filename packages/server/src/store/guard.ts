@@ -4,7 +4,7 @@ import { withDeadline } from '../deadline.js'
 import { StoreUnavailableError } from '../errors.js'
 import { describeError } from '../secrets.js'
 import type { Metrics } from '../metrics.js'
-import { OutageSpans, type OutageSpan } from './outage-spans.js'
+import { KEEP_MS, OutageSpans, type OutageSpan, unionSpans } from './outage-spans.js'
 import type { SessionStore } from './types.js'
 
 export interface GuardOptions {
@@ -30,9 +30,17 @@ export interface GuardedStore extends SessionStore {
   readonly state: () => CircuitState
   /** Ping through the guard: latency in ms, or a StoreUnavailableError. */
   readonly check: () => Promise<number>
-  /** When the store could not answer, for a rotation's grace window (outage-spans.ts). */
+  /**
+   * When the store could not answer this instance or, where the store keeps them, any instance
+   * (outage-spans.ts), for a rotation's grace window.
+   */
   readonly outages: (now: number) => readonly OutageSpan[]
+  /** Settles once the spans other instances (or this one before a restart) saved are loaded. */
+  readonly ready: Promise<void>
 }
+
+/** How often the spans other instances saved are read again (one command per instance). */
+export const SHARED_OUTAGES_REFRESH_MS = 5_000
 
 const OPERATIONS = [
   'createSession',
@@ -74,6 +82,8 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   let probe: NodeJS.Timeout | null = null
   let closed = false
   const spans = new OutageSpans()
+  /** Spans saved in the store by any instance (this one included), newest load. */
+  let shared: readonly OutageSpan[] = []
   const wallClock = options.clock ?? systemClock
   metrics?.storeUp.set(1)
   metrics?.circuitState.set(0)
@@ -105,12 +115,25 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     if (state === 'closed') return
     state = 'closed'
     failures = 0
-    spans.succeeded(wallClock())
+    share(spans.succeeded(wallClock()))
     if (probe !== null) clearInterval(probe)
     probe = null
     metrics?.storeUp.set(1)
     metrics?.circuitState.set(0)
     log.info({ event: 'store_recovered', store: store.kind, address }, 'session store recovered: circuit closed')
+  }
+
+  /** An outage just ended: saved where every instance (and this one after a restart) reads it. */
+  function share(span: OutageSpan | null): void {
+    if (span === null || store.saveOutage === undefined || closed) return
+    const save = store.saveOutage(span, wallClock()).then(loadShared)
+    // Best effort: a span not saved costs only the credit another instance would have given.
+    void withDeadline(save, timeoutMs, storeTimeout).catch(() => undefined)
+  }
+
+  async function loadShared(): Promise<void> {
+    if (store.loadOutages === undefined || closed) return
+    shared = await store.loadOutages(wallClock())
   }
 
   /** `input` is the operation's first argument: its ids are read only if the call fails. */
@@ -125,7 +148,7 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     try {
       const result = await withDeadline(run(), timeoutMs, storeTimeout)
       failures = 0
-      spans.succeeded(wallClock())
+      share(spans.succeeded(wallClock()))
       metrics?.storeLatency.observe({ operation, result: 'ok' }, (performance.now() - start) / 1000)
       return result
     } catch (err) {
@@ -149,14 +172,30 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
     const fn = store[op] as (...args: unknown[]) => Promise<unknown>
     guarded[op] = (...args: unknown[]) => call(op, () => fn.apply(store, args), args[0])
   }
+  let refresher: NodeJS.Timeout | null = null
+  if (store.loadOutages !== undefined) {
+    refresher = setInterval(() => {
+      if (state === 'closed') void withDeadline(loadShared(), timeoutMs, storeTimeout).catch(() => undefined)
+    }, SHARED_OUTAGES_REFRESH_MS)
+    refresher.unref()
+  }
+  guarded.ready = withDeadline(loadShared(), timeoutMs, storeTimeout).catch(() => undefined)
   guarded.close = async () => {
     closed = true
     if (probe !== null) clearInterval(probe)
+    if (refresher !== null) clearInterval(refresher)
     await store.close()
   }
   guarded.state = () => state
   guarded.check = () => call('ping', () => store.ping())
-  guarded.outages = (now: number) => spans.list(now)
+  guarded.outages = (now: number) => {
+    const own = spans.list(now)
+    if (shared.length === 0) return own
+    return unionSpans(
+      own,
+      shared.filter((span) => span[1] >= now - KEEP_MS),
+    )
+  }
   return guarded as unknown as GuardedStore
 }
 

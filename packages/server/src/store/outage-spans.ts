@@ -9,11 +9,16 @@
  * the 15 s grace window, the retry that finally gets through was answered `token_reused` and an
  * honest user was logged out (the chaos run found it). The window now counts only time in which
  * the store answered: the retry is still inside it.
+ *
+ * Spans are shared through the store where it outlives the process (Redis: `saveOutage`,
+ * `loadOutages`): the retry may reach another instance, or this one restarted, after the outage
+ * (the 30-minute chaos run of 2026-12-07 saw an instance killed during one, and its successor
+ * answered the retry `token_reused`). The guard merges the shared spans with its own.
  */
 export type OutageSpan = readonly [start: number, end: number]
 
 /** Spans older than this are dropped: more credit than {@link MAX_GRACE_CREDIT_MS} is never given. */
-const KEEP_MS = 10 * 60_000
+export const KEEP_MS = 10 * 60_000
 /** A bound on what is kept, however often the store flaps. */
 const MAX_SPANS = 32
 /**
@@ -35,12 +40,14 @@ export class OutageSpans {
     if (this.#openSince === null || startedAt < this.#openSince) this.#openSince = startedAt
   }
 
-  /** A call answered at `now`: an outage under way ends here. */
-  succeeded(now: number): void {
-    if (this.#openSince === null) return
-    this.#closed.push([this.#openSince, Math.max(this.#openSince, now)])
+  /** A call answered at `now`: an outage under way ends here, and is answered (else `null`). */
+  succeeded(now: number): OutageSpan | null {
+    if (this.#openSince === null) return null
+    const span: [number, number] = [this.#openSince, Math.max(this.#openSince, now)]
+    this.#closed.push(span)
     this.#openSince = null
     if (this.#closed.length > MAX_SPANS) this.#closed.splice(0, this.#closed.length - MAX_SPANS)
+    return span
   }
 
   /** The spans that can still matter at `now`, oldest first; one under way ends at `now`. */
@@ -52,6 +59,32 @@ export class OutageSpans {
     if (this.#openSince !== null) spans.push([this.#openSince, now])
     return spans
   }
+}
+
+/**
+ * The union of two lists of spans, overlapping ones merged (so that no instant is credited twice),
+ * the newest {@link MAX_SPANS} kept, oldest first. `b` empty answers `a` itself.
+ */
+export function unionSpans(a: readonly OutageSpan[], b: readonly OutageSpan[]): readonly OutageSpan[] {
+  if (b.length === 0) return a
+  const all = [...a, ...b].sort((x, y) => x[0] - y[0])
+  const out: [number, number][] = []
+  for (const [start, end] of all) {
+    const last = out[out.length - 1]
+    if (last !== undefined && start <= last[1]) last[1] = Math.max(last[1], end)
+    else out.push([start, end])
+  }
+  return out.length > MAX_SPANS ? out.slice(out.length - MAX_SPANS) : out
+}
+
+/** Parses {@link encodeSpans}'s form; anything malformed is skipped (it came from the store). */
+export function decodeSpans(text: readonly string[]): OutageSpan[] {
+  const out: OutageSpan[] = []
+  for (const item of text) {
+    const [s, e] = item.split(',').map(Number)
+    if (Number.isSafeInteger(s) && Number.isSafeInteger(e) && (e as number) >= (s as number)) out.push([s as number, e as number])
+  }
+  return out
 }
 
 /**

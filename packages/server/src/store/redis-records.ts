@@ -18,6 +18,8 @@ export const sessionKey = (id: string): string => `baton:{${id}}:session:v2`
 /** The user's index of session ids (a sorted set scored by absolute expiry). */
 export const userKey = (userId: string): string => `baton:user:{${userId}}`
 export const counterKey = (key: string): string => `baton:rl:{${key}}`
+/** Every instance's outage spans (outage-spans.ts): a sorted set of `start,end`, scored by end. */
+export const OUTAGES_KEY = 'baton:outages'
 /** Deleted (never written) by `ping()` to check a node accepts writes again. */
 export const PROBE_KEY = 'baton:probe'
 

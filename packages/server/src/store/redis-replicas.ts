@@ -39,19 +39,24 @@ export class ReplicaConfirmer {
     this.#o = options
   }
 
-  /** Waits (briefly) for a replica to hold session `id`'s revocation; warns when none does. */
-  async confirm(id: string): Promise<void> {
+  /**
+   * Waits (briefly) for a replica to hold session `id`'s revocation; warns when none does. The
+   * warning names every session in `covers`: the revocations made on the same node just before
+   * (a logout-all), which one WAIT confirms or not together.
+   */
+  async confirm(id: string, covers: readonly string[] = [id]): Promise<void> {
+    const named = covers.length > 1 ? { sid: id, sids: covers } : { sid: id }
     try {
-      await this.#waitForReplica(id)
+      await this.#waitForReplica(id, named)
     } catch (err) {
       this.#o.log?.warn(
-        { event: 'revoke_unreplicated', sid: id, address: this.#o.address, err },
+        { event: 'revoke_unreplicated', ...named, address: this.#o.address, err },
         'a revocation could not be confirmed by a replica: a failover now could bring the session back',
       )
     }
   }
 
-  async #waitForReplica(id: string): Promise<void> {
+  async #waitForReplica(id: string, named: { sid: string; sids?: readonly string[] }): Promise<void> {
     const { run, log, address } = this.#o
     const key = sessionKey(id)
     const info = String(await run(() => this.#onNodeOf(key, ['info', 'replication'])))
@@ -63,7 +68,7 @@ export class ReplicaConfirmer {
       // that way), so that is the same warning, naming the window.
       if (!this.#o.sentinel) return
       log?.warn(
-        { event: 'revoke_unreplicated', sid: id, replicas, waitMs: 0, address },
+        { event: 'revoke_unreplicated', ...named, replicas, waitMs: 0, address },
         'a revocation was made on a primary with no replica connected (a failover under way?): it could be lost',
       )
       return
@@ -74,7 +79,7 @@ export class ReplicaConfirmer {
     if (acked >= 1) return
     if (!paused) this.#pausedUntil = performance.now() + REPLICA_WAIT_PAUSE_MS
     log?.warn(
-      { event: 'revoke_unreplicated', sid: id, replicas, waitMs: paused ? 0 : waitMs, address },
+      { event: 'revoke_unreplicated', ...named, replicas, waitMs: paused ? 0 : waitMs, address },
       'a revocation was not confirmed by any replica: a failover now could bring the session back',
     )
   }

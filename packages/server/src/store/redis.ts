@@ -1,10 +1,20 @@
 import { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { parseRedisURL, type RedisURLParts } from '../redis-url.js'
-import { encodeSpans } from './outage-spans.js'
+import { decodeSpans, encodeSpans, KEEP_MS, type OutageSpan } from './outage-spans.js'
 import { RedisCommands } from './redis-commands.js'
 import { openRedisConnection, type RedisClient } from './redis-connection.js'
-import { boundUserAgent, counterKey, PROBE_KEY, recordFields, sessionKey, toRecord, TTL_MARGIN_MS, userKey } from './redis-records.js'
+import {
+  boundUserAgent,
+  counterKey,
+  OUTAGES_KEY,
+  PROBE_KEY,
+  recordFields,
+  sessionKey,
+  toRecord,
+  TTL_MARGIN_MS,
+  userKey,
+} from './redis-records.js'
 import { ReplicaConfirmer } from './redis-replicas.js'
 import { RECORD_FIELDS } from './redis-scripts.js'
 import { newRecord } from './rotation.js'
@@ -283,8 +293,10 @@ export class RedisStore implements SessionStore {
     const revoked = ids.filter((_, i) => changed[i] === 1)
     // One confirmation per node: in a Cluster the sessions may live on several. One after the
     // other, so that a replica that does not answer costs one wait, not one per session.
-    const confirm = this.#client instanceof Cluster ? revoked : revoked.slice(0, 1)
-    for (const id of confirm) await this.#replicas.confirm(id)
+    // Without a Cluster one WAIT covers them all, and its warning names them all (the chaos run
+    // of 2026-12-07 saw the second session of a logout-all come back unnamed).
+    if (this.#client instanceof Cluster) for (const id of revoked) await this.#replicas.confirm(id)
+    else if (revoked.length > 0) await this.#replicas.confirm(revoked[0] as string, revoked)
     return revoked.length
   }
 
@@ -335,6 +347,25 @@ export class RedisStore implements SessionStore {
       () => this.#client.batonReleaseCounter(counterKey(key), String(resetAt)),
       () => true,
     )
+  }
+
+  /** One member per span; old ones trimmed and the key given a TTL in the same round trip. */
+  async saveOutage(span: OutageSpan, now: number): Promise<void> {
+    const [start, end] = span
+    await this.#commands.run(
+      () =>
+        this.#client
+          .multi()
+          .zadd(OUTAGES_KEY, end, `${Math.floor(start)},${Math.ceil(end)}`)
+          .zremrangebyscore(OUTAGES_KEY, '-inf', now - KEEP_MS)
+          .pexpire(OUTAGES_KEY, KEEP_MS)
+          .exec(),
+      () => true,
+    )
+  }
+
+  async loadOutages(now: number): Promise<OutageSpan[]> {
+    return decodeSpans(await this.#commands.run(() => this.#client.zrangebyscore(OUTAGES_KEY, now - KEEP_MS, '+inf')))
   }
 
   /**

@@ -69,6 +69,14 @@ export interface SessionStore {
    * attempt.
    */
   releaseCounter(key: string, resetAt: number): Promise<void>
+  /**
+   * Stores that outlive the process (Redis) keep the outage spans of every instance
+   * (outage-spans.ts), so that a retry reaching another instance, or one restarted, is credited
+   * the same outage. Embedded stores have none: they live and die with the process.
+   */
+  saveOutage?(span: OutageSpan, now: number): Promise<void>
+  /** The spans any instance saved that can still matter at `now`. */
+  loadOutages?(now: number): Promise<OutageSpan[]>
   /** Round-trip latency in milliseconds; throws when the store cannot answer. */
   ping(): Promise<number>
   /** Releases connections and files. */

@@ -238,4 +238,19 @@ test('sentinel: a revocation on a primary with no replica connected is one revok
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((l) => l.event === 'revoke_unreplicated' && l.sid === r.id)
   assert.equal(reuse.length, 1, logged())
+
+  // Log out everywhere: one WAIT covers the user's sessions, and its one warning names them all
+  // (the chaos run saw a logout-all's second session come back, unnamed).
+  const a = session()
+  const b = { ...session(), userId: a.userId }
+  await store.createSession(a)
+  await store.createSession(b)
+  assert.equal(await store.revokeUserSessions(a.userId, T0 + 2), 2)
+  const all = logged()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.event === 'revoke_unreplicated' && Array.isArray(l.sids))
+  assert.equal(all.length, 1, logged())
+  assert.deepEqual([...(all[0]!.sids as string[])].sort(), [a.id, b.id].sort())
 })
