@@ -114,6 +114,21 @@ test('redis: an outage one instance saw still extends the grace window after it 
   clock.advance(14_000)
   const late = await second.post('/api/auth/refresh/', { refresh: pair.refresh })
   assert.equal(late.json<{ code: string }>().code, 'token_reused', late.body)
+  // Bounded however often the store flaps: the newest 64 spans.
+  const store = (await import('../src/store/redis.js')).createRedisStore({ url: redis.url })
+  await waitFor(
+    () =>
+      store.ping().then(
+        () => true,
+        () => false,
+      ),
+    5_000,
+    'the store to connect',
+  )
+  for (let i = 0; i < 70; i++) await store.saveOutage([clock.now() + i, clock.now() + i + 1], clock.now())
+  assert.equal(Number(await redis.command('ZCARD', 'baton:outages')), 64)
+  assert.equal((await store.loadOutages(clock.now())).length, 64)
+  await store.close()
 })
 
 test('unionSpans / decodeSpans: overlapping spans are one (no instant credited twice); malformed members are skipped', async () => {

@@ -358,6 +358,8 @@ export class RedisStore implements SessionStore {
           .multi()
           .zadd(OUTAGES_KEY, end, `${Math.floor(start)},${Math.ceil(end)}`)
           .zremrangebyscore(OUTAGES_KEY, '-inf', now - KEEP_MS)
+          // However often the store flaps, across however many instances: the newest 64.
+          .zremrangebyrank(OUTAGES_KEY, 0, -65)
           .pexpire(OUTAGES_KEY, KEEP_MS)
           .exec(),
       () => true,
