@@ -1,20 +1,11 @@
 import { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { parseRedisURL, type RedisURLParts } from '../redis-url.js'
-import { decodeSpans, encodeSpans, KEEP_MS, type OutageSpan } from './outage-spans.js'
+import { encodeSpans, type OutageSpan } from './outage-spans.js'
 import { RedisCommands } from './redis-commands.js'
+import { loadOutages, saveOutage } from './redis-outages.js'
 import { openRedisConnection, type RedisClient } from './redis-connection.js'
-import {
-  boundUserAgent,
-  counterKey,
-  OUTAGES_KEY,
-  PROBE_KEY,
-  recordFields,
-  sessionKey,
-  toRecord,
-  TTL_MARGIN_MS,
-  userKey,
-} from './redis-records.js'
+import { boundUserAgent, counterKey, PROBE_KEY, recordFields, sessionKey, toRecord, TTL_MARGIN_MS, userKey } from './redis-records.js'
 import { ReplicaConfirmer } from './redis-replicas.js'
 import { RECORD_FIELDS } from './redis-scripts.js'
 import { newRecord } from './rotation.js'
@@ -349,25 +340,12 @@ export class RedisStore implements SessionStore {
     )
   }
 
-  /** One member per span; old ones trimmed and the key given a TTL in the same round trip. */
-  async saveOutage(span: OutageSpan, now: number): Promise<void> {
-    const [start, end] = span
-    await this.#commands.run(
-      () =>
-        this.#client
-          .multi()
-          .zadd(OUTAGES_KEY, end, `${Math.floor(start)},${Math.ceil(end)}`)
-          .zremrangebyscore(OUTAGES_KEY, '-inf', now - KEEP_MS)
-          // However often the store flaps, across however many instances: the newest 64.
-          .zremrangebyrank(OUTAGES_KEY, 0, -65)
-          .pexpire(OUTAGES_KEY, KEEP_MS)
-          .exec(),
-      () => true,
-    )
+  saveOutage(span: OutageSpan, now: number): Promise<void> {
+    return saveOutage(this.#client, this.#commands, span, now)
   }
 
-  async loadOutages(now: number): Promise<OutageSpan[]> {
-    return decodeSpans(await this.#commands.run(() => this.#client.zrangebyscore(OUTAGES_KEY, now - KEEP_MS, '+inf')))
+  loadOutages(now: number): Promise<OutageSpan[]> {
+    return loadOutages(this.#client, this.#commands, now)
   }
 
   /**
