@@ -71,7 +71,11 @@ export interface TopologyOptions {
 
 async function startDataNode(name: DataNode['name']): Promise<DataNode> {
   // `local`: DEBUG SLEEP is one of the faults; only loopback may send it.
-  const server = await startRedisServer({ config: ['enable-debug-command local'] })
+  // `rdb-del-sync-files yes`: without it a node restarted "without persistence" is not empty: it
+  // loads the dump.rdb its last full sync as a replica left behind (Redis keeps it by default),
+  // and the 30-minute run of 2026-12-07 saw that stale copy bring a revoked session back and fork
+  // a token's successors. README "Redis in production" asks operators for the same setting.
+  const server = await startRedisServer({ config: ['enable-debug-command local', 'rdb-del-sync-files yes'] })
   const proxy = await startFaultProxy({ port: server.port })
   const node: DataNode = {
     name,
