@@ -181,6 +181,20 @@ export const persistence = defineCheck({
           "Managed services often hide CONFIG; check in the provider's console that snapshots or AOF are on, or a restart logs everyone out.",
       })
     }
+    // Without persistence a restart should come back empty, but Redis keeps the dump.rdb that a
+    // full sync as a replica wrote (rdb-del-sync-files no, its default) and loads it at start: a
+    // stale copy, in which sessions revoked since are live again (the chaos run saw one).
+    const del = await ctx.session.command(['CONFIG', 'GET', 'rdb-del-sync-files'])
+    const keepsSyncFiles = Array.isArray(del) && del[1] === 'no'
+    if (keepsSyncFiles) {
+      return report({
+        status: 'warn',
+        message: 'No persistence (AOF off, save ""), and rdb-del-sync-files is no.',
+        meaning:
+          'A restart does not come back empty: Redis loads the dump.rdb its last full sync as a replica left, a stale copy in which sessions logged out since are live again. Without that file, a restart would only log every user out.',
+        fix: 'Set rdb-del-sync-files yes (Redis 6.2+), or turn on AOF (appendonly yes) or RDB snapshots (save 3600 1 300 100 60 10000).',
+      })
+    }
     return report({
       status: 'warn',
       message: 'No persistence: AOF is off and no RDB snapshots are configured (save "").',
