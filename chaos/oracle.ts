@@ -42,6 +42,8 @@ export interface Explained {
   ownAction: number
   /** Revocations undone by a failover after baton logged them unconfirmed (named windows). */
   unreplicatedUndone: string[]
+  /** Tokens answered a second successor after a fault destroyed the rotation to the first. */
+  forksAfterLoss: string[]
 }
 
 export interface Verdict {
@@ -99,7 +101,14 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
 export function judge(input: OracleInput): Verdict {
   const { history } = input
   const ex = history.exchanges
-  const explained: Explained = { killedInstance: 0, attacked: 0, faultDestroyed: [], ownAction: 0, unreplicatedUndone: [] }
+  const explained: Explained = {
+    killedInstance: 0,
+    attacked: 0,
+    faultDestroyed: [],
+    ownAction: 0,
+    unreplicatedUndone: [],
+    forksAfterLoss: [],
+  }
 
   const fivexx = ex.filter((e) => e.status !== null && e.status >= 500 && e.status !== 503)
   // What an honest client may be answered: success, 401 (a session ended), 503 (an outage); a
@@ -197,19 +206,26 @@ export function judge(input: OracleInput): Verdict {
   explained.unreplicatedUndone = [...unreplicatedUndone, ...unreplicatedReplays]
 
   const successors = new Map<string, Set<string>>()
+  /** When each token's first successor was answered. */
+  const firstIssued = new Map<string, number>()
   const forks: string[] = []
   for (const e of ex) {
     if (e.kind !== 'refresh' || e.status !== 200 || e.jti === undefined || e.successor === undefined) continue
     const set = successors.get(e.jti) ?? new Set<string>()
     set.add(e.successor)
     successors.set(e.jti, set)
-    if (set.size === 2)
-      forks.push(
-        `jti ${e.jti} has successors ${[...set].join(', ')}: ${ex
-          .filter((x) => x.jti === e.jti && x.status === 200)
-          .map(show)
-          .join(' | ')}`,
-      )
+    if (!firstIssued.has(e.jti)) firstIssued.set(e.jti, e.t1)
+    if (set.size !== 2) continue
+    const line = `jti ${e.jti} has successors ${[...set].join(', ')}: ${ex
+      .filter((x) => x.jti === e.jti && x.status === 200)
+      .map(show)
+      .join(' | ')}`
+    // A fault that destroys data between the two answers took the first successor's rotation
+    // with it: that successor is not valid any more, so two were never valid at once.
+    const first = firstIssued.get(e.jti) as number
+    const loss = history.faults.find((f) => f.destroysData && f.start >= first - 5_000 && f.start <= e.t0)
+    if (loss !== undefined) explained.forksAfterLoss.push(`${line}; the first successor's write was lost in ${loss.kind} at ${loss.start}`)
+    else forks.push(line)
   }
 
   // Retry storm: runs of failed refreshes (503 / no answer) per client, against the backoff's
@@ -266,7 +282,11 @@ export function judge(input: OracleInput): Verdict {
       undone,
       `${input.revoked.length} revoked tokens, ${input.revokedProbes.length} probes; ${unreplicatedUndone.length} undone in a named window (revoke_unreplicated, then a failover)`,
     ),
-    invariant('one successor per refresh token', forks, `${successors.size} rotated jtis`),
+    invariant(
+      'one successor per refresh token',
+      forks,
+      `${successors.size} rotated jtis; ${explained.forksAfterLoss.length} answered again after a fault destroyed the first rotation`,
+    ),
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
     invariant('every Redis key has a TTL', input.keys.withoutTTL, `${input.keys.total} keys, ${input.keys.withoutTTL.length} without TTL`),
     invariant(

@@ -135,6 +135,11 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
     out.push(`revocations undone inside a named window (${windows.length}): baton logged revoke_unreplicated, then the primary moved:`)
     for (const w of windows.slice(0, 20)) out.push(`  ${w}`)
   }
+  const refork = verdict.explained.forksAfterLoss
+  if (refork.length > 0) {
+    out.push(`tokens answered a second successor after a fault destroyed the first rotation (${refork.length}):`)
+    for (const w of refork.slice(0, 20)) out.push(`  ${w}`)
+  }
   const failed = verdict.invariants.filter((i) => !i.pass)
   out.push('')
   out.push(failed.length === 0 ? 'all invariants hold' : `${failed.length} invariant(s) violated`)
@@ -157,6 +162,7 @@ export function formatReport(info: RunInfo, history: History, recovery: Map<Faul
       ownAction: verdict.explained.ownAction,
       faultDestroyed: destroyed.length,
       unreplicatedUndone: windows.length,
+      forksAfterLoss: refork.length,
     },
     violated: failed.length,
   }

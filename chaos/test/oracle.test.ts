@@ -60,6 +60,21 @@ test('two successors of one jti fail, naming the jti', () => {
   assert.match(fork?.excerpt[0] ?? '', /jti j1 has successors j2, j3/)
 })
 
+// The 30-minute run of 2026-12-07: a revoked session came back from a stale copy, a probe
+// rotated it, a second loss took that rotation, and the next probe got another successor. The
+// first was no longer valid: named, not failed; without a fault in between it still fails.
+test('two successors of one jti with a fault that destroyed data between them are named, not failed', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ actor: 'u1/t1', jti: 'j1', sid: 's1', successor: 'j3', successorSid: 's1', t0: 9000, t1: 9010 }))
+  h.faults.push({ kind: 'redis-kill', target: 'redis-a', start: 5000, end: 6000, failedOver: false, destroysData: true })
+  const verdict = judge(input(h))
+  assert.equal(verdict.invariants.find((i) => i.name === 'one successor per refresh token')?.pass, true)
+  assert.match(verdict.explained.forksAfterLoss[0] ?? '', /jti j1 has successors j2, j3.*lost in redis-kill at 5000/)
+  // A fault that keeps the data (a pause) explains nothing.
+  h.faults[0] = { kind: 'redis-stop', target: 'redis-a', start: 5000, end: 6000, failedOver: false, destroysData: false }
+  assert.equal(judge(input(h)).invariants.find((i) => i.name === 'one successor per refresh token')?.pass, false)
+})
+
 test('a 500 fails; a 503 does not', () => {
   const h = clean()
   h.exchanges.push(exchange({ status: 503, code: 'store_unavailable', jti: 'j2' }))
