@@ -5,13 +5,14 @@
  * of the baton/peer ratios, then one JSON line last. Never part of the tests. See bench/README.md,
  * "Peers", for what each side runs and every setting that differs from the peers' defaults.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Algorithm } from '../../packages/server/src/config.js'
 import { startRedisServer } from '../../packages/server/test/helpers/redis-server.js'
+import { PYTHON } from '../../interop/helpers/django.js'
 import { runLoad } from '../lib/load.js'
 import { type CpuProbe, loadAverage, processCpuSeconds } from '../lib/proc.js'
 import { ROOT } from '../lib/server.js'
@@ -206,6 +207,25 @@ async function group(run: Run, store: Store, mode: Mode, system: System, pairedW
 
 /** better-auth's own package (bench/peers, its lockfile) and baton's build. */
 function prepare(build: boolean): void {
+  // The seed's stack on Debian's packages, as the test command installs them, plus django-redis
+  // for the Redis row (a fresh machine has none of them).
+  const imports = 'import django, rest_framework, rest_framework_simplejwt, gunicorn, django_redis'
+  if (spawnSync(PYTHON, ['-c', imports], { stdio: 'ignore' }).status !== 0) {
+    const packages = [
+      'python3-django',
+      'python3-djangorestframework',
+      'python3-djangorestframework-simplejwt',
+      'gunicorn',
+      'python3-django-redis',
+    ]
+    log(`peers: installing ${packages.join(' ')} (apt-get)`)
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    execFileSync('apt-get', ['update', '-qq'], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+  }
   if (!existsSync(join(ROOT, 'bench/peers/node_modules/better-auth/package.json'))) {
     log('peers: installing bench/peers (npm ci --prefix bench/peers)')
     execFileSync('npm', ['ci', '--prefix', 'bench/peers', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
