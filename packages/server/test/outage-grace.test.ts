@@ -59,6 +59,7 @@ test('OutageSpans: a span runs from the first failed call to the next answer; on
   assert.deepEqual(spans.list(4_000), [[1_500, 4_000]])
   spans.succeeded(5_000)
   assert.deepEqual(spans.list(6_000), [[1_500, 5_000]])
+  assert.equal(spans.list(6_000), spans.list(6_500), 'no outage under way, nothing changed: the same array')
   for (let i = 0; i < 40; i++) {
     spans.failed(10_000 + i * 10)
     spans.succeeded(10_005 + i * 10)

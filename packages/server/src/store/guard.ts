@@ -4,7 +4,7 @@ import { withDeadline } from '../deadline.js'
 import { StoreUnavailableError } from '../errors.js'
 import { describeError } from '../secrets.js'
 import type { Metrics } from '../metrics.js'
-import { KEEP_MS, OutageSpans, type OutageSpan, unionSpans } from './outage-spans.js'
+import { OutageSpans, type OutageSpan, unionSpans } from './outage-spans.js'
 import type { SessionStore } from './types.js'
 
 export interface GuardOptions {
@@ -188,13 +188,16 @@ export function guardStore(store: SessionStore, options: GuardOptions): GuardedS
   }
   guarded.state = () => state
   guarded.check = () => call('ping', () => store.ping())
+  // Every refresh asks: the union is made again only when one of its two lists changed (a span
+  // closed or aged out, a load from the store), not per refresh. A span read from the store that
+  // has since aged out stays until the next load (at most 5 s): it credits nothing, as
+  // graceCredit never gives more than MAX_GRACE_CREDIT_MS, half of KEEP_MS.
+  let union: { own: readonly OutageSpan[]; shared: readonly OutageSpan[]; spans: readonly OutageSpan[] } | null = null
   guarded.outages = (now: number) => {
     const own = spans.list(now)
     if (shared.length === 0) return own
-    return unionSpans(
-      own,
-      shared.filter((span) => span[1] >= now - KEEP_MS),
-    )
+    if (union === null || union.own !== own || union.shared !== shared) union = { own, shared, spans: unionSpans(own, shared) }
+    return union.spans
   }
   return guarded as unknown as GuardedStore
 }

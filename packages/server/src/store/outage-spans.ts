@@ -34,6 +34,8 @@ export class OutageSpans {
   readonly #closed: [number, number][] = []
   /** Start of the outage under way, or null while the store answers. */
   #openSince: number | null = null
+  /** {@link list}'s answer while no outage is under way and nothing changed: the same array. */
+  #settled: readonly OutageSpan[] | null = null
 
   /** A call that started at `startedAt` failed. */
   failed(startedAt: number): void {
@@ -46,18 +48,25 @@ export class OutageSpans {
     const span: [number, number] = [this.#openSince, Math.max(this.#openSince, now)]
     this.#closed.push(span)
     this.#openSince = null
+    this.#settled = null
     if (this.#closed.length > MAX_SPANS) this.#closed.splice(0, this.#closed.length - MAX_SPANS)
     return span
   }
 
-  /** The spans that can still matter at `now`, oldest first; one under way ends at `now`. */
+  /**
+   * The spans that can still matter at `now`, oldest first; one under way ends at `now`. Every
+   * refresh asks: while no outage is under way the answer is the same array until a span closes
+   * or ages out (so a caller can cache what it derives from it), and a store that never failed
+   * costs no allocation.
+   */
   list(now: number): readonly OutageSpan[] {
-    // Every refresh asks: a store that never failed costs no allocation.
     if (this.#closed.length === 0 && this.#openSince === null) return NONE
-    while (this.#closed.length > 0 && (this.#closed[0] as [number, number])[1] < now - KEEP_MS) this.#closed.shift()
-    const spans: OutageSpan[] = [...this.#closed]
-    if (this.#openSince !== null) spans.push([this.#openSince, now])
-    return spans
+    while (this.#closed.length > 0 && (this.#closed[0] as [number, number])[1] < now - KEEP_MS) {
+      this.#closed.shift()
+      this.#settled = null
+    }
+    if (this.#openSince === null) return (this.#settled ??= [...this.#closed])
+    return [...this.#closed, [this.#openSince, now]]
   }
 }
 

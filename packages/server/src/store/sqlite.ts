@@ -146,27 +146,25 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Se
     else update.run(...changeable, after.expiresAt, after.id)
   }
 
-  // SPEC §3.2: the read-decide-write of a rotation is one IMMEDIATE transaction.
-  const rotateTx = db.transaction((input: Parameters<SessionStore['rotate']>[0]) => {
-    const before = read(input.id, input.now)
-    const decided = decideRotation(before, input)
-    if (decided.write !== null) write(before, decided.write)
-    return decided.outcome
-  })
-  // SPEC §9: create-if-missing and rotate in the same IMMEDIATE transaction, so racing workers
-  // exchanging one legacy token start one session.
-  const migrateTx = db.transaction((input: Parameters<SessionStore['migrateLegacy']>[0]) => {
-    const before = read(input.id, input.now)
-    const decided = decideMigration(before, input)
-    if (decided.write !== null) write(before, decided.write)
-    return decided.outcome
-  })
-  const touchTx = db.transaction((input: Parameters<SessionStore['touch']>[0]) => {
-    const before = read(input.id, input.now)
-    const decided = decideTouch(before, input)
-    if (decided.write !== null) write(before, decided.write)
-    return decided.outcome
-  })
+  /**
+   * SPEC §3.2: the read-decide-write of a rotation is one IMMEDIATE transaction (called with
+   * `.immediate`); store/rotation.ts decides, the same rules as the Redis scripts.
+   */
+  function readDecideWrite<I extends { id: string; now: number }, O>(
+    decide: (record: SessionRecord | null, input: I) => { outcome: O; write: SessionRecord | null },
+  ) {
+    return db.transaction((input: I): O => {
+      const before = read(input.id, input.now)
+      const decided = decide(before, input)
+      if (decided.write !== null) write(before, decided.write)
+      return decided.outcome
+    })
+  }
+  const rotateTx = readDecideWrite(decideRotation)
+  // SPEC §9: create-if-missing and rotate in the same transaction, so racing workers exchanging
+  // one legacy token start one session.
+  const migrateTx = readDecideWrite(decideMigration)
+  const touchTx = readDecideWrite(decideTouch)
   const incrementTx = db.transaction((key: string, windowMs: number, now: number): Counter => {
     const row = selectCounter.get(key)
     const next =

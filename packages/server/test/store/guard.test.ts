@@ -251,3 +251,41 @@ test('guard: close stops the probe and closes the store', async () => {
   await new Promise((r) => setTimeout(r, 60))
   assert.equal(state.pings, pings, 'the probe still pings after close')
 })
+
+// Outage spans shared through the store (outage-spans.ts): saved when an outage ends, read back
+// and merged with other instances' spans; the merged list is made once, not on every refresh.
+test('guard: an outage that ends is saved to the store, merged with the spans others saved, and the union is reused until one changes', async (t) => {
+  const { store: base, state } = switchableStore()
+  const saved: [number, number][] = [[100, 200]] // another instance's outage
+  let loads = 0
+  const store = {
+    ...(base as unknown as Record<string, unknown>),
+    saveOutage: async (span: readonly [number, number]) => void saved.push([span[0], span[1]]),
+    loadOutages: async () => {
+      loads++
+      return saved.map(([s, e]) => [s, e] as const)
+    },
+  } as unknown as SessionStore
+  let now = 1_000
+  const { log } = capture()
+  const guarded = guardStore(store, { timeoutMs: 50, address: 'test://store', log, failureThreshold: 100, clock: () => now })
+  t.after(() => guarded.close())
+  await guarded.ready
+  assert.equal(loads, 1, 'read once at start')
+  assert.deepEqual(guarded.outages(now), [[100, 200]])
+
+  state.hang = true
+  await assert.rejects(guarded.getSession('s', now), StoreUnavailableError)
+  state.hang = false
+  now = 3_000
+  await guarded.getSession('s', now)
+  // The save and the load that follows it run in the background.
+  for (let i = 0; i < 50 && loads < 2; i++) await new Promise((r) => setTimeout(r, 10))
+  assert.deepEqual(saved[1], [1_000, 3_000], 'the span this instance saw, saved')
+  const first = guarded.outages(4_000)
+  assert.deepEqual(first, [
+    [100, 200],
+    [1_000, 3_000],
+  ])
+  assert.equal(guarded.outages(4_500), first, 'nothing changed: the same array, no work per refresh')
+})
