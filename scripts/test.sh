@@ -45,6 +45,8 @@ fi
 # leaked by a future test ends the run once every test has reported, instead of hanging CI.
 # --test-timeout bounds each test file: the Django interop files start gunicorn and hash with
 # Django's default costs, which takes minutes on a loaded 2-core machine.
-node --import tsx --test --test-force-exit --test-concurrency="${TEST_CONCURRENCY:-4}" --test-timeout=600000 "${files[@]}" || status=$?
+# The spec reporter ends with a "failing tests" section: whoever reads only the tail of a CI log
+# (2026-12-07: a CI run that showed its last 300 lines and one failure, not which) sees them.
+node --import tsx --test --test-reporter=spec --test-force-exit --test-concurrency="${TEST_CONCURRENCY:-4}" --test-timeout=600000 "${files[@]}" || status=$?
 
 exit $status

@@ -4,7 +4,7 @@
  * (ky's Options / NormalizedOptions split).
  */
 import { defaultChannel, type TabChannel } from './tab-channel.js'
-import { defaultLock, refreshLockName, type Lock } from './tab-lock.js'
+import { defaultLock, LOCK_STEAL_SLACK_MS, refreshLockName, type Lock } from './tab-lock.js'
 import { createMemoryStorage, createWebStorage, type TokenStorage } from './token-storage.js'
 
 /** Default login path (djangorestframework-simplejwt's wire format, SPEC §1). */
@@ -105,7 +105,8 @@ export interface AuthClientOptions {
   fetch?: typeof fetch
   /**
    * Serialises refreshes across tabs.
-   * @default `navigator.locks` when present, else an in-process lock
+   * @default `navigator.locks` when present (a tab waits at most `timeout` + 2 s, then steals the
+   * lock from a frozen holder), else an in-process lock
    */
   lock?: Lock
   /**
@@ -306,7 +307,8 @@ export function resolveOptions(options: AuthClientOptions = {}): ResolvedClientO
   const refresh = endpointOption(options, 'refresh')
   const logout = endpointOption(options, 'logout')
   const storage = resolveStorage(options.storage, mode)
-  const lock = options.lock ?? defaultLock()
+  // A frozen tab's lock is stolen once it has been held longer than any refresh can take.
+  const lock = options.lock ?? defaultLock(timeout + LOCK_STEAL_SLACK_MS)
   return Object.freeze({
     baseURL: base.href,
     origin: base.origin,

@@ -32,11 +32,47 @@ export function createInProcessLock(): Lock {
   }
 }
 
-/** The lock behind `navigator.locks`, or `undefined` where the Web Locks API is missing. */
-export function createWebLock(locks: LockManager | undefined = globalThis.navigator?.locks): Lock | undefined {
+/**
+ * How long past the client's own call timeout a tab waits for the refresh lock before it takes
+ * the lock from its holder (ms). A holder that is still running finishes its refresh within the
+ * timeout; one that holds the lock longer is frozen or stuck.
+ */
+export const LOCK_STEAL_SLACK_MS = 2_000
+
+/**
+ * The lock behind `navigator.locks`, or `undefined` where the Web Locks API is missing.
+ *
+ * A plain `locks.request(name, fn)` waits for ever while the holder's page is frozen (Chromium's
+ * page lifecycle freezes background tabs, and a frozen page keeps its locks): supabase-js met
+ * those deadlocks in the field and removed its lock. Here a tab waits at most `waitMs`, then
+ * requests the lock with `steal: true`. Stealing is safe because of the server's grace window
+ * (SPEC §3.2): if the frozen holder's refresh did reach the server, presenting the same token
+ * again answers the same successor, and both tabs converge on one pair. The holder whose lock
+ * was stolen still gets its own refresh's result (its `locks.request` rejects, its work does not).
+ */
+export function createWebLock(locks: LockManager | undefined = globalThis.navigator?.locks, waitMs = 12_000): Lock | undefined {
   if (locks === undefined || typeof locks.request !== 'function') return undefined
-  return function webLock<R>(name: string, fn: () => Promise<R>): Promise<R> {
-    return locks.request(name, () => fn()) as Promise<R>
+  return async function webLock<R>(name: string, fn: () => Promise<R>): Promise<R> {
+    let work: Promise<R> | undefined
+    const run = (): Promise<R> => (work = fn())
+    const wait = new AbortController()
+    const timer = globalThis.setTimeout(() => wait.abort(), waitMs)
+    try {
+      return (await locks.request(name, { signal: wait.signal }, run)) as R
+    } catch (err) {
+      // Granted, then stolen by another tab: this tab's refresh still decides its own result.
+      if (work !== undefined) return work
+      if (!wait.signal.aborted) throw err
+    } finally {
+      globalThis.clearTimeout(timer)
+    }
+    // Not granted within waitMs: the holder is frozen or stuck. Take the lock.
+    try {
+      return (await locks.request(name, { steal: true }, run)) as R
+    } catch (err) {
+      if (work !== undefined) return work
+      throw err
+    }
   }
 }
 
@@ -65,9 +101,9 @@ export function refreshLockName(lock: Lock, baseURL: string, storage: object | n
 }
 
 /**
- * The default: Web Locks when present, else one in-process lock shared by every client of this
- * realm.
+ * The default: Web Locks when present (waiting at most `waitMs` for a holder before stealing),
+ * else one in-process lock shared by every client of this realm.
  */
-export function defaultLock(): Lock {
-  return createWebLock() ?? processLock
+export function defaultLock(waitMs?: number): Lock {
+  return createWebLock(globalThis.navigator?.locks, waitMs) ?? processLock
 }

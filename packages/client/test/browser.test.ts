@@ -4,30 +4,12 @@
  * BroadcastChannel, Web Locks), in two tabs of one origin against the fake server.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, normalize, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
+import { CHROMIUM, openBrowserTabs } from './helpers/browser-tabs.js'
 import { createFakeServer } from './helpers/fake-server.js'
 import { createFakeTime } from './helpers/fake-time.js'
-import { serveOverHTTP } from './helpers/http-server.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const dist = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist')
-
-const PAGE = `<!doctype html><meta charset="utf-8"><title>tab</title>
-<script type="module">
-  import * as baton from '/dist/index.js'
-  const client = baton.createAuthClient()
-  window.events = []
-  for (const name of ['tokens', 'degraded', 'recovered', 'session-expired', 'logout']) {
-    client.on(name, () => window.events.push(name))
-  }
-  window.client = client
-  window.baton = baton
-  window.ready = true
-</script>`
 
 test(
   'browser: two tabs load dist/ directly and share one refresh (Web Locks, BroadcastChannel, localStorage)',
@@ -35,30 +17,7 @@ test(
   async (t) => {
     const time = createFakeTime()
     const server = createFakeServer({ now: time.now })
-    const { origin } = await serveOverHTTP(t, {
-      async handle(request) {
-        const { pathname } = new URL(request.url)
-        if (pathname === '/') return new Response(PAGE, { headers: { 'content-type': 'text/html' } })
-        if (pathname.startsWith('/dist/')) {
-          const file = normalize(join(dist, pathname.slice('/dist/'.length)))
-          if (!file.startsWith(dist) || !existsSync(file)) return new Response('missing', { status: 404 })
-          return new Response(readFileSync(file), {
-            headers: { 'content-type': 'text/javascript' },
-          })
-        }
-        return server.handle(request)
-      },
-    })
-
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
-    t.after(() => browser.close())
-    const context = await browser.newContext()
-    const open = async (): Promise<Page> => {
-      const page = await context.newPage()
-      await page.goto(`${origin}/`)
-      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true)
-      return page
-    }
+    const { origin, open } = await openBrowserTabs(t, server)
     const a = await open()
     const b = await open()
 
