@@ -72,7 +72,7 @@ export interface History {
   faults: FaultRecord[]
   /** Intervals in which each baton instance was down (signal sent → /healthz answers again). */
   downtime: { inst: number; start: number; end: number }[]
-  samples: { t: number; rss: (number | null)[]; redisUsedMemory: number | null }[]
+  samples: { t: number; rss: (number | null)[]; fds: (number | null)[]; redisUsedMemory: number | null }[]
 }
 
 export function createHistory(): History {

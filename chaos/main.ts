@@ -7,12 +7,13 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { BATON_FAULTS, REDIS_FAULTS, newProbeSessions, planFaults, probeRevoked, runLane, type FaultContext } from './faults.js'
+import { openFds, rssBytes } from './baton-instance.js'
+import { BATON_FAULTS, newProbeSessions, planFaults, probeRevoked, runLane, type FaultContext } from './faults.js'
 import { createHistory, type FaultRecord } from './history.js'
 import { judge } from './oracle.js'
 import { mulberry32 } from './random.js'
 import { formatReport } from './report.js'
-import { rssBytes, startTopology, type Topology } from './topology.js'
+import { startSentinelStore, type ChaosStore } from './store.js'
 import { planUsers, runAttack, runUser, username, type Revoked, type RunContext } from './users.js'
 
 const HELP = `Usage: npm run chaos -- [--seed N] [--minutes M] [--users N] [--margin-ms MS] [--recovery-bound-ms MS]
@@ -32,6 +33,8 @@ whole history (see README, "Chaos run"). Everything stops by itself.
 
 const BATON_RSS_BOUND = 400 * 2 ** 20
 const REDIS_MEMORY_BOUND = 200 * 2 ** 20
+/** Open descriptors (sockets, files) of one baton process: a leak of one per request passes it in seconds. */
+const BATON_FDS_BOUND = 2000
 const STORE_TIMEOUT_MS = 500
 
 interface Flags {
@@ -74,8 +77,8 @@ function flags(argv: string[]): Flags | null {
   }
 }
 
-async function register(topology: Topology, names: string[], password: string): Promise<void> {
-  const url = `${topology.batons[0].url}/api/auth/register/`
+async function register(store: ChaosStore, names: string[], password: string): Promise<void> {
+  const url = `${store.batons[0].url}/api/auth/register/`
   const queue = [...names]
   await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -89,30 +92,6 @@ async function register(topology: Topology, names: string[], password: string): 
       }
     }),
   )
-}
-
-/** Every key of the primary, and those without a TTL (SPEC §3: nothing grows without bound). */
-async function keysWithoutTTL(topology: Topology): Promise<{ total: number; withoutTTL: string[] }> {
-  const primary = await topology.primary()
-  const client = primary.server.client()
-  try {
-    let cursor = '0'
-    let total = 0
-    const withoutTTL: string[] = []
-    for (let round = 0; round < 100_000; round++) {
-      const [next, keys] = (await client.scan(cursor, 'COUNT', 1000)) as [string, string[]]
-      total += keys.length
-      const ttls = await Promise.all(keys.map((k) => client.pttl(k)))
-      keys.forEach((k, i) => {
-        if ((ttls[i] as number) < 0) withoutTTL.push(`${k} (PTTL ${ttls[i]})`)
-      })
-      cursor = next
-      if (cursor === '0') break
-    }
-    return { total, withoutTTL }
-  } finally {
-    client.disconnect()
-  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -132,15 +111,15 @@ async function main(argv: string[]): Promise<number> {
   const random = mulberry32(options.seed)
   // Never printed: users' password for this run only.
   const password = randomBytes(12).toString('base64url')
-  let topology: Topology
+  let store: ChaosStore
   try {
-    topology = await startTopology({ accessSeconds: 4, storeTimeoutMs: STORE_TIMEOUT_MS, log })
-    await register(topology, [...Array.from({ length: options.users }, (_, i) => username(i)), 'chaos-probe'], password)
+    store = await startSentinelStore({ accessSeconds: 4, storeTimeoutMs: STORE_TIMEOUT_MS, log })
+    await register(store, [...Array.from({ length: options.users }, (_, i) => username(i)), 'chaos-probe'], password)
   } catch (err) {
     process.stderr.write(`chaos: could not set up the run: ${String(err)}\n`)
     return 3
   }
-  log(`topology up: batons ${topology.batons.map((b) => b.url).join(', ')}, sentinels ${topology.sentinels.map((s) => s.port).join(', ')}`)
+  log(`topology up: ${store.describe}`)
 
   const runMs = options.minutes * 60_000
   const start = Date.now()
@@ -149,12 +128,12 @@ async function main(argv: string[]): Promise<number> {
   const revoked: Revoked[] = []
   const attacked = new Map<string, number>()
   const { users, attacks } = planUsers(options.users, random, runMs)
-  const redisPlan = planFaults(random.fork(), REDIS_FAULTS, 400)
+  const storePlan = planFaults(random.fork(), store.faults.kinds, 400)
   const batonPlan = planFaults(random.fork(), BATON_FAULTS, 400)
-  const urls = topology.batons.map((b) => b.url)
+  const urls = store.batons.map((b) => b.url)
   const ctx: RunContext = { history, urls, random: random.fork(), deadline, start, revoked, attacked, password }
   const faultCtx: FaultContext = {
-    topology,
+    batons: store.batons,
     history,
     random: random.fork(),
     deadline,
@@ -166,16 +145,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const sampler = setInterval(() => {
-    void topology
-      .primary()
-      .then((p) => p.server.command('INFO', 'memory'))
-      .then((info) => Number(/used_memory:(\d+)/.exec(String(info))?.[1] ?? NaN))
-      .catch(() => NaN)
+    void store
+      .usedMemory()
+      .catch(() => null)
       .then((used) =>
         history.samples.push({
           t: Date.now(),
-          rss: topology.batons.map((b) => rssBytes(b.pid)),
-          redisUsedMemory: Number.isNaN(used) ? null : used,
+          rss: store.batons.map((b) => rssBytes(b.pid)),
+          fds: store.batons.map((b) => openFds(b.pid)),
+          redisUsedMemory: used,
         }),
       )
   }, 2000)
@@ -190,8 +168,8 @@ async function main(argv: string[]): Promise<number> {
     }),
     ...attacks.map((plan) => runAttack({ ...ctx, random: random.fork() }, plan, tabs)),
     // Faults start once every user has logged in.
-    new Promise((r) => setTimeout(r, 4000)).then(() => runLane(faultCtx, redisPlan, quietFrom, sessions)),
-    new Promise((r) => setTimeout(r, 6000)).then(() => runLane(faultCtx, batonPlan, quietFrom, sessions)),
+    new Promise((r) => setTimeout(r, 4000)).then(() => runLane(faultCtx, storePlan, quietFrom, sessions, store.faults)),
+    new Promise((r) => setTimeout(r, 6000)).then(() => runLane(faultCtx, batonPlan, quietFrom, sessions, store.faults)),
   ]
   let timer: NodeJS.Timeout | undefined
   const overrun = await Promise.race([
@@ -206,8 +184,9 @@ async function main(argv: string[]): Promise<number> {
   clearInterval(sampler)
   log(`load done: ${history.exchanges.length} requests, ${history.faults.length} faults; probing ${revoked.length} revoked tokens`)
   await probeRevoked(faultCtx, 'the end of the run')
-  const keys = await keysWithoutTTL(topology).catch((err: unknown) => ({ total: 0, withoutTTL: [`could not scan: ${String(err)}`] }))
+  const keys = await store.keys().catch((err: unknown) => ({ total: 0, withoutTTL: [`could not scan: ${String(err)}`] }))
   const rss = history.samples.flatMap((s) => s.rss.filter((x): x is number => x !== null))
+  const fds = history.samples.flatMap((s) => s.fds.filter((x): x is number => x !== null))
   const used = history.samples.flatMap((s) => (s.redisUsedMemory === null ? [] : [s.redisUsedMemory]))
   const verdict = judge({
     history,
@@ -218,10 +197,12 @@ async function main(argv: string[]): Promise<number> {
     storeTimeoutMs: STORE_TIMEOUT_MS,
     marginMs: options.marginMs,
     recoveryBoundMs: options.recoveryBoundMs,
-    unreplicated: new Set(topology.batons.flatMap((b) => [...b.unreplicated])),
+    unreplicated: new Set(store.batons.flatMap((b) => [...b.unreplicated])),
     keys,
     memory: {
       batonRssMax: Math.max(0, ...rss),
+      batonFdsMax: Math.max(0, ...fds),
+      batonFdsBound: BATON_FDS_BOUND,
       redisUsedMax: Math.max(0, ...used),
       batonBound: BATON_RSS_BOUND,
       redisBound: REDIS_MEMORY_BOUND,
@@ -234,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
       summary: 'tasks still running 90 s after the deadline',
       excerpt: [],
     })
-  const internal = topology.batons.flatMap((b) =>
+  const internal = store.batons.flatMap((b) =>
     b
       .tail(4000)
       .filter((l) => l.includes('internal_error'))
@@ -244,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
   if (verdict.invariants.some((i) => !i.pass) && internal.length > 0) process.stdout.write(`baton error lines:\n${internal.join('\n')}\n`)
   if (options.history !== undefined) writeFileSync(options.history, JSON.stringify({ ...history, revokedProbes: faultCtx.revokedProbes }))
   process.stdout.write(report)
-  await topology.stop()
+  await store.stop()
   return verdict.invariants.every((i) => i.pass) ? 0 : 1
 }
 

@@ -26,7 +26,7 @@ export interface OracleInput {
   marginMs: number
   recoveryBoundMs: number
   keys: { total: number; withoutTTL: string[] }
-  memory: { batonRssMax: number; redisUsedMax: number; batonBound: number; redisBound: number }
+  memory: { batonRssMax: number; redisUsedMax: number; batonBound: number; redisBound: number; batonFdsMax: number; batonFdsBound: number }
   /**
    * Sessions whose revocation baton itself reported unconfirmed by any replica
    * (`revoke_unreplicated`): a failover may bring those back, the window README "Redis in
@@ -290,12 +290,13 @@ export function judge(input: OracleInput): Verdict {
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
     invariant('every Redis key has a TTL', input.keys.withoutTTL, `${input.keys.total} keys, ${input.keys.withoutTTL.length} without TTL`),
     invariant(
-      'memory bounded',
+      'memory and sockets bounded',
       [
         m.batonRssMax > m.batonBound ? `baton RSS ${m.batonRssMax} > ${m.batonBound}` : '',
         m.redisUsedMax > m.redisBound ? `redis used_memory ${m.redisUsedMax} > ${m.redisBound}` : '',
+        m.batonFdsMax > m.batonFdsBound ? `baton open descriptors ${m.batonFdsMax} > ${m.batonFdsBound}` : '',
       ].filter(Boolean),
-      `baton RSS max ${(m.batonRssMax / 2 ** 20).toFixed(0)} MiB, redis used_memory max ${(m.redisUsedMax / 2 ** 20).toFixed(1)} MiB`,
+      `baton RSS max ${(m.batonRssMax / 2 ** 20).toFixed(0)} MiB, open descriptors max ${m.batonFdsMax}, redis used_memory max ${(m.redisUsedMax / 2 ** 20).toFixed(1)} MiB`,
     ),
     invariant(
       'recovery within the bound',

@@ -4,17 +4,18 @@
  * link and baton all go through it), three Sentinels (quorum 2), and two `baton serve`
  * processes from dist/ sharing the Sentinel group, one user database and one development key.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { startFaultProxy, type FaultProxy } from '../packages/server/test/helpers/fault-proxy.js'
 import { freePort, startRedisServer, waitFor, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
+import { batonEnv, CLI, startBatonInstance, type BatonInstance } from './baton-instance.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(ROOT, 'packages/server/dist/cli/main.js')
 export const MASTER = 'mymaster'
+/** The ACL user baton connects as (the `acl-off` fault disables it); replication and the Sentinels use `default`. */
+export const BATON_REDIS_USER = 'baton'
 /** Sentinel's down-after: long enough that a 1 s pause does not always fail over, short enough to. */
 const DOWN_AFTER_MS = 1500
 
@@ -22,8 +23,8 @@ export interface DataNode {
   readonly name: 'redis-a' | 'redis-b'
   readonly server: RedisServer
   readonly proxy: FaultProxy
-  /** SIGKILL and start again on the same port, empty (no persistence), announcing the proxy. */
-  restart(): Promise<void>
+  /** SIGKILL and start again on the same port, announcing the proxy: empty, unless `aof` (its AOF is loaded). */
+  restart(options?: { aof?: boolean }): Promise<void>
   /** Re-applies the run-time settings a restart forgets. */
   configure(): Promise<void>
 }
@@ -32,25 +33,6 @@ export interface Sentinel {
   readonly port: number
   command(...args: (string | number)[]): Promise<unknown>
   stop(): Promise<void>
-}
-
-export interface BatonInstance {
-  readonly name: 'baton-1' | 'baton-2'
-  readonly port: number
-  readonly url: string
-  readonly pid: number | undefined
-  /** Whether the process is up (started and not yet signalled). */
-  readonly up: boolean
-  /** Sends `signal` and waits for the exit. */
-  stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
-  /** Starts again on the same port; resolves once /healthz answers. */
-  start(): Promise<void>
-  /** The last lines the process printed (JSON logs), for failure excerpts. */
-  tail(lines: number): string[]
-  /** Log lines matching `pattern`, counted over the whole run (restarts included). */
-  count(pattern: RegExp): number
-  /** Sessions this instance logged `revoke_unreplicated` for (the run's oracle names those windows). */
-  readonly unreplicated: ReadonlySet<string>
 }
 
 export interface Topology {
@@ -69,13 +51,16 @@ export interface TopologyOptions {
   log: (line: string) => void
 }
 
-async function startDataNode(name: DataNode['name']): Promise<DataNode> {
+async function startDataNode(name: DataNode['name'], batonPassword: string): Promise<DataNode> {
   // `local`: DEBUG SLEEP is one of the faults; only loopback may send it.
   // `rdb-del-sync-files yes`: without it a node restarted "without persistence" is not empty: it
   // loads the dump.rdb its last full sync as a replica left behind (Redis keeps it by default),
   // and the 30-minute run of 2026-12-07 saw that stale copy bring a revoked session back and fork
   // a token's successors. README "Redis in production" asks operators for the same setting.
-  const server = await startRedisServer({ config: ['enable-debug-command local', 'rdb-del-sync-files yes'] })
+  const server = await startRedisServer({
+    config: ['enable-debug-command local', 'rdb-del-sync-files yes'],
+    users: [{ name: BATON_REDIS_USER, password: batonPassword }],
+  })
   const proxy = await startFaultProxy({ port: server.port })
   const node: DataNode = {
     name,
@@ -84,8 +69,8 @@ async function startDataNode(name: DataNode['name']): Promise<DataNode> {
     async configure() {
       await server.command('CONFIG', 'SET', 'replica-announce-port', proxy.port)
     },
-    async restart() {
-      await server.restart()
+    async restart(options) {
+      await server.restart(options)
       await node.configure()
     },
   }
@@ -160,107 +145,6 @@ async function startSentinel(primaryProxyPort: number, log: (line: string) => vo
   }
 }
 
-function startBatonInstance(name: BatonInstance['name'], port: number, env: Record<string, string>, dataDir: string): BatonInstance {
-  let child: ChildProcess | undefined
-  let lines: string[] = []
-  const counts = new Map<RegExp, number>()
-  const patterns: RegExp[] = []
-  const unreplicated = new Set<string>()
-  const keep = (chunk: Buffer): void => {
-    for (const line of chunk.toString().split('\n')) {
-      if (line === '') continue
-      lines.push(line)
-      for (const p of patterns) if (p.test(line)) counts.set(p, (counts.get(p) ?? 0) + 1)
-      if (line.includes('"revoke_unreplicated"')) {
-        const sid = /"sid":"([^"]+)"/.exec(line)?.[1]
-        if (sid !== undefined) unreplicated.add(sid)
-        // A logout-all's one warning names every session it revoked.
-        for (const m of /"sids":\[([^\]]*)\]/.exec(line)?.[1]?.matchAll(/"([^"]+)"/g) ?? []) unreplicated.add(m[1] as string)
-      }
-    }
-    if (lines.length > 4000) lines = lines.slice(-2000)
-  }
-  const instance: BatonInstance = {
-    name,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    get pid() {
-      return child?.pid
-    },
-    get up() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null
-    },
-    async stop(signal) {
-      const c = child
-      if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
-      const exited = new Promise<void>((r) => c.once('exit', () => r()))
-      c.kill(signal)
-      // A SIGTERM lets in-flight requests finish; past 10 s it is a crash anyway.
-      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timer)
-    },
-    async start() {
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const c = spawn(process.execPath, [CLI, 'serve'], {
-          cwd: dataDir,
-          env: {
-            PATH: process.env.PATH ?? '/usr/bin:/bin',
-            HOME: dataDir,
-            HOST: '127.0.0.1',
-            PORT: String(port),
-            BATON_DATA_DIR: dataDir,
-            ...env,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-        child = c
-        c.stdout?.on('data', keep)
-        c.stderr?.on('data', keep)
-        try {
-          await waitFor(
-            async () => {
-              if (c.exitCode !== null) throw new Error('exited')
-              return (await fetch(`${instance.url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok
-            },
-            15_000,
-            `${name} /healthz`,
-          )
-          return
-        } catch {
-          await instance.stop('SIGKILL')
-          // The port was free a moment ago; a restarting process may find it in TIME_WAIT use: retry.
-          if (!lines.slice(-20).some((l) => l.includes('EADDRINUSE'))) {
-            throw new Error(`${name} did not start:\n${lines.slice(-20).join('\n')}`)
-          }
-          await new Promise((r) => setTimeout(r, 250))
-        }
-      }
-      throw new Error(`${name}: port ${port} stayed in use`)
-    },
-    unreplicated,
-    tail: (n) => lines.slice(-n),
-    count(pattern) {
-      if (!patterns.includes(pattern)) {
-        patterns.push(pattern)
-        counts.set(pattern, lines.filter((l) => pattern.test(l)).length)
-      }
-      return counts.get(pattern) ?? 0
-    },
-  }
-  return instance
-}
-
-export function rssBytes(pid: number | undefined): number | null {
-  if (pid === undefined) return null
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m === null ? null : Number(m[1]) * 1024
-  } catch {
-    return null
-  }
-}
-
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
   if (!existsSync(CLI)) throw new Error('chaos: build first (npm run build): packages/server/dist/cli/main.js is missing')
   const stops: (() => Promise<void>)[] = []
@@ -268,12 +152,14 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
   }
   try {
-    const a = await startDataNode('redis-a')
+    // Never printed: baton's Redis password for this run only.
+    const batonPassword = randomBytes(12).toString('base64url')
+    const a = await startDataNode('redis-a', batonPassword)
     stops.push(
       () => a.server.stop(),
       () => a.proxy.close(),
     )
-    const b = await startDataNode('redis-b')
+    const b = await startDataNode('redis-b', batonPassword)
     stops.push(
       () => b.server.stop(),
       () => b.proxy.close(),
@@ -307,20 +193,12 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     const dataDir = mkdtempSync(join(tmpdir(), 'baton-chaos-'))
     stops.push(async () => rmSync(dataDir, { recursive: true, force: true }))
     const env = {
+      ...batonEnv(options),
       BATON_STORE: 'redis',
       REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
       REDIS_SENTINEL_MASTER: MASTER,
-      ACCESS_TOKEN_LIFETIME: String(options.accessSeconds),
-      STORE_TIMEOUT_MS: String(options.storeTimeoutMs),
-      // Every simulated user comes from 127.0.0.1: per-address limits would throttle them all
-      // together (the login storm is another test's subject).
-      LOGIN_RATE_LIMIT: 'off',
-      LOGIN_RATE_LIMIT_IP: 'off',
-      REFRESH_RATE_LIMIT: 'off',
-      // Registration is the cheapest way to make users; a cheap hash keeps 2 CPUs for the run.
-      BATON_REGISTRATION: 'true',
-      PASSWORD_SCRYPT_LN: '10',
-      LOG_LEVEL: 'info',
+      // With Sentinels only the URL's credentials are used (the host is never connected to).
+      REDIS_URL: `redis://${BATON_REDIS_USER}:${batonPassword}@127.0.0.1:1`,
     }
     const ports = [await freePort(), await freePort()]
     const batons: [BatonInstance, BatonInstance] = [

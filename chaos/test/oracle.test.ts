@@ -25,7 +25,7 @@ function input(history: History, extra: Partial<OracleInput> = {}): OracleInput 
     marginMs: 2500,
     recoveryBoundMs: 10_000,
     keys: { total: 3, withoutTTL: [] },
-    memory: { batonRssMax: 100, redisUsedMax: 100, batonBound: 1000, redisBound: 1000 },
+    memory: { batonRssMax: 100, redisUsedMax: 100, batonBound: 1000, redisBound: 1000, batonFdsMax: 50, batonFdsBound: 2000 },
     ...extra,
   }
 }

@@ -64,8 +64,11 @@ export interface RedisServer {
   pause(): void
   /** SIGCONT. */
   resume(): void
-  /** Starts again on the same port and dir (after `kill()`, or kills first). */
-  restart(): Promise<void>
+  /**
+   * Starts again on the same port and dir (after `kill()`, or kills first). `aof` overrides the
+   * option for this start only (a node whose AOF was turned on with CONFIG SET loads it).
+   */
+  restart(options?: { aof?: boolean }): Promise<void>
   /** Kills the process and removes the dir. Idempotent. */
   stop(): Promise<void>
 }
@@ -179,6 +182,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let child: ChildProcess | undefined
   let stopped = false
 
+  let aof = options.aof === true
   const conf = (): string => {
     const lines = [
       `bind 127.0.0.1`,
@@ -187,7 +191,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       `daemonize no`,
       `logfile ""`,
       `save ""`,
-      `appendonly ${options.aof ? 'yes' : 'no'}`,
+      `appendonly ${aof ? 'yes' : 'no'}`,
       `appendfsync always`,
       `protected-mode no`,
       // Replicas sync at once (the default waits 5 s for more replicas to share one transfer).
@@ -279,10 +283,15 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     resume() {
       child?.kill('SIGCONT')
     },
-    async restart() {
+    async restart(once = {}) {
       await killChild(child, 'SIGKILL')
       child = undefined
-      await launch()
+      aof = once.aof ?? options.aof === true
+      try {
+        await launch()
+      } finally {
+        aof = options.aof === true
+      }
     },
     async stop() {
       if (stopped) return
