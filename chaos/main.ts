@@ -14,9 +14,10 @@ import { judge } from './oracle.js'
 import { mulberry32 } from './random.js'
 import { formatReport } from './report.js'
 import { startSentinelStore, type ChaosStore } from './store.js'
+import type { TopologyOptions } from './topology.js'
 import { planUsers, runAttack, runUser, username, type Revoked, type RunContext } from './users.js'
 
-const HELP = `Usage: npm run chaos -- [--seed N] [--minutes M] [--users N] [--margin-ms MS] [--recovery-bound-ms MS]
+const HELP = `Usage: npm run chaos -- [--seed N] [--minutes M] [--users N] [--cluster] [--margin-ms MS] [--recovery-bound-ms MS]
 
 Starts Redis (primary, replica, three Sentinels, a fault proxy in front of each node) and two
 baton instances (packages/server/dist: build first) on free loopback ports, drives --users
@@ -26,6 +27,7 @@ whole history (see README, "Chaos run"). Everything stops by itself.
   --seed N               the seed of every random choice (default 1); the report prints it
   --minutes M            length of the load, fractions allowed (default 3)
   --users N              simulated users (default 200)
+  --cluster              a Redis Cluster (three primaries, a replica each) instead of the Sentinel group
   --margin-ms MS         added to STORE_TIMEOUT_MS (500) before a request counts as late (default 2500)
   --recovery-bound-ms MS recovery after a fault fails past this (default 10000; SPEC §4 says 2 s)
   --history FILE         also write the whole history (exchanges, events, faults) there as JSON
@@ -43,6 +45,7 @@ interface Flags {
   users: number
   marginMs: number
   recoveryBoundMs: number
+  cluster: boolean
   /** Where to write the whole history as JSON (ids and outcomes, never a token). */
   history?: string
 }
@@ -57,6 +60,7 @@ function flags(argv: string[]): Flags | null {
       'margin-ms': { type: 'string', default: '2500' },
       'recovery-bound-ms': { type: 'string', default: '10000' },
       history: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -73,6 +77,7 @@ function flags(argv: string[]): Flags | null {
     users: Math.floor(num('users', values.users, 4, 2000)),
     marginMs: num('margin-ms', values['margin-ms'], 0, 60_000),
     recoveryBoundMs: num('recovery-bound-ms', values['recovery-bound-ms'], 100, 120_000),
+    cluster: values.cluster,
     ...(values.history === undefined ? {} : { history: values.history }),
   }
 }
@@ -94,6 +99,12 @@ async function register(store: ChaosStore, names: string[], password: string): P
   )
 }
 
+/** The Cluster store (cluster.ts), loaded only when asked for. */
+async function startCluster(options: TopologyOptions): Promise<ChaosStore> {
+  const module = (await import('./cluster.js' as string)) as { startClusterStore(o: TopologyOptions): Promise<ChaosStore> }
+  return module.startClusterStore(options)
+}
+
 async function main(argv: string[]): Promise<number> {
   let options
   try {
@@ -113,7 +124,8 @@ async function main(argv: string[]): Promise<number> {
   const password = randomBytes(12).toString('base64url')
   let store: ChaosStore
   try {
-    store = await startSentinelStore({ accessSeconds: 4, storeTimeoutMs: STORE_TIMEOUT_MS, log })
+    const topologyOptions = { accessSeconds: 4, storeTimeoutMs: STORE_TIMEOUT_MS, log }
+    store = options.cluster ? await startCluster(topologyOptions) : await startSentinelStore(topologyOptions)
     await register(store, [...Array.from({ length: options.users }, (_, i) => username(i)), 'chaos-probe'], password)
   } catch (err) {
     process.stderr.write(`chaos: could not set up the run: ${String(err)}\n`)
