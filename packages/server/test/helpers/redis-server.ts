@@ -365,11 +365,24 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
+export interface RedisClusterOptions {
+  /** Primaries. @default 3 */
+  size?: number
+  /** Replicas of each primary. @default 0 */
+  replicas?: number
+  /** `requirepass` of every node (the `default` user). @default none */
+  password?: string
+  /** More ACL users on every node (see {@link RedisServerOptions.users}). @default none */
+  users?: RedisServerOptions['users']
+  /** More `redis.conf` lines for every node (they come last, so they override). @default none */
+  config?: string[]
+}
+
 /**
  * Three (or `size`) primaries, each with `replicas` replicas (default none), joined by
  * `redis-cli --cluster create`, slots all served and every replica in sync.
  */
-export async function startRedisCluster(options: { size?: number; replicas?: number; password?: string } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const replicas = options.replicas ?? 0
   const size = (options.size ?? 3) * (1 + replicas)
   const nodes: RedisServer[] = []
@@ -382,6 +395,8 @@ export async function startRedisCluster(options: { size?: number; replicas?: num
         await startRedisServer({
           cluster: true,
           ...(options.password === undefined ? {} : { password: options.password }),
+          ...(options.users === undefined ? {} : { users: options.users }),
+          ...(options.config === undefined ? {} : { config: options.config }),
         }),
       )
     }
