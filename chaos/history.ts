@@ -4,6 +4,8 @@
  * client-visible event, and every fault. The oracle reads nothing else.
  */
 
+import { NOT_ABOUT_TOKEN_PATH, notAboutTokenResponse, type NetFaults } from './client-faults.js'
+
 export type CallKind = 'register' | 'login' | 'refresh' | 'logout' | 'logout-all' | 'revoke' | 'sessions' | 'me' | 'other'
 
 /** One HTTP exchange. `status` null: no answer (network error or our hard bound). */
@@ -24,6 +26,8 @@ export interface Exchange {
   jti?: string
   sid?: string
   gen?: number
+  /** The answer was dropped on its way back: the client saw a network error (client-faults.ts). */
+  lost?: boolean
   /** A 200 refresh or login: the refresh token's jti it answered. */
   successor?: string
   successorSid?: string
@@ -45,9 +49,10 @@ export interface Happening {
     | 'hung'
     | 'degraded'
     | 'recovered'
+    | 'not-about-token'
   /** The session concerned (`sid`), when known. */
   sid?: string
-  /** session-expired: the code; replayed: the final status/code; hung: which call. */
+  /** session-expired: the code; replayed: the final status/code; hung: which call; not-about-token: refreshes it cost. */
   detail?: string
   /** revoke-called: the sid revoked; copied: the victim actor. */
   target?: string
@@ -64,6 +69,8 @@ export interface FaultRecord {
   /** It may have destroyed data (a restart without persistence, or a failover). */
   destroysData: boolean
   note?: string
+  /** A fault of one client only (`u12/`): the report counts that client's requests around it. */
+  actor?: string
 }
 
 export interface History {
@@ -117,7 +124,13 @@ let nextId = 0
  * A `fetch` for one actor that sends each request to the instance `route()` picks (the URL's
  * origin is only a name: every request goes to 127.0.0.1), bounds it, and records it.
  */
-export function recordingFetch(history: History, actor: string, urls: readonly string[], route: () => number): typeof fetch {
+export function recordingFetch(
+  history: History,
+  actor: string,
+  urls: readonly string[],
+  route: () => number,
+  net?: NetFaults,
+): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init)
     // No body stays no body: an empty string would go out as text/plain (a 415 from baton).
@@ -142,6 +155,10 @@ export function recordingFetch(history: History, actor: string, urls: readonly s
     const target = new URL(original.pathname + original.search, urls[inst])
     const kind = kindOf(request.method, original.pathname)
     const record: Exchange = { id: nextId++, actor, kind, inst, t0: Date.now(), t1: 0, status: null }
+    if (original.pathname === NOT_ABOUT_TOKEN_PATH) {
+      history.exchanges.push({ ...record, t1: record.t0, status: 401, code: 'permission_denied' })
+      return notAboutTokenResponse()
+    }
     if ((kind === 'refresh' || kind === 'logout') && body !== undefined) {
       try {
         const presented = claimsOf((JSON.parse(body) as { refresh?: unknown }).refresh)
@@ -151,6 +168,10 @@ export function recordingFetch(history: History, actor: string, urls: readonly s
       } catch {
         // not JSON: recorded without ids
       }
+    }
+    if (net?.offline() === true) {
+      history.exchanges.push({ ...record, t1: record.t0, error: 'offline' })
+      throw new TypeError('fetch failed (chaos: the network is down)')
     }
     const bound = AbortSignal.timeout(EXCHANGE_BOUND_MS)
     const signal = callerSignal ? AbortSignal.any([callerSignal, bound]) : bound
@@ -176,6 +197,11 @@ export function recordingFetch(history: History, actor: string, urls: readonly s
           // a body that is not JSON is the oracle's business only through the status
         }
       }
+      if (kind === 'refresh' && response.status === 200 && net?.loseResponse() === true) {
+        // The server rotated; the client never hears of it.
+        history.exchanges.push({ ...record, lost: true })
+        throw new TypeError('fetch failed (chaos: the answer was lost)')
+      }
       history.exchanges.push(record)
       return new Response(text === '' ? null : text, {
         status: response.status,
@@ -183,6 +209,7 @@ export function recordingFetch(history: History, actor: string, urls: readonly s
         headers: response.headers,
       })
     } catch (error) {
+      if (error instanceof TypeError && error.message.startsWith('fetch failed (chaos:')) throw error
       record.t1 = Date.now()
       const refused = (error as { cause?: { code?: unknown } }).cause?.code === 'ECONNREFUSED'
       record.error = bound.aborted ? 'bound' : refused ? 'refused' : (error as Error).name

@@ -126,6 +126,8 @@ export function judge(input: OracleInput): Verdict {
   const slow: string[] = []
   for (const e of ex) {
     const late = e.t1 - e.t0 > input.storeTimeoutMs + input.marginMs
+    // A request the client's own network refused to send (client-faults.ts) never reached baton.
+    if (e.error === 'offline') continue
     if (!(e.status === null || (late && STORE_KINDS.has(e.kind)))) continue
     if (downAt(history, e)) explained.killedInstance++
     else slow.push(show(e))
@@ -251,6 +253,13 @@ export function judge(input: OracleInput): Verdict {
   }
   for (const actor of [...runs.keys()]) closeRun(actor)
 
+  // SPEC §6: a 401 the application answers for another reason costs one refresh and one retry.
+  const notAboutToken = history.happenings.filter((h) => h.what === 'not-about-token')
+  const loops = notAboutToken
+    .filter((h) => Number(h.detail) > 1)
+    .map((h) => `${h.actor} at ${h.t}: ${h.detail} refreshes for one call answered 401 not about the token`)
+  const costs = notAboutToken.map((h) => Number(h.detail))
+
   const slowRecoveries: string[] = []
   for (const [f, ms] of input.recovery)
     if (ms === null || ms > input.recoveryBoundMs)
@@ -288,6 +297,11 @@ export function judge(input: OracleInput): Verdict {
       `${successors.size} rotated jtis; ${explained.forksAfterLoss.length} answered again after a fault destroyed the first rotation`,
     ),
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
+    invariant(
+      'a 401 not about the token costs at most one refresh',
+      loops,
+      `${costs.length} such calls, ${costs.filter((c) => c === 1).length} with one refresh, ${costs.filter((c) => c === 0).length} with none, at most ${Math.max(0, ...costs)}`,
+    ),
     invariant('every Redis key has a TTL', input.keys.withoutTTL, `${input.keys.total} keys, ${input.keys.withoutTTL.length} without TTL`),
     invariant(
       'memory and sockets bounded',

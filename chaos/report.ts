@@ -59,7 +59,7 @@ export function faultTable(history: History, recovery: Map<FaultRecord, number |
     row.injected++
     if (f.failedOver) row.failedOver++
     for (const e of history.exchanges) {
-      if (e.t0 < f.start || e.t0 > f.end + AROUND_MS || !e.actor.startsWith('u')) continue
+      if (e.t0 < f.start || e.t0 > f.end + AROUND_MS || !e.actor.startsWith(f.actor ?? 'u')) continue
       row.requests++
       if (e.status === null) row.unanswered++
       else if (e.status < 300) row.ok++

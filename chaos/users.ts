@@ -13,6 +13,7 @@ import { createAuthClient, type AuthClient } from '../packages/client/src/index.
 import { createInProcessLock } from '../packages/client/src/tab-lock.js'
 import { createMemoryStorage, readTokens, type TokenStorage } from '../packages/client/src/token-storage.js'
 import { createChannelHub } from '../packages/client/test/helpers/channel-hub.js'
+import { NOT_ABOUT_TOKEN_PATH, NOT_ABOUT_TOKEN_SHARE, planNet, recordDrop, type NetFaults } from './client-faults.js'
 import { claimsOf, recordingFetch, type History } from './history.js'
 import type { Random } from './random.js'
 
@@ -120,13 +121,14 @@ function makeTab(
   user: number,
   actor: string,
   route: () => number,
+  net: NetFaults,
   shared?: Omit<Tab, 'actor' | 'client'> & { lock: ReturnType<typeof createInProcessLock>; hub: ReturnType<typeof createChannelHub> },
 ): Tab {
   const storage = shared?.storage ?? createMemoryStorage()
   const client = createAuthClient({
     baseURL: ctx.urls[0] as string,
     storage,
-    fetch: recordingFetch(ctx.history, actor, ctx.urls, route),
+    fetch: recordingFetch(ctx.history, actor, ctx.urls, route, net),
     // Each user is another browser: its own lock. The client's default in-process lock is one
     // per process and baseURL, so it would queue every user's refresh behind every other's
     // (seen in the first 5-minute run: retries 20 s late, past the grace window: token_reused).
@@ -203,6 +205,10 @@ async function browse(ctx: RunContext, user: number, tab: Tab, relogin: boolean,
       continue
     }
     loggedIn = true
+    if (random.chance(NOT_ABOUT_TOKEN_SHARE)) {
+      await notAboutToken(ctx, user, tab)
+      continue
+    }
     await bounded(ctx, tab.actor, user, 'fetch /api/me/', async () => {
       const response = await tab.client.fetch('/api/me/')
       await response.arrayBuffer()
@@ -210,10 +216,32 @@ async function browse(ctx: RunContext, user: number, tab: Tab, relogin: boolean,
   }
 }
 
+/** A call the application's API answers 401 for another reason: it may cost one refresh, never a loop. */
+async function notAboutToken(ctx: RunContext, user: number, tab: Tab): Promise<void> {
+  const from = ctx.history.exchanges.length
+  await bounded(ctx, tab.actor, user, `fetch ${NOT_ABOUT_TOKEN_PATH}`, async () => {
+    const response = await tab.client.fetch(NOT_ABOUT_TOKEN_PATH)
+    await response.arrayBuffer()
+  })
+  // Counted from the first 401: a token that was due is refreshed before the call is sent, as for
+  // any call. A refused connect is passed on to the other instance (recordingFetch): one attempt.
+  const mine = ctx.history.exchanges.slice(from).filter((e) => e.actor === tab.actor)
+  const first = mine.findIndex((e) => e.kind === 'other' && e.status === 401)
+  const refreshes = first < 0 ? 0 : mine.slice(first).filter((e) => e.kind === 'refresh' && e.error !== 'refused').length
+  ctx.history.happenings.push({ t: Date.now(), actor: tab.actor, user, what: 'not-about-token', detail: String(refreshes) })
+}
+
+/** One user's network (all its tabs and devices share it here): a drop maybe, lost answers. */
+function userNet(ctx: RunContext, user: number): NetFaults {
+  const { drop, net } = planNet(ctx.random.fork(), ctx.deadline - ctx.start, ctx.start)
+  if (drop !== null) recordDrop(ctx.history, user, drop)
+  return net
+}
+
 async function runPlain(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab[]>): Promise<void> {
   const alternate = plan.role === 'alternating'
   let turn = plan.pin
-  const tab = makeTab(ctx, plan.index, `u${plan.index}/t0`, alternate ? () => (turn = 1 - turn) : () => plan.pin)
+  const tab = makeTab(ctx, plan.index, `u${plan.index}/t0`, alternate ? () => (turn = 1 - turn) : () => plan.pin, userNet(ctx, plan.index))
   tabs.set(plan.index, [tab])
   if (!(await logIn(ctx, plan.index, tab))) return
   let acted = false
@@ -244,7 +272,8 @@ async function runTabs(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab[]>
   const shared = { storage: createMemoryStorage(), lock: createInProcessLock(), hub: createChannelHub() }
   // The two tabs may even talk to different instances, as two tabs behind a balancer do.
   const pins = [plan.pin, ctx.random.chance(0.5) ? plan.pin : 1 - plan.pin]
-  const both = [0, 1].map((t) => makeTab(ctx, plan.index, `u${plan.index}/t${t}`, () => pins[t] as number, shared)) as [Tab, Tab]
+  const net = userNet(ctx, plan.index)
+  const both = [0, 1].map((t) => makeTab(ctx, plan.index, `u${plan.index}/t${t}`, () => pins[t] as number, net, shared)) as [Tab, Tab]
   tabs.set(plan.index, both)
   if (!(await logIn(ctx, plan.index, both[0]))) return
   await Promise.all([browse(ctx, plan.index, both[0], true, () => false), browse(ctx, plan.index, both[1], false, () => false)])
@@ -252,7 +281,8 @@ async function runTabs(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab[]>
 }
 
 async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab[]>): Promise<void> {
-  const devices = [0, 1].map((d) => makeTab(ctx, plan.index, `u${plan.index}/d${d}`, () => (plan.pin + d) % 2)) as [Tab, Tab]
+  const net = userNet(ctx, plan.index)
+  const devices = [0, 1].map((d) => makeTab(ctx, plan.index, `u${plan.index}/d${d}`, () => (plan.pin + d) % 2, net)) as [Tab, Tab]
   tabs.set(plan.index, devices)
   if (!(await logIn(ctx, plan.index, devices[0])) || !(await logIn(ctx, plan.index, devices[1]))) return
   let acted = false

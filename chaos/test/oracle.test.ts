@@ -175,3 +175,22 @@ test('keys without a TTL, a hung call and a slow recovery each fail', () => {
     'recovery within the bound',
   ])
 })
+
+test('a call answered 401 not about the token that cost two refreshes fails; one passes', () => {
+  const h = clean()
+  h.happenings.push({ t: 4000, actor: 'u1/t0', user: 1, what: 'not-about-token', detail: '1' })
+  assert.deepEqual(failed(input(h)), [])
+  h.happenings.push({ t: 5000, actor: 'u1/t0', user: 1, what: 'not-about-token', detail: '2' })
+  const verdict = judge(input(h))
+  const loop = verdict.invariants.find((i) => i.name === 'a 401 not about the token costs at most one refresh')
+  assert.equal(loop?.pass, false)
+  assert.match(loop?.excerpt[0] ?? '', /u1\/t0 at 5000: 2 refreshes/)
+})
+
+test('a request the client network never sent (offline) is not a late answer; one sent and unanswered is', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ status: null, error: 'offline', jti: 'j2', t0: 4000, t1: 4000 }))
+  assert.deepEqual(failed(input(h)), [])
+  h.exchanges.push(exchange({ status: null, error: 'TimeoutError', jti: 'j2', t0: 5000, t1: 17000 }))
+  assert.deepEqual(failed(input(h)), ['every request answered in time'])
+})
