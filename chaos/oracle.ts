@@ -253,6 +253,18 @@ export function judge(input: OracleInput): Verdict {
   }
   for (const actor of [...runs.keys()]) closeRun(actor)
 
+  // A refresh answer lost after the server rotated (client-faults.ts): the client's retry of the
+  // same token must be answered the same successor (the grace window), never reuse or another.
+  const lostAnswers = ex.filter((e) => e.lost === true)
+  const lostWrong: string[] = []
+  let lostRetried = 0
+  for (const l of lostAnswers) {
+    const retry = ex.find((e) => e.kind === 'refresh' && e.jti === l.jti && e.id > l.id && e.status !== null && e.status !== 503)
+    if (retry === undefined) continue
+    lostRetried++
+    if (retry.status !== 200 || retry.successor !== l.successor) lostWrong.push(`answer lost: ${show(l)}; retry: ${show(retry)}`)
+  }
+
   // SPEC §6: a 401 the application answers for another reason costs one refresh and one retry.
   const notAboutToken = history.happenings.filter((h) => h.what === 'not-about-token')
   const loops = notAboutToken
@@ -297,6 +309,11 @@ export function judge(input: OracleInput): Verdict {
       `${successors.size} rotated jtis; ${explained.forksAfterLoss.length} answered again after a fault destroyed the first rotation`,
     ),
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
+    invariant(
+      'a lost refresh answer is retried to the same successor',
+      lostWrong,
+      `${lostAnswers.length} answers lost after rotation, ${lostRetried} retried, ${lostRetried - lostWrong.length} to the same successor`,
+    ),
     invariant(
       'a 401 not about the token costs at most one refresh',
       loops,

@@ -194,3 +194,13 @@ test('a request the client network never sent (offline) is not a late answer; on
   h.exchanges.push(exchange({ status: null, error: 'TimeoutError', jti: 'j2', t0: 5000, t1: 17000 }))
   assert.deepEqual(failed(input(h)), ['every request answered in time'])
 })
+
+test('a lost refresh answer whose retry got another successor fails; the same successor passes', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j3', successorSid: 's1', t0: 4000, t1: 4010, lost: true }))
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j3', successorSid: 's1', t0: 5000, t1: 5010 }))
+  assert.deepEqual(failed(input(h)), [])
+  h.exchanges.push(exchange({ jti: 'j3', sid: 's1', successor: 'j4', successorSid: 's1', t0: 6000, t1: 6010, lost: true }))
+  h.exchanges.push(exchange({ jti: 'j3', sid: 's1', status: 401, code: 'token_reused', t0: 7000, t1: 7010 }))
+  assert.ok(failed(input(h)).includes('a lost refresh answer is retried to the same successor'))
+})
