@@ -139,8 +139,9 @@ async function injectCluster(
   fault: PlannedFault,
 ): Promise<{ record: FaultRecord; shard: Shard }> {
   const states = await cluster.states()
-  const primary = ctx.random.pick(states.filter((s) => s.role === 'master' && s.hasSlots === true))
-  if (primary === undefined) throw new Error('no primary answers')
+  const candidates = states.filter((s) => s.role === 'master' && s.hasSlots === true)
+  if (candidates.length === 0) throw new Error('no primary with slots answers')
+  const primary = ctx.random.pick(candidates)
   const replica = states.find((s) => s.role === 'slave' && s.masterPort === primary.node.port)
   const onReplica = fault.kind === 'cluster-failover' || fault.kind === 'cluster-kill-replica'
   if (onReplica && replica === undefined) throw new Error(`${primary.node.name} has no replica`)
