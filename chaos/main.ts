@@ -30,7 +30,8 @@ whole history (see README, "Chaos run"). Everything stops by itself.
   --cluster              a Redis Cluster (three primaries, a replica each) instead of the Sentinel group
   --margin-ms MS         added to STORE_TIMEOUT_MS (500) before a request counts as late (default 2500)
   --recovery-bound-ms MS recovery after a fault fails past this (default 10000; SPEC §4 says 2 s)
-  --history FILE         also write the whole history (exchanges, events, faults) there as JSON
+  --history FILE         also write the whole history (exchanges, events, faults) there as JSON,
+                         and each baton's last log lines to FILE.baton-1.log, FILE.baton-2.log
 `
 
 const BATON_RSS_BOUND = 400 * 2 ** 20
@@ -235,7 +236,11 @@ async function main(argv: string[]): Promise<number> {
   )
   const report = formatReport({ ...options, startedAt: started, endedAt: Date.now() }, history, faultCtx.recovery, verdict)
   if (verdict.invariants.some((i) => !i.pass) && internal.length > 0) process.stdout.write(`baton error lines:\n${internal.join('\n')}\n`)
-  if (options.history !== undefined) writeFileSync(options.history, JSON.stringify({ ...history, revokedProbes: faultCtx.revokedProbes }))
+  if (options.history !== undefined) {
+    writeFileSync(options.history, JSON.stringify({ ...history, revokedProbes: faultCtx.revokedProbes }))
+    // Each instance's last log lines beside it (JSON lines; baton never logs a token or secret).
+    for (const b of store.batons) writeFileSync(`${options.history}.${b.name}.log`, b.tail(4000).join('\n') + '\n')
+  }
   process.stdout.write(report)
   await store.stop()
   return verdict.invariants.every((i) => i.pass) ? 0 : 1

@@ -253,6 +253,20 @@ export function judge(input: OracleInput): Verdict {
   }
   for (const actor of [...runs.keys()]) closeRun(actor)
 
+  // Two tabs of one user (one storage, one lock) never refresh one token at the same time.
+  const concurrent: string[] = []
+  const inFlight = new Map<string, Exchange[]>()
+  for (const e of ex) {
+    if (e.kind !== 'refresh' || e.jti === undefined || !honest(e.actor) || e.error === 'refused' || e.error === 'offline') continue
+    const list = inFlight.get(e.jti) ?? []
+    const user = e.actor.split('/')[0]
+    for (const other of list)
+      if (other.actor !== e.actor && other.actor.split('/')[0] === user && other.t0 < e.t1 && e.t0 < other.t1)
+        concurrent.push(`${show(other)} | ${show(e)}`)
+    list.push(e)
+    inFlight.set(e.jti, list)
+  }
+
   // A refresh answer lost after the server rotated (client-faults.ts): the client's retry of the
   // same token must be answered the same successor (the grace window), never reuse or another.
   const lostAnswers = ex.filter((e) => e.lost === true)
@@ -309,6 +323,7 @@ export function judge(input: OracleInput): Verdict {
       `${successors.size} rotated jtis; ${explained.forksAfterLoss.length} answered again after a fault destroyed the first rotation`,
     ),
     invariant('no retry storm', storms, `longest run of failed refreshes of one client: ${worstRun}`),
+    invariant('no two tabs refresh one token at once', concurrent, `${concurrent.length} overlapping refreshes of one jti by two tabs`),
     invariant(
       'a lost refresh answer is retried to the same successor',
       lostWrong,

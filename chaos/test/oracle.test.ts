@@ -42,7 +42,7 @@ function clean(): History {
     exchange({ kind: 'login', successor: 'j1', successorSid: 's1', t0: 0, t1: 5 }),
     exchange({ jti: 'j1', sid: 's1', successor: 'j2', successorSid: 's1', t0: 3000, t1: 3010 }),
     // a second tab inside the grace window: the same successor
-    exchange({ actor: 'u1/t1', jti: 'j1', sid: 's1', successor: 'j2', successorSid: 's1', t0: 3005, t1: 3020 }),
+    exchange({ actor: 'u1/t1', jti: 'j1', sid: 's1', successor: 'j2', successorSid: 's1', t0: 3015, t1: 3020 }),
   )
   return h
 }
@@ -203,4 +203,14 @@ test('a lost refresh answer whose retry got another successor fails; the same su
   h.exchanges.push(exchange({ jti: 'j3', sid: 's1', successor: 'j4', successorSid: 's1', t0: 6000, t1: 6010, lost: true }))
   h.exchanges.push(exchange({ jti: 'j3', sid: 's1', status: 401, code: 'token_reused', t0: 7000, t1: 7010 }))
   assert.ok(failed(input(h)).includes('a lost refresh answer is retried to the same successor'))
+})
+
+test('two tabs of one user refreshing one token at the same time fail; one after the other passes', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ actor: 'u1/t0', jti: 'j2', sid: 's1', successor: 'j3', t0: 4000, t1: 4010 }))
+  h.exchanges.push(exchange({ actor: 'u1/t1', jti: 'j2', sid: 's1', successor: 'j3', t0: 4020, t1: 4030 }))
+  assert.deepEqual(failed(input(h)), [])
+  h.exchanges.push(exchange({ actor: 'u1/t0', jti: 'j3', sid: 's1', successor: 'j4', t0: 5000, t1: 5100 }))
+  h.exchanges.push(exchange({ actor: 'u1/t1', jti: 'j3', sid: 's1', successor: 'j4', t0: 5050, t1: 5120 }))
+  assert.deepEqual(failed(input(h)), ['no two tabs refresh one token at once'])
 })
