@@ -242,8 +242,7 @@ async function afterClusterFault(cluster: ClusterTopology, record: FaultRecord, 
       }
       // Measured, for the oracle: a failed-over kill can wipe its shard too (the replica synced the
       // restarted empty node before its promotion), and a kill without one may find it empty.
-      // (An assignment to FaultRecord.wiped once history.ts declares it.)
-      Object.assign(record, { wiped: !found.present })
+      record.wiped = !found.present
       if (!found.present) {
         // The shard's data is gone (a restart before any failover, or a replica that synced
         // the restarted empty node before it was promoted).

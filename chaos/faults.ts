@@ -34,6 +34,15 @@ const DURATIONS: Record<string, [number, number]> = {
   oom: [500, 2500],
   'acl-off': [500, 2500],
   failover: [0, 0],
+  // The Cluster's (cluster-faults.ts): long enough that some kills and stops fail over (cluster-node-timeout 2 s).
+  'cluster-kill': [500, 6000],
+  'cluster-stop': [500, 5000],
+  'cluster-sleep': [300, 4000],
+  'cluster-failover': [0, 0],
+  'cluster-kill-replica': [300, 4000],
+  'cluster-acl-off': [500, 2500],
+  'cluster-oom': [500, 2500],
+  'cluster-pause': [300, 2500],
   'baton-kill': [200, 2000],
   'baton-term': [200, 2000],
 }

@@ -69,6 +69,11 @@ export interface FaultRecord {
   /** It may have destroyed data (a restart without persistence, or a failover). */
   destroysData: boolean
   note?: string
+  /**
+   * Measured: the store (a Redis Cluster shard) came back without its data, failed over or not
+   * (cluster-faults.ts checks a marker key). Unset: a Sentinel `redis-kill` without a failover wipes.
+   */
+  wiped?: boolean
   /** A fault of one client only (`u12/`): the report counts that client's requests around it. */
   actor?: string
 }

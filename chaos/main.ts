@@ -8,13 +8,13 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { openFds, rssBytes } from './baton-instance.js'
+import { startClusterStore } from './cluster.js'
 import { BATON_FAULTS, newProbeSessions, planFaults, probeRevoked, runLane, type FaultContext } from './faults.js'
 import { createHistory, type FaultRecord } from './history.js'
 import { judge } from './oracle.js'
 import { mulberry32 } from './random.js'
 import { formatReport } from './report.js'
 import { startSentinelStore, type ChaosStore } from './store.js'
-import type { TopologyOptions } from './topology.js'
 import { planUsers, runAttack, runUser, username, type Revoked, type RunContext } from './users.js'
 
 const HELP = `Usage: npm run chaos -- [--seed N] [--minutes M] [--users N] [--cluster] [--margin-ms MS] [--recovery-bound-ms MS]
@@ -100,12 +100,6 @@ async function register(store: ChaosStore, names: string[], password: string): P
   )
 }
 
-/** The Cluster store (cluster.ts), loaded only when asked for. */
-async function startCluster(options: TopologyOptions): Promise<ChaosStore> {
-  const module = (await import('./cluster.js' as string)) as { startClusterStore(o: TopologyOptions): Promise<ChaosStore> }
-  return module.startClusterStore(options)
-}
-
 async function main(argv: string[]): Promise<number> {
   let options
   try {
@@ -126,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
   let store: ChaosStore
   try {
     const topologyOptions = { accessSeconds: 4, storeTimeoutMs: STORE_TIMEOUT_MS, log }
-    store = options.cluster ? await startCluster(topologyOptions) : await startSentinelStore(topologyOptions)
+    store = options.cluster ? await startClusterStore(topologyOptions) : await startSentinelStore(topologyOptions)
     await register(store, [...Array.from({ length: options.users }, (_, i) => username(i)), 'chaos-probe'], password)
   } catch (err) {
     process.stderr.write(`chaos: could not set up the run: ${String(err)}\n`)
@@ -211,6 +205,7 @@ async function main(argv: string[]): Promise<number> {
     marginMs: options.marginMs,
     recoveryBoundMs: options.recoveryBoundMs,
     unreplicated: new Set(store.batons.flatMap((b) => [...b.unreplicated])),
+    indexIncomplete: new Set(store.batons.flatMap((b) => [...b.indexIncomplete])),
     keys,
     memory: {
       batonRssMax: Math.max(0, ...rss),

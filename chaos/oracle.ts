@@ -33,6 +33,11 @@ export interface OracleInput {
    * production" documents. Any other revocation undone is a violation.
    */
   unreplicated?: ReadonlySet<string>
+  /**
+   * Callers' sessions of a logout-all that baton warned `user_index_incomplete` for: the store
+   * had lost the user's index, so sessions missing from it were not found (named, not failed).
+   */
+  indexIncomplete?: ReadonlySet<string>
 }
 
 export interface Explained {
@@ -89,8 +94,9 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
   const writes = (lastWrite.get(h.sid) ?? []).filter((t) => t <= h.t)
   for (const f of history.faults) {
     if (!f.destroysData || f.start > h.t) continue
-    // A primary restarted empty before any failover: everything it held is gone.
-    if (f.kind === 'redis-kill' && !f.failedOver && created <= f.end + 15_000) return `${f.kind} at ${f.start} wiped Redis (no persistence)`
+    // A primary restarted empty before any failover (or a Cluster shard measured empty): gone.
+    const wiped = f.wiped ?? (f.kind === 'redis-kill' && !f.failedOver)
+    if (wiped && created <= f.end + 15_000) return `${f.kind} at ${f.start} wiped ${f.target} (no persistence)`
     // A failover (or a restarted node written to before Sentinel demoted it) loses the last writes.
     if (writes.some((w) => w >= f.start - 5_000 && w <= f.end + 15_000))
       return `${f.kind}${f.failedOver ? ' (failed over)' : ''} at ${f.start} lost this session's last write`
@@ -187,6 +193,8 @@ export function judge(input: OracleInput): Verdict {
   const unreplicatedUndone: string[] = []
   // The run names the window instead of failing when baton said it could not confirm that one.
   const undo = (r: Revoked, line: string): void => {
+    if (r.caller !== undefined && input.indexIncomplete?.has(r.caller) === true)
+      return void unreplicatedUndone.push(`${line}; user_index_incomplete was logged for the logout-all (the user's index was lost)`)
     if (r.sid === undefined || input.unreplicated?.has(r.sid) !== true) return void undone.push(line)
     // The window: the Redis fault under way at the revocation, or the first one after it.
     const redisFault = input.history.faults.find((f) => f.target.startsWith('redis') && f.end >= r.t)

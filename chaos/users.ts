@@ -44,6 +44,8 @@ export interface Revoked {
   sid: string | undefined
   why: string
   t: number
+  /** A logout-all: the calling session's sid. */
+  caller?: string
 }
 
 export interface RunContext {
@@ -295,6 +297,7 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
     const before = await Promise.all(devices.map(currentRefresh))
     const t = Date.now()
     if (plan.action === 'logout-all') {
+      const caller = before[1] == null ? undefined : claimsOf(before[1]).sid
       await bounded(ctx, actor.actor, plan.index, 'logout-all', async () => {
         const response = await actor.client.fetch('/api/auth/logout-all/', { method: 'POST' })
         await response.arrayBuffer()
@@ -303,7 +306,14 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
       ctx.history.happenings.push({ t: Date.now(), actor: actor.actor, user: plan.index, what: 'logout-all-called' })
       if (answered(ctx, actor.actor, 'logout-all', t, 200)) {
         for (const token of before)
-          if (token !== null) ctx.revoked.push({ token, sid: claimsOf(token).sid, why: `logout-all by ${actor.actor}`, t: Date.now() })
+          if (token !== null)
+            ctx.revoked.push({
+              token,
+              sid: claimsOf(token).sid,
+              why: `logout-all by ${actor.actor}`,
+              t: Date.now(),
+              ...(caller === undefined ? {} : { caller }),
+            })
       }
     } else {
       const sid = await currentSid(target)

@@ -214,3 +214,33 @@ test('two tabs of one user refreshing one token at the same time fail; one after
   h.exchanges.push(exchange({ actor: 'u1/t1', jti: 'j3', sid: 's1', successor: 'j4', t0: 5050, t1: 5120 }))
   assert.deepEqual(failed(input(h)), ['no two tabs refresh one token at once'])
 })
+
+test('a Cluster shard measured wiped explains a logout even after a failover; one measured intact does not', () => {
+  const h = clean()
+  h.happenings.push({ t: 8000, actor: 'u1/t0', user: 1, what: 'session-expired', detail: 'token_not_valid', sid: 's1' })
+  h.faults.push({
+    kind: 'cluster-kill',
+    target: 'redis-cluster:7000',
+    start: 5000,
+    end: 6000,
+    failedOver: true,
+    destroysData: true,
+    wiped: true,
+  })
+  const verdict = judge(input(h))
+  assert.deepEqual(failed(input(h)), [])
+  assert.match(verdict.explained.faultDestroyed[0]?.why ?? '', /cluster-kill at 5000 wiped redis-cluster:7000/)
+  // Intact and the session's last write long before: nothing explains it.
+  h.faults[0] = { ...(h.faults[0] as FaultRecord), wiped: false, failedOver: false, destroysData: false }
+  assert.deepEqual(failed(input(h)), ['no unexplained logout'])
+})
+
+test('a logout-all baton warned user_index_incomplete for is a named window when its sessions refresh on', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j3', t0: 9000, t1: 9010 }))
+  const revoked: Revoked[] = [{ token: 'x', sid: 's1', why: 'logout-all by u1/d1', t: 8000, caller: 's9' }]
+  assert.deepEqual(failed(input(h, { revoked })), ['a revocation is never undone'])
+  const verdict = judge(input(h, { revoked, indexIncomplete: new Set(['s9']) }))
+  assert.equal(verdict.invariants.find((i) => i.name === 'a revocation is never undone')?.pass, true)
+  assert.match(verdict.explained.unreplicatedUndone[0] ?? '', /user_index_incomplete/)
+})
