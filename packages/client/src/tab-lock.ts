@@ -49,6 +49,14 @@ export const LOCK_STEAL_SLACK_MS = 2_000
  * (SPEC §3.2): if the frozen holder's refresh did reach the server, presenting the same token
  * again answers the same successor, and both tabs converge on one pair. The holder whose lock
  * was stolen still gets its own refresh's result (its `locks.request` rejects, its work does not).
+ *
+ * The limit: the grace window runs from the frozen holder's request, the wait from this tab's
+ * own request for the lock. A tab that starts waiting more than (grace − waitMs) = 3 s after the
+ * frozen holder's refresh reached the server presents a token rotated longer ago than the grace
+ * window: reuse, and the session ends (not a deadlock; it needs a tab frozen in the few
+ * milliseconds between sending a refresh and reading its answer). A holder frozen before it
+ * sent is safe: its storage read and its send run in one task, and a frozen page stops between
+ * tasks, so after the thaw it reads the stealer's pair and adopts it.
  */
 export function createWebLock(locks: LockManager | undefined = globalThis.navigator?.locks, waitMs = 12_000): Lock | undefined {
   if (locks === undefined || typeof locks.request !== 'function') return undefined

@@ -1,9 +1,13 @@
 /**
- * A tab frozen while it holds the refresh lock (Chromium's page lifecycle `frozen`, set through
- * CDP, as Chromium does to background tabs). A frozen page keeps its Web Locks, so with a plain
+ * A tab frozen while it holds the refresh lock, its refresh request already sent (as Chromium
+ * freezes background tabs). A frozen page keeps its Web Locks, so with a plain
  * `navigator.locks.request` every other tab waits for ever (supabase-js met that deadlock in the
  * field). baton's lock waits at most `timeout` + 2 s, then steals; the server's grace window
- * makes the frozen tab's late refresh answer the same successor, so both tabs end on one pair.
+ * answers the stealer the successor the frozen tab's request got, so both tabs end on one pair.
+ *
+ * The freeze: CDP `Page.setWebLifecycleState {state: 'frozen'}` stops nothing in headless
+ * Chromium 156 (its timers keep firing; seen by the chaos run's browser lane), so the tab's
+ * JavaScript is stopped with `Debugger.pause`, and the test checks that it really is.
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
@@ -26,7 +30,8 @@ test(
     )
     await waiter.waitForFunction(() => (window as any).events.includes('tokens'))
 
-    // The frozen tab's refresh request is held in the network until the tab has thawed.
+    // The frozen tab's refresh request waits in the network until the tab is frozen, then reaches
+    // the server (which rotates), and its answer waits for the thaw.
     const held: Route[] = []
     await frozen.route('**/api/auth/refresh/', (route) => void held.push(route))
     await frozen.evaluate((token) => {
@@ -38,14 +43,19 @@ test(
     await waitUntil(() => held.length === 1)
     const cdp = await context.newCDPSession(frozen)
     await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
-
-    // The test can fail: the frozen tab really holds the lock, and nobody waits for it yet.
+    await cdp.send('Debugger.enable')
+    await cdp.send('Debugger.pause')
+    // The test can fail: the frozen tab runs no JavaScript now, and it holds the refresh lock.
+    const ran = await Promise.race([frozen.evaluate(() => 'ran'), new Promise((r) => setTimeout(() => r('stopped'), 500))])
+    assert.equal(ran, 'stopped', "the frozen tab's JavaScript is stopped")
     const locks = await waiter.evaluate(async () => {
-      const { held, pending } = await navigator.locks.query()
-      return { held: held?.map((l) => l.name) ?? [], pending: pending?.length ?? 0 }
+      const { held } = await navigator.locks.query()
+      return held?.map((l) => l.name) ?? []
     })
-    assert.equal(locks.held.length, 1, 'the frozen tab holds the refresh lock')
-    assert.match(locks.held[0] as string, /^baton:refresh:/)
+    assert.equal(locks.length, 1, 'the frozen tab holds the refresh lock')
+    assert.match(locks[0] as string, /^baton:refresh:/)
+    await (held[0] as Route).continue()
+    await server.until(() => server.calls.refresh === 1)
 
     // Bounded here, so that a lock that waits for ever fails the test instead of hanging it.
     const refreshed = waiter.evaluate(async (token) => {
@@ -60,12 +70,12 @@ test(
     assert.notEqual(access, first)
     assert.ok(waited >= 3_900, `the waiting tab waited for timeout + 2 s before stealing (${Math.round(waited)} ms)`)
     assert.ok(waited < 9_000, `and no longer than that plus its refresh (${Math.round(waited)} ms)`)
-    assert.equal(server.calls.refresh, 1, "only the stealer's refresh reached the server so far")
+    assert.equal(server.calls.refresh, 2, 'the stealer presented the same token, inside the grace window')
 
-    // The tab thaws; its request (the same, now replaced token) reaches the server inside the grace
-    // window, which answers the same successor: both tabs hold one pair, nobody was logged out.
+    // The tab thaws and reads the answer its request got: the same successor. One pair, nobody
+    // logged out.
+    await cdp.send('Debugger.resume')
     await cdp.send('Page.setWebLifecycleState', { state: 'active' })
-    await (held[0] as Route).continue()
     const late = await frozen.evaluate(() => (window as any).pending as Promise<string>)
     assert.equal(late, access, 'the thawed tab ends on the same access token')
     assert.equal(server.calls.refresh, 2)
