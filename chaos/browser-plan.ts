@@ -7,22 +7,29 @@ import type { Random } from './random.js'
 
 export type LaneFaultKind = 'frozen-holder' | 'lost-refresh-response' | 'network-drop'
 
-/** The seeded fault schedule: the three faults in a random order, each after a gap, all before the quiet tail. */
+/**
+ * The seeded fault schedule: the three faults in a random order, each after a gap, then again in
+ * another order while they fit (a long run repeats them), all before the quiet tail.
+ */
 export function planLaneFaults(random: Random, runMs: number): { kind: LaneFaultKind; at: number; duration: number }[] {
-  const kinds: LaneFaultKind[] = ['frozen-holder', 'lost-refresh-response', 'network-drop']
-  for (let i = kinds.length - 1; i > 0; i--) {
-    const j = random.int(0, i)
-    ;[kinds[i], kinds[j]] = [kinds[j] as LaneFaultKind, kinds[i] as LaneFaultKind]
-  }
   const plan: { kind: LaneFaultKind; at: number; duration: number }[] = []
   let at = random.range(5_000, 8_000)
-  for (const kind of kinds) {
-    const duration = kind === 'frozen-holder' ? random.range(15_000, 30_000) : kind === 'network-drop' ? Math.min(60_000, runMs / 4) : 0
-    // A freeze and a lost answer first wait for a refresh to catch (at most 15 s).
-    const room = duration + (kind === 'network-drop' ? 0 : 15_000)
-    if (at + room > runMs - 12_000) continue
-    plan.push({ kind, at, duration })
-    at += room + random.range(4_000, 10_000)
+  for (let round = 0; round < 1000; round++) {
+    const kinds: LaneFaultKind[] = ['frozen-holder', 'lost-refresh-response', 'network-drop']
+    for (let i = kinds.length - 1; i > 0; i--) {
+      const j = random.int(0, i)
+      ;[kinds[i], kinds[j]] = [kinds[j] as LaneFaultKind, kinds[i] as LaneFaultKind]
+    }
+    const before = plan.length
+    for (const kind of kinds) {
+      const duration = kind === 'frozen-holder' ? random.range(15_000, 30_000) : kind === 'network-drop' ? Math.min(60_000, runMs / 4) : 0
+      // A freeze and a lost answer first wait for a refresh to catch (at most 15 s).
+      const room = duration + (kind === 'network-drop' ? 0 : 15_000)
+      if (at + room > runMs - 12_000) continue
+      plan.push({ kind, at, duration })
+      at += room + random.range(4_000, 10_000)
+    }
+    if (plan.length === before) break
   }
   return plan
 }

@@ -5,9 +5,10 @@
  * 3 when the run itself could not be set up.
  */
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { openFds, rssBytes } from './baton-instance.js'
+import { CHROMIUM, runBrowserLane, type BrowserLaneInput, type BrowserLaneResult } from './browser.js'
 import { startClusterStore } from './cluster.js'
 import { BATON_FAULTS, newProbeSessions, planFaults, probeRevoked, runLane, type FaultContext } from './faults.js'
 import { createHistory, type FaultRecord } from './history.js'
@@ -27,6 +28,7 @@ whole history (see README, "Chaos run"). Everything stops by itself.
   --seed N               the seed of every random choice (default 1); the report prints it
   --minutes M            length of the load, fractions allowed (default 3)
   --users N              simulated users (default 200)
+  --browser-tabs N       Chromium tabs of one user in the browser lane (default 3; 0: none)
   --cluster              a Redis Cluster (three primaries, a replica each) instead of the Sentinel group
   --margin-ms MS         added to STORE_TIMEOUT_MS (500) before a request counts as late (default 2500)
   --recovery-bound-ms MS recovery after a fault fails past this (default 10000; SPEC §4 says 2 s)
@@ -39,6 +41,8 @@ const REDIS_MEMORY_BOUND = 200 * 2 ** 20
 /** Open descriptors (sockets, files) of one baton process: a leak of one per request passes it in seconds. */
 const BATON_FDS_BOUND = 2000
 const STORE_TIMEOUT_MS = 500
+/** The user whose tabs the browser lane drives. */
+const BROWSER_USER = 'chaos-browser'
 
 interface Flags {
   seed: number
@@ -47,6 +51,7 @@ interface Flags {
   marginMs: number
   recoveryBoundMs: number
   cluster: boolean
+  browserTabs: number
   /** Where to write the whole history as JSON (ids and outcomes, never a token). */
   history?: string
 }
@@ -62,6 +67,7 @@ function flags(argv: string[]): Flags | null {
       'recovery-bound-ms': { type: 'string', default: '10000' },
       history: { type: 'string' },
       cluster: { type: 'boolean', default: false },
+      'browser-tabs': { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -79,6 +85,7 @@ function flags(argv: string[]): Flags | null {
     marginMs: num('margin-ms', values['margin-ms'], 0, 60_000),
     recoveryBoundMs: num('recovery-bound-ms', values['recovery-bound-ms'], 100, 120_000),
     cluster: values.cluster,
+    browserTabs: Math.floor(num('browser-tabs', values['browser-tabs'], 0, 8)),
     ...(values.history === undefined ? {} : { history: values.history }),
   }
 }
@@ -98,6 +105,33 @@ async function register(store: ChaosStore, names: string[], password: string): P
       }
     }),
   )
+}
+
+/** The real-browser lane (browser.ts), unless --browser-tabs 0 or there is no Chromium. */
+async function browserLane(options: Flags, input: BrowserLaneInput): Promise<BrowserLaneResult | null> {
+  if (options.browserTabs === 0) return null
+  if (!existsSync(CHROMIUM)) {
+    input.log(`browser lane skipped: no ${CHROMIUM}`)
+    return null
+  }
+  const result = await runBrowserLane({ ...input, tabs: options.browserTabs })
+  // The lane's faults join the report's table, counting the lane's own requests around each.
+  for (const f of result.faults)
+    input.history.faults.push({
+      kind: `browser-${f.kind}`,
+      target: `${options.browserTabs} Chromium tabs`,
+      actor: 'ub/',
+      start: f.start,
+      end: f.end,
+      failedOver: false,
+      destroysData: false,
+      ...(f.note === undefined ? {} : { note: f.note }),
+    })
+  const fig = result.figures
+  input.log(
+    `browser lane: ${fig.requests} requests, ${fig.refreshes} refreshes, max lock wait ${Math.round(fig.maxLockWaitMs)} ms (bound ${fig.lockWaitBoundMs}), ${fig.steals} steals, ${fig.sessionExpired} session ends, ${fig.tokenReused} token_reused`,
+  )
+  return result
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -121,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const topologyOptions = { accessSeconds: 4, storeTimeoutMs: STORE_TIMEOUT_MS, log }
     store = options.cluster ? await startClusterStore(topologyOptions) : await startSentinelStore(topologyOptions)
-    await register(store, [...Array.from({ length: options.users }, (_, i) => username(i)), 'chaos-probe'], password)
+    await register(store, [...Array.from({ length: options.users }, (_, i) => username(i)), 'chaos-probe', BROWSER_USER], password)
   } catch (err) {
     process.stderr.write(`chaos: could not set up the run: ${String(err)}\n`)
     return 3
@@ -166,6 +200,7 @@ async function main(argv: string[]): Promise<number> {
   }, 2000)
 
   const tabs = new Map()
+  let browser: BrowserLaneResult | null = null
   const quietFrom = deadline - Math.max(8_000, runMs * 0.1)
   const sessions = newProbeSessions()
   const work = [
@@ -177,6 +212,15 @@ async function main(argv: string[]): Promise<number> {
     // Faults start once every user has logged in.
     new Promise((r) => setTimeout(r, 4000)).then(() => runLane(faultCtx, storePlan, quietFrom, sessions, store.faults)),
     new Promise((r) => setTimeout(r, 6000)).then(() => runLane(faultCtx, batonPlan, quietFrom, sessions, store.faults)),
+    browserLane(options, {
+      history,
+      url: store.batons[0].url,
+      username: BROWSER_USER,
+      password,
+      deadline,
+      random: random.fork(),
+      log,
+    }).then((result) => (browser = result)),
   ]
   let timer: NodeJS.Timeout | undefined
   const overrun = await Promise.race([
@@ -216,6 +260,7 @@ async function main(argv: string[]): Promise<number> {
       redisBound: REDIS_MEMORY_BOUND,
     },
   })
+  if (browser !== null) verdict.invariants.push(...(browser as BrowserLaneResult).invariants)
   if (overrun)
     verdict.invariants.push({
       name: 'the run stops by itself',

@@ -58,6 +58,8 @@ export interface Verdict {
 
 const STORE_KINDS = new Set(['login', 'refresh', 'logout', 'logout-all', 'revoke', 'sessions'])
 const honest = (actor: string): boolean => actor.startsWith('u')
+/** The browser lane's actors (browser.ts: `ub/t0`, …). */
+const BROWSER_ACTORS = 'ub/'
 const EXCERPT = 6
 
 export function show(e: Exchange): string {
@@ -266,6 +268,8 @@ export function judge(input: OracleInput): Verdict {
   const inFlight = new Map<string, Exchange[]>()
   for (const e of ex) {
     if (e.kind !== 'refresh' || e.jti === undefined || !honest(e.actor) || e.error === 'refused' || e.error === 'offline') continue
+    // The browser lane judges its own tabs: a frozen tab's refresh overlaps the stealer's by design.
+    if (e.actor.startsWith(BROWSER_ACTORS)) continue
     const list = inFlight.get(e.jti) ?? []
     const user = e.actor.split('/')[0]
     for (const other of list)

@@ -146,6 +146,10 @@ test('the fault schedule is seeded, ordered, and fits before the quiet tail', ()
   assert.equal(drop?.duration, 30_000)
   const freeze = a.find((f) => f.kind === 'frozen-holder')
   assert.ok((freeze?.duration ?? 0) >= 15_000 && (freeze?.duration ?? 0) < 30_000)
-  // A short run keeps only what fits.
+  // A short run keeps only what fits; a long one repeats every kind.
   assert.ok(planLaneFaults(mulberry32(5), 30_000).length < 3)
+  const long = planLaneFaults(mulberry32(5), 30 * 60_000)
+  for (const kind of ['frozen-holder', 'lost-refresh-response', 'network-drop'])
+    assert.ok(long.filter((f) => f.kind === kind).length >= 5, `${kind} repeats in 30 minutes`)
+  assert.ok((long.at(-1)?.at ?? Infinity) < 30 * 60_000 - 12_000)
 })
