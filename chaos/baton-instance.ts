@@ -29,8 +29,6 @@ export interface BatonInstance {
   count(pattern: RegExp): number
   /** Sessions this instance logged `revoke_unreplicated` for (the run's oracle names those windows). */
   readonly unreplicated: ReadonlySet<string>
-  /** Callers' sessions of a logout-all this instance logged `user_index_incomplete` for. */
-  readonly indexIncomplete: ReadonlySet<string>
 }
 
 export function startBatonInstance(name: BatonInstance['name'], port: number, env: Record<string, string>, dataDir: string): BatonInstance {
@@ -39,16 +37,11 @@ export function startBatonInstance(name: BatonInstance['name'], port: number, en
   const counts = new Map<RegExp, number>()
   const patterns: RegExp[] = []
   const unreplicated = new Set<string>()
-  const indexIncomplete = new Set<string>()
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) {
       if (line === '') continue
       lines.push(line)
       for (const p of patterns) if (p.test(line)) counts.set(p, (counts.get(p) ?? 0) + 1)
-      if (line.includes('"user_index_incomplete"')) {
-        const sid = /"sid":"([^"]+)"/.exec(line)?.[1]
-        if (sid !== undefined) indexIncomplete.add(sid)
-      }
       if (line.includes('"revoke_unreplicated"')) {
         const sid = /"sid":"([^"]+)"/.exec(line)?.[1]
         if (sid !== undefined) unreplicated.add(sid)
@@ -117,7 +110,6 @@ export function startBatonInstance(name: BatonInstance['name'], port: number, en
       throw new Error(`${name}: port ${port} stayed in use`)
     },
     unreplicated,
-    indexIncomplete,
     tail: (n) => lines.slice(-n),
     count(pattern) {
       if (!patterns.includes(pattern)) {

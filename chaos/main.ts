@@ -249,7 +249,6 @@ async function main(argv: string[]): Promise<number> {
     marginMs: options.marginMs,
     recoveryBoundMs: options.recoveryBoundMs,
     unreplicated: new Set(store.batons.flatMap((b) => [...b.unreplicated])),
-    indexIncomplete: new Set(store.batons.flatMap((b) => [...b.indexIncomplete])),
     keys,
     memory: {
       batonRssMax: Math.max(0, ...rss),

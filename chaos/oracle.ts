@@ -33,11 +33,6 @@ export interface OracleInput {
    * production" documents. Any other revocation undone is a violation.
    */
   unreplicated?: ReadonlySet<string>
-  /**
-   * Callers' sessions of a logout-all that baton warned `user_index_incomplete` for: the store
-   * had lost the user's index, so sessions missing from it were not found (named, not failed).
-   */
-  indexIncomplete?: ReadonlySet<string>
 }
 
 export interface Explained {
@@ -195,8 +190,6 @@ export function judge(input: OracleInput): Verdict {
   const unreplicatedUndone: string[] = []
   // The run names the window instead of failing when baton said it could not confirm that one.
   const undo = (r: Revoked, line: string): void => {
-    if (r.caller !== undefined && input.indexIncomplete?.has(r.caller) === true)
-      return void unreplicatedUndone.push(`${line}; user_index_incomplete was logged for the logout-all (the user's index was lost)`)
     if (r.sid === undefined || input.unreplicated?.has(r.sid) !== true) return void undone.push(line)
     // The window: the Redis fault under way at the revocation, or the first one after it.
     const redisFault = input.history.faults.find((f) => f.target.startsWith('redis') && f.end >= r.t)

@@ -44,8 +44,6 @@ export interface Revoked {
   sid: string | undefined
   why: string
   t: number
-  /** A logout-all: the calling session's sid. */
-  caller?: string
 }
 
 export interface RunContext {
@@ -297,7 +295,6 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
     const before = await Promise.all(devices.map(currentRefresh))
     const t = Date.now()
     if (plan.action === 'logout-all') {
-      const caller = before[1] == null ? undefined : claimsOf(before[1]).sid
       await bounded(ctx, actor.actor, plan.index, 'logout-all', async () => {
         const response = await actor.client.fetch('/api/auth/logout-all/', { method: 'POST' })
         await response.arrayBuffer()
@@ -312,7 +309,6 @@ async function runDevices(ctx: RunContext, plan: UserPlan, tabs: Map<number, Tab
               sid: claimsOf(token).sid,
               why: `logout-all by ${actor.actor}`,
               t: Date.now(),
-              ...(caller === undefined ? {} : { caller }),
             })
       }
     } else {

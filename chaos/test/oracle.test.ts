@@ -234,13 +234,3 @@ test('a Cluster shard measured wiped explains a logout even after a failover; on
   h.faults[0] = { ...(h.faults[0] as FaultRecord), wiped: false, failedOver: false, destroysData: false }
   assert.deepEqual(failed(input(h)), ['no unexplained logout'])
 })
-
-test('a logout-all baton warned user_index_incomplete for is a named window when its sessions refresh on', () => {
-  const h = clean()
-  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j3', t0: 9000, t1: 9010 }))
-  const revoked: Revoked[] = [{ token: 'x', sid: 's1', why: 'logout-all by u1/d1', t: 8000, caller: 's9' }]
-  assert.deepEqual(failed(input(h, { revoked })), ['a revocation is never undone'])
-  const verdict = judge(input(h, { revoked, indexIncomplete: new Set(['s9']) }))
-  assert.equal(verdict.invariants.find((i) => i.name === 'a revocation is never undone')?.pass, true)
-  assert.match(verdict.explained.unreplicatedUndone[0] ?? '', /user_index_incomplete/)
-})

@@ -188,6 +188,7 @@ export async function openSessionStore(config: Config, log: Logger): Promise<Ses
       const store = createRedisStore({
         target: parseRedisURL(redis.url),
         timeoutMs: config.storeTimeoutMs,
+        sessionMaxLifetimeMs: config.sessionMaxLifetime * 1000,
         log,
         ...(redis.tlsCA !== null ? { tlsCA: redis.tlsCA } : {}),
         ...(redis.cluster !== null ? { cluster: redis.cluster } : {}),

@@ -33,15 +33,16 @@ export function createRevocation(
       // The caller's own session is revoked by id too: in a Redis Cluster the user's index lives
       // on another shard than the sessions, and a shard restarted empty loses the index while
       // the sessions live on (the chaos run's Cluster variant: logout-all answered {"revoked":0}
-      // and 5 of 6 sessions still refreshed). Still live here means the index missed it, so it
-      // may miss the user's other sessions too: one warning says so, naming the user.
+      // and 5 of 6 sessions still refreshed). The store's logout-all mark ends the others at
+      // their next use (store/redis-user-marks.ts); still live here means the index had lost
+      // it, which one warning says, naming the user.
       const missed = await store.revokeSession(claims.sid, now)
       liveness.forgetAll()
       audit(log, 'revoked', { sub: claims.sub, sid: claims.sid, reason: 'logout_all', count: n + (missed ? 1 : 0) })
       if (missed)
         log.warn(
           { event: 'user_index_incomplete', sub: claims.sub, sid: claims.sid },
-          "log out everywhere: the caller's own session was not in the user's session index (data lost in the store); sessions missing from it stay valid until they expire or are revoked one by one",
+          "log out everywhere: the caller's own session was not in the user's session index (the store lost data); in a Redis Cluster the logout-all mark still ends every older session at its next use",
         )
       return n + (missed ? 1 : 0)
     },

@@ -11,6 +11,7 @@ import {
   CREATE_SESSION_LUA,
   INCREMENT_COUNTER_LUA,
   INDEX_ADD_LUA,
+  USER_MARK_LUA,
   MIGRATE_LUA,
   RELEASE_COUNTER_LUA,
   REVOKE_LUA,
@@ -38,6 +39,7 @@ interface Scripts {
   batonTouch(key: string, ...args: string[]): Promise<[string, RecordValues?]>
   batonRevoke(key: string, now: string): Promise<number>
   batonIndexAdd(key: string, ...args: string[]): Promise<number>
+  batonUserMark(key: string, now: string, ttlMs: string): Promise<number>
   batonIncrementCounter(key: string, ...args: string[]): Promise<[number, number]>
   batonReleaseCounter(key: string, resetAt: string): Promise<number>
 }
@@ -128,6 +130,7 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
     ['batonTouch', TOUCH_LUA],
     ['batonRevoke', REVOKE_LUA],
     ['batonIndexAdd', INDEX_ADD_LUA],
+    ['batonUserMark', USER_MARK_LUA],
     ['batonIncrementCounter', INCREMENT_COUNTER_LUA],
     ['batonReleaseCounter', RELEASE_COUNTER_LUA],
   ] as const) {

@@ -173,6 +173,17 @@ return 1
 `
 
 /**
+ * A logout-all's mark in a Cluster (redis-user-marks.ts): "sessions created at or before ARGV[1]
+ * are revoked", kept for ARGV[2] ms. Never moves back (instances with skewed clocks).
+ * KEYS[1] mark; ARGV: now, ttlMs.
+ */
+export const USER_MARK_LUA = `
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1
+`
+
+/**
  * Fixed-window counter. KEYS[1] counter; ARGV: now, windowMs, marginMs.
  * Answers `{count, resetAt}`.
  */

@@ -1,11 +1,12 @@
 import { Cluster } from 'ioredis'
-import type { Logger } from 'pino'
-import { parseRedisURL, type RedisURLParts } from '../redis-url.js'
+import { parseRedisURL } from '../redis-url.js'
+import { DEFAULT_REDIS_STORE_OPTIONS, type RedisStoreOptions } from './redis-options.js'
 import { encodeSpans, type OutageSpan } from './outage-spans.js'
 import { RedisCommands } from './redis-commands.js'
 import { loadOutages, saveOutage } from './redis-outages.js'
 import { openRedisConnection, type RedisClient } from './redis-connection.js'
 import { boundUserAgent, counterKey, PROBE_KEY, recordFields, sessionKey, toRecord, TTL_MARGIN_MS, userKey } from './redis-records.js'
+import { UserMarks } from './redis-user-marks.js'
 import { ReplicaConfirmer } from './redis-replicas.js'
 import { RECORD_FIELDS } from './redis-scripts.js'
 import { newRecord } from './rotation.js'
@@ -24,55 +25,7 @@ import type {
 export { sessionKey, userKey } from './redis-records.js'
 export { RedisNotConnectedError } from './redis-commands.js'
 
-/** Options of {@link createRedisStore} other than where Redis is. Defaults: {@link DEFAULT_REDIS_STORE_OPTIONS}. */
-interface RedisStoreSettings {
-  /**
-   * Redis Cluster (`REDIS_CLUSTER=1`): the URL's host is a seed; `nodes` are more seeds, `host:port`.
-   * @default undefined
-   */
-  cluster?: { nodes: string[] }
-  /**
-   * Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`):
-   * the client asks the sentinels for the primary named `name` and follows failovers. Only the
-   * URL's username, password, db and TLS (`rediss://`) are used, for the data nodes.
-   * @default undefined
-   */
-  sentinel?: { sentinels: { host: string; port: number }[]; name: string; password?: string }
-  /**
-   * PEM text of the CA that signed the server's certificate (`REDIS_TLS_CA_FILE`).
-   * @default the system CAs
-   */
-  tlsCA?: string
-  /**
-   * Per-command deadline in ms (`STORE_TIMEOUT_MS`). The guard enforces the same deadline;
-   * this one also lets the client drop a connection that stopped answering.
-   * @default 500
-   */
-  timeoutMs?: number
-  /**
-   * How long a revocation waits for a replica to confirm it (`WAIT 1 <ms>`), where the node has
-   * replicas. The wait holds the connection every other command shares, so it is short; after
-   * one times out, revocations do not wait for {@link REPLICA_WAIT_PAUSE_MS}.
-   * @default the smaller of 100 ms and a quarter of `timeoutMs`
-   */
-  replicaWaitMs?: number
-  /**
-   * Each (re)connection ("redis connected") and warnings (`revoke_unreplicated`, a password the
-   * server does not need). Up and down are the guard's lines (store/guard.ts), not the store's.
-   * @default silent
-   */
-  log?: Logger
-}
-
-/**
- * Where Redis is: `target`, the parts of a `REDIS_URL` that redis-url.ts linted and parsed (as
- * the server passes it), or `url`, such a URL, parsed here (for tests and embedding).
- */
-export type RedisStoreOptions = RedisStoreSettings & ({ target: RedisURLParts; url?: never } | { url: string; target?: never })
-
-export const DEFAULT_REDIS_STORE_OPTIONS = {
-  timeoutMs: 500,
-} as const satisfies RedisStoreSettings
+export { DEFAULT_REDIS_STORE_OPTIONS, type RedisStoreOptions } from './redis-options.js'
 
 export { REPLICA_WAIT_PAUSE_MS } from './redis-replicas.js'
 
@@ -103,6 +56,7 @@ export class RedisStore implements SessionStore {
   readonly #commands: RedisCommands
   readonly #timeoutMs: number
   readonly #replicas: ReplicaConfirmer
+  readonly #marks: UserMarks
   #closed = false
 
   constructor(options: RedisStoreOptions) {
@@ -118,6 +72,7 @@ export class RedisStore implements SessionStore {
     this.#client = connection.client
     this.address = connection.address
     this.#commands = new RedisCommands(connection)
+    this.#marks = new UserMarks(this.#client, options.cluster !== undefined, options.sessionMaxLifetimeMs ?? 30 * 86_400_000)
     this.#replicas = new ReplicaConfirmer({
       client: this.#client,
       run: (command) => this.#commands.run(command),
@@ -180,25 +135,29 @@ export class RedisStore implements SessionStore {
   }
 
   async rotate(input: RotateInput): Promise<RotateOutcome> {
-    const [kind, fields] = await this.#commands.run(
+    const [[kind, fields], mark] = await this.#commands.run(
       () =>
-        this.#client.batonRotate(
-          sessionKey(input.id),
-          input.jti,
-          input.newJti,
-          String(input.now),
-          String(input.graceMs),
-          String(input.refreshLifetimeMs),
-          String(TTL_MARGIN_MS),
-          String(input.generation ?? 0),
-          input.spareJti ?? '',
-          encodeSpans(input.outages),
-        ),
-      ([kind]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
+        Promise.all([
+          this.#client.batonRotate(
+            sessionKey(input.id),
+            input.jti,
+            input.newJti,
+            String(input.now),
+            String(input.graceMs),
+            String(input.refreshLifetimeMs),
+            String(TTL_MARGIN_MS),
+            String(input.generation ?? 0),
+            input.spareJti ?? '',
+            encodeSpans(input.outages),
+          ),
+          this.#marks.read(input.userId),
+        ]),
+      ([[kind]]) => kind === 'rotated' || kind === 'grace' || kind === 'reused',
     )
     if (kind === 'revoked' || kind === 'not_found') return { kind }
     const session = fields === undefined ? null : toRecord(input.id, fields)
     if (session === null) return { kind: 'not_found' }
+    if (this.#marks.covers(mark, session)) return this.#endMarked(input.id, input.now)
     // Reuse revoked the family: as durable as a logout (a failover must not bring it back).
     if (kind === 'reused') await this.#replicas.confirm(input.id)
     if (kind === 'rotated' || kind === 'grace' || kind === 'reused') return { kind, session }
@@ -249,20 +208,31 @@ export class RedisStore implements SessionStore {
   }
 
   async touch(input: TouchInput): Promise<TouchOutcome> {
-    const [kind, fields] = await this.#commands.run(
-      () => this.#client.batonTouch(sessionKey(input.id), input.jti, String(input.now)),
-      ([kind]) => kind === 'touched',
+    const [[kind, fields], mark] = await this.#commands.run(
+      () => Promise.all([this.#client.batonTouch(sessionKey(input.id), input.jti, String(input.now)), this.#marks.read(input.userId)]),
+      ([[kind]]) => kind === 'touched',
     )
     if (kind === 'revoked' || kind === 'not_found') return { kind }
     const session = fields === undefined ? null : toRecord(input.id, fields)
     if (session === null || kind !== 'touched') return { kind: 'not_found' }
+    if (this.#marks.covers(mark, session)) return this.#endMarked(input.id, input.now)
     return { kind, session }
   }
 
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
     const values = await this.#commands.run(() => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))
     const record = toRecord(id, values)
-    return record === null || now >= record.expiresAt ? null : record
+    if (record === null || now >= record.expiresAt) return null
+    // Cluster: the user's logout-all mark (another shard) may end it; a second round trip here.
+    if (!this.#marks.covers(await this.#commands.run(() => this.#marks.read(record.userId)), record)) return record
+    await this.#endMarked(id, now)
+    return { ...record, revokedAt: now }
+  }
+
+  /** A session a logout-all mark covers: revoked now, as if the index had found it. */
+  async #endMarked(id: string, now: number): Promise<{ kind: 'revoked' }> {
+    await this.revokeSession(id, now)
+    return { kind: 'revoked' }
   }
 
   async revokeSession(id: string, now: number): Promise<boolean> {
@@ -275,6 +245,8 @@ export class RedisStore implements SessionStore {
   }
 
   async revokeUserSessions(userId: string, now: number): Promise<number> {
+    // First, so that a session the index lost is ended too (Cluster: redis-user-marks.ts).
+    await this.#commands.run(() => this.#marks.mark(userId, now))
     const ids = await this.#userSessionIds(userId, now)
     // One command per session: in a Cluster they live in different slots.
     const changed = await this.#commands.run(
@@ -293,14 +265,16 @@ export class RedisStore implements SessionStore {
 
   async listUserSessions(userId: string, now: number): Promise<SessionRecord[]> {
     const ids = await this.#userSessionIds(userId, now)
-    const hashes = await this.#commands.run(() => Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))))
+    const [hashes, mark] = await this.#commands.run(() =>
+      Promise.all([Promise.all(ids.map((id) => this.#client.hmget(sessionKey(id), ...RECORD_FIELDS))), this.#marks.read(userId)]),
+    )
     const live: SessionRecord[] = []
     const gone: string[] = []
     hashes.forEach((hash, i) => {
       const id = ids[i] as string
       const record = toRecord(id, hash)
       if (record === null) gone.push(id)
-      else if (record.revokedAt === null && now < record.expiresAt) live.push(record)
+      else if (record.revokedAt === null && now < record.expiresAt && !this.#marks.covers(mark, record)) live.push(record)
     })
     // Records that expired or were evicted leave their index entry behind: drop those here.
     if (gone.length > 0) {

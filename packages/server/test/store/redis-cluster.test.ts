@@ -4,6 +4,7 @@ import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import pino from 'pino'
 import { createRedisStore, sessionKey, userKey, type RedisStore } from '../../src/store/redis.js'
+import { userMarkKey } from '../../src/store/redis-user-marks.js'
 import type { NewSession } from '../../src/store/types.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-server.js'
 import { describeStoreContract } from './contract.js'
@@ -40,6 +41,20 @@ function session(overrides: Partial<NewSession> = {}): NewSession {
     userAgent: 'test-agent',
     ip: '127.0.0.1',
     ...overrides,
+  }
+}
+
+/** The node that serves `key`'s slot now. */
+async function ownerOf(key: string): Promise<RedisCluster['nodes'][number]> {
+  const admin = cluster.nodes[0]!.client()
+  try {
+    const slot = Number(await admin.cluster('KEYSLOT', key))
+    const range = (await admin.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to)
+    const node = cluster.nodes.find((n) => n.port === range?.[2]?.[1])
+    assert.ok(node !== undefined, `no node serves slot ${slot}`)
+    return node
+  } finally {
+    admin.disconnect()
   }
 }
 
@@ -104,6 +119,29 @@ describe('redis cluster', () => {
     assert.equal(await store.revokeUserSessions(userId, T0 + 3), 300)
     const after = await Promise.all(sessions.map((s) => store.rotate(rotation(s, s.jti, T0 + 4))))
     assert.ok(after.every((o) => o.kind === 'revoked'))
+  })
+
+  // The chaos run's Cluster variant: a shard restarted empty lost a user's index while the
+  // sessions (other shards) lived on; logout-all answered {revoked: 0} and they refreshed on.
+  test('cluster: log out everywhere with the user index lost still ends every session created before it', async () => {
+    const userId = newId()
+    const sessions = Array.from({ length: 12 }, () => session({ userId }))
+    await Promise.all(sessions.map((s) => store.createSession(s)))
+    const owner = await ownerOf(userKey(userId))
+    assert.equal(await owner.command('DEL', userKey(userId)), 1, 'the index, as its shard restarted empty leaves it')
+
+    assert.equal(await store.revokeUserSessions(userId, T0 + 10), 0, 'the index found nothing to revoke')
+    const outs = await Promise.all(sessions.map((s) => store.rotate({ ...rotation(s, s.jti, T0 + 11), userId })))
+    assert.deepEqual(new Set(outs.map((o) => o.kind)), new Set(['revoked']))
+    assert.ok((await store.getSession(sessions[0]!.id, T0 + 12))?.revokedAt != null)
+    assert.deepEqual(await store.listUserSessions(userId, T0 + 12), [])
+    // The mark lives in the index's slot, with a TTL; a session created after it is untouched.
+    const ttl = Number(await owner.command('PTTL', userMarkKey(userId)))
+    assert.ok(ttl > 0 && ttl <= 30 * DAY, `mark PTTL ${ttl}`)
+    const fresh = session({ userId, now: T0 + 20 })
+    await store.createSession(fresh)
+    assert.equal((await store.rotate({ ...rotation(fresh, fresh.jti, T0 + 21), userId })).kind, 'rotated')
+    assert.equal((await store.listUserSessions(userId, T0 + 22)).length, 1)
   })
 
   test('cluster: a killed node fails commands for its slots fast, never hangs', async () => {
