@@ -68,7 +68,9 @@ export function faultTable(history: History, recovery: Map<FaultRecord, number |
       else row.other++
     }
     const ms = recovery.get(f)
-    if (ms === null || ms === undefined) row.unmeasured++
+    // A client's own fault (f.actor) has no recovery probe: nothing to count as unmeasured.
+    if (f.actor !== undefined) void 0
+    else if (ms === null || ms === undefined) row.unmeasured++
     else row.times.push(ms)
     rows.set(f.kind, row)
   }
