@@ -69,9 +69,8 @@ export function faultTable(history: History, recovery: Map<FaultRecord, number |
     }
     const ms = recovery.get(f)
     // A client's own fault (f.actor) has no recovery probe: nothing to count as unmeasured.
-    if (f.actor !== undefined) void 0
-    else if (ms === null || ms === undefined) row.unmeasured++
-    else row.times.push(ms)
+    if (ms !== null && ms !== undefined) row.times.push(ms)
+    else if (f.actor === undefined) row.unmeasured++
     rows.set(f.kind, row)
   }
   return [...rows.values()].map(({ times, ...row }) => ({
