@@ -4,10 +4,11 @@
  * lines kept for excerpts and counted, its `revoke_unreplicated` warnings collected.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { waitFor } from '../packages/server/test/helpers/redis-server.js'
+import { freePort, waitFor } from '../packages/server/test/helpers/redis-server.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const CLI = join(ROOT, 'packages/server/dist/cli/main.js')
@@ -120,6 +121,27 @@ export function startBatonInstance(name: BatonInstance['name'], port: number, en
     },
   }
   return instance
+}
+
+/**
+ * The run's two instances on free ports, sharing one data dir (one user database, one
+ * development key), started one after the other: the first creates the key, the second reads
+ * it. Their stop and the dir's removal go on `stops`.
+ */
+export async function startBatonPair(env: Record<string, string>, stops: (() => Promise<void>)[]): Promise<[BatonInstance, BatonInstance]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'baton-chaos-'))
+  stops.push(async () => rmSync(dataDir, { recursive: true, force: true }))
+  const ports = [await freePort(), await freePort()]
+  const batons: [BatonInstance, BatonInstance] = [
+    startBatonInstance('baton-1', ports[0] as number, env, dataDir),
+    startBatonInstance('baton-2', ports[1] as number, env, dataDir),
+  ]
+  stops.push(async () => {
+    await Promise.all(batons.map((x) => x.stop('SIGKILL')))
+  })
+  await batons[0].start()
+  await batons[1].start()
+  return batons
 }
 
 /** What every chaos baton instance runs with, whatever the store. */

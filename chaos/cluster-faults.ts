@@ -10,7 +10,7 @@
  * and comes back empty: its replica then syncs the empty node, and the shard is wiped. Longer,
  * the replica is promoted and only writes it never received are lost.
  */
-import { sleep, undo, type FaultContext, type PlannedFault, type StoreFaults } from './faults.js'
+import { lasting, sleep, undo, type FaultContext, type PlannedFault, type StoreFaults } from './faults.js'
 import type { FaultRecord } from './history.js'
 import type { ClusterNode, ClusterTopology, NodeState } from './cluster.js'
 import { PRIMARIES } from './cluster.js'
@@ -157,21 +157,13 @@ async function injectCluster(
       // rejoins with the role it had, or as a replica when its shard failed over meanwhile.
       record.destroysData = fault.kind === 'cluster-kill'
       await s.kill()
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('the kill (restart)', () => s.restart())
-      }
+      await lasting(fault.durationMs, () => undo('the kill (restart)', () => s.restart()))
       break
     case 'cluster-stop':
       // SIGSTOP: connections stay open, nothing answers, not even the Cluster bus: past
       // cluster-node-timeout the replica is promoted, and the node demoted when it wakes.
       s.pause()
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        s.resume()
-      }
+      await lasting(fault.durationMs, () => s.resume())
       break
     case 'cluster-failover':
       // Manual and coordinated: the primary stops its clients until the replica has caught up,
@@ -180,11 +172,7 @@ async function injectCluster(
       break
     case 'cluster-pause':
       await target.ask(['CLIENT', 'PAUSE', Math.round(fault.durationMs), 'ALL'])
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('CLIENT UNPAUSE', () => target.ask(['CLIENT', 'UNPAUSE']))
-      }
+      await lasting(fault.durationMs, () => undo('CLIENT UNPAUSE', () => target.ask(['CLIENT', 'UNPAUSE'])))
       break
     case 'cluster-sleep':
       // The whole process sleeps, the Cluster bus with it (past cluster-node-timeout: a failover).
@@ -196,21 +184,15 @@ async function injectCluster(
       record.target = `${target.name} user ${BATON_REDIS_USER}`
       await target.ask(['ACL', 'SETUSER', BATON_REDIS_USER, 'off'])
       await target.ask(['CLIENT', 'KILL', 'USER', BATON_REDIS_USER]).catch(() => undefined)
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('ACL SETUSER on', () => target.ask(['ACL', 'SETUSER', BATON_REDIS_USER, 'on']))
-      }
+      await lasting(fault.durationMs, () => undo('ACL SETUSER on', () => target.ask(['ACL', 'SETUSER', BATON_REDIS_USER, 'on'])))
       break
     case 'cluster-oom':
       // maxmemory under use, noeviction: this shard refuses every write with OOM, reads answer.
       await target.ask(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction'])
       await target.ask(['CONFIG', 'SET', 'maxmemory', '1'])
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('maxmemory (CONFIG SET maxmemory 0)', () => target.ask(['CONFIG', 'SET', 'maxmemory', '0']))
-      }
+      await lasting(fault.durationMs, () =>
+        undo('maxmemory (CONFIG SET maxmemory 0)', () => target.ask(['CONFIG', 'SET', 'maxmemory', '0'])),
+      )
       break
     default:
       throw new Error(`not a Cluster fault: ${fault.kind}`)

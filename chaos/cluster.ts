@@ -5,12 +5,10 @@
  * database and one development key. Its faults are in cluster-faults.ts.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { Redis } from 'ioredis'
-import { freePort, startRedisCluster, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
-import { batonEnv, CLI, startBatonInstance, type BatonInstance } from './baton-instance.js'
+import { startRedisCluster, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
+import { batonEnv, CLI, startBatonPair, type BatonInstance } from './baton-instance.js'
 import { clusterFaults } from './cluster-faults.js'
 import { keysWithoutTTL, usedMemoryOf, type ChaosStore } from './store.js'
 import { BATON_REDIS_USER, type TopologyOptions } from './topology.js'
@@ -127,8 +125,6 @@ export async function startClusterTopology(options: TopologyOptions): Promise<Cl
     stops.push(() => cluster.stop())
     const nodes = cluster.nodes.map(clusterNode)
 
-    const dataDir = mkdtempSync(join(tmpdir(), 'baton-chaos-'))
-    stops.push(async () => rmSync(dataDir, { recursive: true, force: true }))
     const [seed, ...others] = nodes
     const env = {
       ...batonEnv(options),
@@ -137,17 +133,7 @@ export async function startClusterTopology(options: TopologyOptions): Promise<Cl
       REDIS_CLUSTER: 'true',
       REDIS_CLUSTER_NODES: others.map((n) => `127.0.0.1:${n.port}`).join(','),
     }
-    const ports = [await freePort(), await freePort()]
-    const batons: [BatonInstance, BatonInstance] = [
-      startBatonInstance('baton-1', ports[0] as number, env, dataDir),
-      startBatonInstance('baton-2', ports[1] as number, env, dataDir),
-    ]
-    stops.push(async () => {
-      await Promise.all(batons.map((x) => x.stop('SIGKILL')))
-    })
-    // One after the other: the first creates the development key, the second reads it.
-    await batons[0].start()
-    await batons[1].start()
+    const batons = await startBatonPair(env, stops)
     return { nodes, batons, states: () => Promise.all(nodes.map(stateOf)), stop: stopAll }
   } catch (err) {
     await stopAll()

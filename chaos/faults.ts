@@ -88,6 +88,15 @@ export interface FaultContext {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+/** Lets a fault last `ms`, then ends it: in a `finally`, so no fault is ever left in place. */
+export async function lasting(ms: number, end: () => unknown): Promise<void> {
+  try {
+    await sleep(ms)
+  } finally {
+    await end()
+  }
+}
+
 /**
  * Undoes an injected fault, retrying for up to 30 s: on a loaded machine one command can time out,
  * and a fault left in place (a primary still a replica of nowhere) would fail the rest of the run

@@ -5,7 +5,7 @@
  * persistence); `redis-kill-aof` turns the AOF on first, so the node comes back with its data.
  */
 import { freePort, waitFor } from '../packages/server/test/helpers/redis-server.js'
-import { sleep, undo, type FaultContext, type PlannedFault, type StoreFaults } from './faults.js'
+import { lasting, sleep, undo, type FaultContext, type PlannedFault, type StoreFaults } from './faults.js'
 import type { FaultRecord } from './history.js'
 import { BATON_REDIS_USER, type DataNode, type Topology } from './topology.js'
 
@@ -64,11 +64,7 @@ async function injectRedis(topology: Topology, ctx: FaultContext, fault: Planned
       // No persistence: the restarted node is empty; a failover (or not) decides what is lost.
       record.destroysData = true
       await s.kill()
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('the kill (restart)', () => primary.restart())
-      }
+      await lasting(fault.durationMs, () => undo('the kill (restart)', () => primary.restart()))
       break
     case 'redis-kill-aof':
       // With persistence (AOF, appendfsync always, turned on just before): the restarted node
@@ -83,11 +79,7 @@ async function injectRedis(topology: Topology, ctx: FaultContext, fault: Planned
         'the AOF rewrite',
       )
       await s.kill()
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('the kill (restart with the AOF)', () => primary.restart({ aof: true }))
-      }
+      await lasting(fault.durationMs, () => undo('the kill (restart with the AOF)', () => primary.restart({ aof: true })))
       // Later kills of this node are without persistence again.
       await undo('CONFIG SET appendonly no', () => s.command('CONFIG', 'SET', 'appendonly', 'no'))
       break
@@ -96,11 +88,7 @@ async function injectRedis(topology: Topology, ctx: FaultContext, fault: Planned
       // evicted): every write is refused with OOM, reads still answer.
       await s.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
       await s.command('CONFIG', 'SET', 'maxmemory', '1')
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('maxmemory (CONFIG SET maxmemory 0)', () => s.command('CONFIG', 'SET', 'maxmemory', '0'))
-      }
+      await lasting(fault.durationMs, () => undo('maxmemory (CONFIG SET maxmemory 0)', () => s.command('CONFIG', 'SET', 'maxmemory', '0')))
       break
     case 'acl-off':
       // baton's own ACL user disabled, as an operator's mistake or a credential rotation gone
@@ -108,19 +96,11 @@ async function injectRedis(topology: Topology, ctx: FaultContext, fault: Planned
       record.target = `${primary.name} user ${BATON_REDIS_USER}`
       await s.command('ACL', 'SETUSER', BATON_REDIS_USER, 'off')
       await s.command('CLIENT', 'KILL', 'USER', BATON_REDIS_USER).catch(() => undefined)
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('ACL SETUSER on', () => s.command('ACL', 'SETUSER', BATON_REDIS_USER, 'on'))
-      }
+      await lasting(fault.durationMs, () => undo('ACL SETUSER on', () => s.command('ACL', 'SETUSER', BATON_REDIS_USER, 'on')))
       break
     case 'redis-stop':
       s.pause()
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        s.resume()
-      }
+      await lasting(fault.durationMs, () => s.resume())
       break
     case 'client-pause':
       await s.command('CLIENT', 'PAUSE', Math.round(fault.durationMs), 'ALL')
@@ -142,30 +122,18 @@ async function injectRedis(topology: Topology, ctx: FaultContext, fault: Planned
       // A primary turned replica of nothing: read-only, data kept (no sync can start).
       const nowhere = await freePort()
       await s.command('REPLICAOF', '127.0.0.1', nowhere)
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        await undo('read-only (REPLICAOF NO ONE)', () => s.command('REPLICAOF', 'NO', 'ONE'))
-      }
+      await lasting(fault.durationMs, () => undo('read-only (REPLICAOF NO ONE)', () => s.command('REPLICAOF', 'NO', 'ONE')))
       break
     }
     case 'latency':
       record.target = `${primary.name} proxy (${fault.param} ms)`
       primary.proxy.setMode({ latencyMs: fault.param })
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        primary.proxy.setMode('pass')
-      }
+      await lasting(fault.durationMs, () => primary.proxy.setMode('pass'))
       break
     case 'reset':
       record.target = `${primary.name} proxy`
       primary.proxy.setMode('reset')
-      try {
-        await sleep(fault.durationMs)
-      } finally {
-        primary.proxy.setMode('pass')
-      }
+      await lasting(fault.durationMs, () => primary.proxy.setMode('pass'))
       break
     default:
       throw new Error(`not a Redis fault: ${fault.kind}`)

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startFaultProxy, type FaultProxy } from '../packages/server/test/helpers/fault-proxy.js'
 import { freePort, startRedisServer, waitFor, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
-import { batonEnv, CLI, startBatonInstance, type BatonInstance } from './baton-instance.js'
+import { batonEnv, CLI, startBatonPair, type BatonInstance } from './baton-instance.js'
 
 export const MASTER = 'mymaster'
 /** The ACL user baton connects as (the `acl-off` fault disables it); replication and the Sentinels use `default`. */
@@ -190,8 +190,6 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       'every sentinel to know the replica and the other two sentinels',
     )
 
-    const dataDir = mkdtempSync(join(tmpdir(), 'baton-chaos-'))
-    stops.push(async () => rmSync(dataDir, { recursive: true, force: true }))
     const env = {
       ...batonEnv(options),
       BATON_STORE: 'redis',
@@ -200,17 +198,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       // With Sentinels only the URL's credentials are used (the host is never connected to).
       REDIS_URL: `redis://${BATON_REDIS_USER}:${batonPassword}@127.0.0.1:1`,
     }
-    const ports = [await freePort(), await freePort()]
-    const batons: [BatonInstance, BatonInstance] = [
-      startBatonInstance('baton-1', ports[0] as number, env, dataDir),
-      startBatonInstance('baton-2', ports[1] as number, env, dataDir),
-    ]
-    stops.push(async () => {
-      await Promise.all(batons.map((x) => x.stop('SIGKILL')))
-    })
-    // One after the other: the first creates the development key, the second reads it.
-    await batons[0].start()
-    await batons[1].start()
+    const batons = await startBatonPair(env, stops)
 
     const nodes: [DataNode, DataNode] = [a, b]
     return {
