@@ -72,6 +72,37 @@ function downAt(history: History, e: Exchange): boolean {
   return history.downtime.some((d) => d.inst === e.inst && e.t1 >= d.start - 50 && e.t0 <= d.end)
 }
 
+const userOf = (actor: string): string => actor.split('/')[0] as string
+/** The server's grace window (REFRESH_GRACE_SECONDS; the run uses the default). */
+const GRACE_MS = 15_000
+
+/**
+ * A reuse answer the client's own network explains: the answer of this token's rotation was lost
+ * (client-faults.ts, browser.ts) or never came, and no refresh of that user reached baton again
+ * within the grace window (its network was down). The successor is gone with the lost answer, as
+ * data is with a restart without persistence: counted apart, never as an honest reuse.
+ */
+function lostThenCut(history: History, e: Exchange): Exchange | undefined {
+  if (e.code !== 'token_reused' || e.jti === undefined) return undefined
+  const user = userOf(e.actor)
+  // Its answer lost on the way (a fault of the client's), or never sent (the instance died
+  // after the rotation committed, a timeout): either way a rotation the client never heard of.
+  const lost = history.exchanges.find(
+    (l) =>
+      l.jti === e.jti &&
+      userOf(l.actor) === user &&
+      l.t1 <= e.t0 &&
+      (l.lost === true || (l.status === null && l.error !== 'offline' && l.error !== 'refused')),
+  )
+  // Inside the grace window the server must answer the same successor: nothing explains reuse.
+  if (lost === undefined || e.t0 < lost.t0 + GRACE_MS) return undefined
+  const reached = history.exchanges.some(
+    (x) =>
+      x.kind === 'refresh' && userOf(x.actor) === user && x.status !== null && x.t0 > lost.t1 && x.t0 < Math.min(e.t0, lost.t1 + GRACE_MS),
+  )
+  return reached ? undefined : lost
+}
+
 /** Why a session ended, or null when nothing explains it. */
 function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string, number>, lastWrite: Map<string, number[]>): string | null {
   const { history } = input
@@ -86,6 +117,12 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
       !history.happenings.some((l) => l.user === h.user && l.what === 'logged-in' && l.sid === h.sid && l.t > a.t),
   )
   if (own !== undefined) return 'own action'
+  // The reuse answer that ended it came after its rotation's answer was lost and the network cut.
+  const cut = history.exchanges.find(
+    (e) => e.sid === h.sid && userOf(e.actor) === userOf(h.actor) && e.t0 <= h.t && lostThenCut(history, e) !== undefined,
+  )
+  if (cut !== undefined)
+    return `the answer of ${cut.jti}'s rotation was lost and no refresh reached baton within the grace window (the client's network)`
   if (h.detail !== 'token_not_valid' || h.sid === undefined) return null
   const created = firstWrite.get(h.sid) ?? 0
   const writes = (lastWrite.get(h.sid) ?? []).filter((t) => t <= h.t)
@@ -164,9 +201,21 @@ export function judge(input: OracleInput): Verdict {
     }
   }
 
-  const reused = ex
-    .filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid)))
-    .map(show)
+  const reusedAll = ex.filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid)))
+  const cutOff = reusedAll.filter((e) => lostThenCut(history, e) !== undefined)
+  // Each with the earlier exchanges of its jti: who rotated it, and what they were answered.
+  const reused = reusedAll
+    .filter((e) => !cutOff.includes(e))
+    .map(
+      (e) =>
+        `${show(e)}; before: ${
+          ex
+            .filter((x) => x.jti === e.jti && x.id < e.id)
+            .slice(-4)
+            .map(show)
+            .join(' | ') || 'none'
+        }`,
+    )
 
   const attacks: string[] = []
   const unreplicatedReplays: string[] = []
@@ -278,10 +327,22 @@ export function judge(input: OracleInput): Verdict {
   const lostWrong: string[] = []
   let lostRetried = 0
   for (const l of lostAnswers) {
-    const retry = ex.find((e) => e.kind === 'refresh' && e.jti === l.jti && e.id > l.id && e.status !== null && e.status !== 503)
+    const retry = ex.find(
+      (e) =>
+        e.kind === 'refresh' &&
+        e.jti === l.jti &&
+        e.id > l.id &&
+        userOf(e.actor) === userOf(l.actor) &&
+        e.status !== null &&
+        e.status !== 503,
+    )
     if (retry === undefined) continue
     lostRetried++
-    if (retry.status !== 200 || retry.successor !== l.successor) lostWrong.push(`answer lost: ${show(l)}; retry: ${show(retry)}`)
+    if (retry.status !== 200 || retry.successor !== l.successor) {
+      // After the grace window with the network cut, the successor is gone with the answer.
+      if (retry.code === 'token_reused' && lostThenCut(history, retry) !== undefined) continue
+      lostWrong.push(`answer lost: ${show(l)}; retry: ${show(retry)}`)
+    }
   }
 
   // SPEC §6: a 401 the application answers for another reason costs one refresh and one retry.
@@ -311,7 +372,11 @@ export function judge(input: OracleInput): Verdict {
       unexplained,
       `${unexplained.length} unexplained; own/other session ${explained.ownAction}, attacked ${explained.attacked}, data a fault destroyed ${explained.faultDestroyed.length}`,
     ),
-    invariant('no token_reused for an honest client', reused, `${reused.length}`),
+    invariant(
+      'no token_reused for an honest client',
+      reused,
+      `${reused.length}; ${cutOff.length} after a lost answer and no refresh through the client's network within the grace window, counted apart`,
+    ),
     invariant(
       'every replay ends its family',
       attacks,

@@ -234,3 +234,22 @@ test('a Cluster shard measured wiped explains a logout even after a failover; on
   h.faults[0] = { ...(h.faults[0] as FaultRecord), wiped: false, failedOver: false, destroysData: false }
   assert.deepEqual(failed(input(h)), ['no unexplained logout'])
 })
+
+test('token_reused after a lost answer and a network cut past the grace window is counted apart; with a refresh that got through, it fails', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j3', successorSid: 's1', t0: 4000, t1: 4010, lost: true }))
+  // Offline for 16 s: nothing reached baton, then the old token is reuse.
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', status: null, error: 'offline', t0: 9000, t1: 9000 }))
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', status: 401, code: 'token_reused', t0: 20_100, t1: 20_110 }))
+  h.happenings.push({ t: 20_120, actor: 'u1/t0', user: 1, what: 'session-expired', detail: 'token_reused', sid: 's1' })
+  const verdict = judge(input(h))
+  assert.deepEqual(failed(input(h)), [])
+  assert.match(verdict.explained.faultDestroyed[0]?.why ?? '', /answer of j2's rotation was lost/)
+  // A refresh of that user that reached baton inside the window: the retry should have got j3.
+  h.exchanges.splice(
+    -1,
+    0,
+    exchange({ actor: 'u1/t1', jti: 'j2', sid: 's1', status: 503, code: 'store_unavailable', t0: 12_000, t1: 12_010 }),
+  )
+  assert.ok(failed(input(h)).includes('no token_reused for an honest client'))
+})
