@@ -27,6 +27,7 @@ export interface PlannedFault {
 const DURATIONS: Record<string, [number, number]> = {
   latency: [1000, 4000],
   reset: [200, 1000],
+  partition: [300, 3000],
   readonly: [300, 900],
   'redis-kill': [300, 4000],
   'redis-kill-aof': [300, 4000],

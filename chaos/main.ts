@@ -29,6 +29,7 @@ whole history (see README, "Chaos run"). Everything stops by itself.
   --minutes M            length of the load, fractions allowed (default 3)
   --users N              simulated users (default 200)
   --browser-tabs N       Chromium tabs of one user in the browser lane (default 3; 0: none)
+  --faults K,K           only these store fault kinds (default all; the table names them)
   --cluster              a Redis Cluster (three primaries, a replica each) instead of the Sentinel group
   --margin-ms MS         added to STORE_TIMEOUT_MS (500) before a request counts as late (default 2500)
   --recovery-bound-ms MS recovery after a fault fails past this (default 10000; SPEC §4 says 2 s)
@@ -52,6 +53,8 @@ interface Flags {
   recoveryBoundMs: number
   cluster: boolean
   browserTabs: number
+  /** Store fault kinds to inject; empty: all of the store's. */
+  faults: string[]
   /** Where to write the whole history as JSON (ids and outcomes, never a token). */
   history?: string
 }
@@ -68,6 +71,7 @@ function flags(argv: string[]): Flags | null {
       history: { type: 'string' },
       cluster: { type: 'boolean', default: false },
       'browser-tabs': { type: 'string', default: '3' },
+      faults: { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -86,6 +90,7 @@ function flags(argv: string[]): Flags | null {
     recoveryBoundMs: num('recovery-bound-ms', values['recovery-bound-ms'], 100, 120_000),
     cluster: values.cluster,
     browserTabs: Math.floor(num('browser-tabs', values['browser-tabs'], 0, 8)),
+    faults: values.faults.split(',').filter((k) => k !== ''),
     ...(values.history === undefined ? {} : { history: values.history }),
   }
 }
@@ -169,7 +174,13 @@ async function main(argv: string[]): Promise<number> {
   const revoked: Revoked[] = []
   const attacked = new Map<string, number>()
   const { users, attacks } = planUsers(options.users, random, runMs)
-  const storePlan = planFaults(random.fork(), store.faults.kinds, 400)
+  const unknown = options.faults.filter((k) => !store.faults.kinds.includes(k))
+  if (unknown.length > 0) {
+    process.stderr.write(`chaos: --faults: not a fault of this store: ${unknown.join(', ')} (it has ${store.faults.kinds.join(', ')})\n`)
+    await store.stop()
+    return 2
+  }
+  const storePlan = planFaults(random.fork(), options.faults.length > 0 ? options.faults : store.faults.kinds, 400)
   const batonPlan = planFaults(random.fork(), BATON_FAULTS, 400)
   const urls = store.batons.map((b) => b.url)
   const ctx: RunContext = { history, urls, random: random.fork(), deadline, start, revoked, attacked, password }

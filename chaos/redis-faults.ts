@@ -20,6 +20,7 @@ export const REDIS_FAULTS = [
   'oom',
   'acl-off',
   'latency',
+  'partition',
   'reset',
 ] as const
 
@@ -128,6 +129,13 @@ async function injectRedis(topology: Topology, ctx: FaultContext, fault: Planned
     case 'latency':
       record.target = `${primary.name} proxy (${fault.param} ms)`
       primary.proxy.setMode({ latencyMs: fault.param })
+      await lasting(fault.durationMs, () => primary.proxy.setMode('pass'))
+      break
+    case 'partition':
+      // The proxy forwards nothing either way (TCP still up, bytes held): baton, the replica and
+      // the Sentinels all lose the primary for a while, then the held bytes arrive late.
+      record.target = `${primary.name} proxy`
+      primary.proxy.setMode('blackhole')
       await lasting(fault.durationMs, () => primary.proxy.setMode('pass'))
       break
     case 'reset':
