@@ -2,7 +2,8 @@
  * The browser lane's plain parts, apart from Chromium: its seeded fault schedule and how a routed
  * request becomes a history record (recordingFetch's way: ids and outcomes, never a token).
  */
-import { claimsOf, type CallKind, type Exchange } from './history.js'
+import { claimsOf, type CallKind, type Exchange, type Happening, type History } from './history.js'
+import type { Invariant } from './oracle.js'
 import type { Random } from './random.js'
 
 export type LaneFaultKind = 'frozen-holder' | 'lost-refresh-response' | 'network-drop'
@@ -63,5 +64,55 @@ export function answerClaims(record: Exchange, body: Buffer): void {
     if (next.sid !== undefined) record.successorSid = next.sid
   } catch {
     // not JSON: the status says enough
+  }
+}
+
+/** The lane's counts over the run (BrowserLaneResult's figures beside the judge's). */
+export interface LaneCounts {
+  requests: number
+  refreshes: number
+  sessionExpired: number
+  tokenReused: number
+  degraded: number
+  recovered: number
+  hung: number
+  /** The lost answer's token: how its retry was answered (same successor, or not). */
+  lostRetry: string | null
+}
+
+/** What the lane's own tabs did over the run, and whether the lost answer's retry got the same successor. */
+export function laneOutcome(
+  history: History,
+  actors: readonly string[],
+  lostJti: string | undefined,
+): { invariant: Invariant; figures: LaneCounts } {
+  const mine = new Set(actors)
+  const ours = history.exchanges.filter((e) => mine.has(e.actor))
+  const happened = (what: Happening['what']): number => history.happenings.filter((h) => mine.has(h.actor) && h.what === what).length
+  const retry = lostJti === undefined ? undefined : ours.filter((e) => e.kind === 'refresh' && e.jti === lostJti)
+  const lostRetry =
+    retry === undefined
+      ? null
+      : retry.map((e) => `${e.actor} ${e.status ?? e.error}${e.code ? ` ${e.code}` : ''} → ${e.successor ?? '-'} at ${e.t0}`).join(' | ')
+  const successors = new Set(retry?.filter((e) => e.status === 200).map((e) => e.successor))
+  const invariant: Invariant = {
+    name: 'browser: a refresh answer lost after rotation is retried into the same successor',
+    pass: retry === undefined || (retry.length >= 2 && successors.size === 1 && retry.every((e) => e.code !== 'token_reused')),
+    summary:
+      retry === undefined ? 'no answer was lost in this run' : `${retry.length} refreshes of ${lostJti}: ${successors.size} successor(s)`,
+    excerpt: retry === undefined || successors.size === 1 ? [] : [lostRetry ?? ''],
+  }
+  return {
+    invariant,
+    figures: {
+      requests: ours.length,
+      refreshes: ours.filter((e) => e.kind === 'refresh').length,
+      sessionExpired: happened('session-expired'),
+      tokenReused: ours.filter((e) => e.code === 'token_reused').length,
+      degraded: happened('degraded'),
+      recovered: happened('recovered'),
+      hung: happened('hung'),
+      lostRetry,
+    },
   }
 }

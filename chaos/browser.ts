@@ -25,7 +25,7 @@ import {
 } from './browser-judge.js'
 import { NOT_ABOUT_TOKEN_PATH } from './client-faults.js'
 import { EVENT_BINDING, LOCK_BINDING, LOCK_PROBE, tabPage } from './browser-page.js'
-import { answerClaims, kindOf, planLaneFaults, refreshClaims, type LaneFaultKind } from './browser-plan.js'
+import { answerClaims, kindOf, laneOutcome, planLaneFaults, refreshClaims, type LaneCounts, type LaneFaultKind } from './browser-plan.js'
 import { EXCHANGE_BOUND_MS, type Exchange, type Happening, type History } from './history.js'
 import type { Invariant } from './oracle.js'
 import type { Random } from './random.js'
@@ -74,17 +74,7 @@ export interface LaneFault {
 export interface BrowserLaneResult {
   invariants: Invariant[]
   faults: LaneFault[]
-  figures: LaneFigures & {
-    requests: number
-    refreshes: number
-    sessionExpired: number
-    tokenReused: number
-    degraded: number
-    recovered: number
-    hung: number
-    /** The lost answer's token: how its retry was answered (same successor, or not). */
-    lostRetry: string | null
-  }
+  figures: LaneFigures & LaneCounts
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)))
@@ -398,35 +388,7 @@ export async function runBrowserLane(input: BrowserLaneInput): Promise<BrowserLa
     marginMs: LOCK_MARGIN_MS,
     end,
   })
-  const mine = new Set(actors)
-  const ours = history.exchanges.filter((e) => mine.has(e.actor))
-  const happened = (what: Happening['what']): number => history.happenings.filter((h) => mine.has(h.actor) && h.what === what).length
-  const retry = lostJti === undefined ? undefined : ours.filter((e) => e.kind === 'refresh' && e.jti === lostJti)
-  const lostRetry =
-    retry === undefined
-      ? null
-      : retry.map((e) => `${e.actor} ${e.status ?? e.error}${e.code ? ` ${e.code}` : ''} → ${e.successor ?? '-'} at ${e.t0}`).join(' | ')
-  const successors = new Set(retry?.filter((e) => e.status === 200).map((e) => e.successor))
-  invariants.push({
-    name: 'browser: a refresh answer lost after rotation is retried into the same successor',
-    pass: retry === undefined || (retry.length >= 2 && successors.size === 1 && retry.every((e) => e.code !== 'token_reused')),
-    summary:
-      retry === undefined ? 'no answer was lost in this run' : `${retry.length} refreshes of ${lostJti}: ${successors.size} successor(s)`,
-    excerpt: retry === undefined || successors.size === 1 ? [] : [lostRetry ?? ''],
-  })
-  return {
-    invariants,
-    faults,
-    figures: {
-      ...figures,
-      requests: ours.length,
-      refreshes: ours.filter((e) => e.kind === 'refresh').length,
-      sessionExpired: happened('session-expired'),
-      tokenReused: ours.filter((e) => e.code === 'token_reused').length,
-      degraded: happened('degraded'),
-      recovered: happened('recovered'),
-      hung: happened('hung'),
-      lostRetry,
-    },
-  }
+  const outcome = laneOutcome(history, actors, lostJti)
+  invariants.push(outcome.invariant)
+  return { invariants, faults, figures: { ...figures, ...outcome.figures } }
 }
