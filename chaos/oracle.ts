@@ -44,6 +44,8 @@ export interface Explained {
   unreplicatedUndone: string[]
   /** Tokens answered a second successor after a fault destroyed the rotation to the first. */
   forksAfterLoss: string[]
+  /** Lost answers whose retry found the rotation or the session destroyed by a fault between. */
+  lostAfterLoss: string[]
 }
 
 export interface Verdict {
@@ -104,7 +106,13 @@ function lostThenCut(history: History, e: Exchange): Exchange | undefined {
 }
 
 /** Why a session ended, or null when nothing explains it. */
-function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string, number>, lastWrite: Map<string, number[]>): string | null {
+function explainExpiry(
+  input: OracleInput,
+  h: Happening,
+  firstWrite: Map<string, number>,
+  lastWrite: Map<string, number[]>,
+  cutOff: readonly Exchange[],
+): string | null {
   const { history } = input
   if (h.sid !== undefined && input.attacked.has(h.sid)) return 'attacked'
   // The action's time is when it was answered (users.ts records it then).
@@ -118,9 +126,7 @@ function explainExpiry(input: OracleInput, h: Happening, firstWrite: Map<string,
   )
   if (own !== undefined) return 'own action'
   // The reuse answer that ended it came after its rotation's answer was lost and the network cut.
-  const cut = history.exchanges.find(
-    (e) => e.sid === h.sid && userOf(e.actor) === userOf(h.actor) && e.t0 <= h.t && lostThenCut(history, e) !== undefined,
-  )
+  const cut = cutOff.find((e) => e.sid === h.sid && userOf(e.actor) === userOf(h.actor) && e.t0 <= h.t)
   if (cut !== undefined)
     return `the answer of ${cut.jti}'s rotation was lost and no refresh reached baton within the grace window (the client's network)`
   if (h.detail !== 'token_not_valid' || h.sid === undefined) return null
@@ -148,6 +154,7 @@ export function judge(input: OracleInput): Verdict {
     ownAction: 0,
     unreplicatedUndone: [],
     forksAfterLoss: [],
+    lostAfterLoss: [],
   }
 
   const fivexx = ex.filter((e) => e.status !== null && e.status >= 500 && e.status !== 503)
@@ -185,10 +192,14 @@ export function judge(input: OracleInput): Verdict {
     list.push(e.t1)
     writes.set(e.successorSid, list)
   }
+  // Honest reuse answers, and those a lost answer and the client's network cut explain (few:
+  // computed once, not per logout, over a history of ~700k exchanges in 30 minutes).
+  const reusedAll = ex.filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid)))
+  const cutOff = reusedAll.filter((e) => lostThenCut(history, e) !== undefined)
   const unexplained: string[] = []
   for (const h of history.happenings) {
     if (h.what !== 'session-expired') continue
-    const why = explainExpiry(input, h, firstWrite, writes)
+    const why = explainExpiry(input, h, firstWrite, writes, cutOff)
     if (why === 'attacked') explained.attacked++
     else if (why === 'own action') explained.ownAction++
     else if (why !== null) explained.faultDestroyed.push({ actor: h.actor, ...(h.sid === undefined ? {} : { sid: h.sid }), why })
@@ -201,8 +212,6 @@ export function judge(input: OracleInput): Verdict {
     }
   }
 
-  const reusedAll = ex.filter((e) => e.code === 'token_reused' && honest(e.actor) && !(e.sid !== undefined && input.attacked.has(e.sid)))
-  const cutOff = reusedAll.filter((e) => lostThenCut(history, e) !== undefined)
   // Each with the earlier exchanges of its jti: who rotated it, and what they were answered.
   const reused = reusedAll
     .filter((e) => !cutOff.includes(e))
@@ -324,23 +333,26 @@ export function judge(input: OracleInput): Verdict {
   // A refresh answer lost after the server rotated (client-faults.ts): the client's retry of the
   // same token must be answered the same successor (the grace window), never reuse or another.
   const lostAnswers = ex.filter((e) => e.lost === true)
+  const refreshesOf = new Map<string, Exchange[]>()
+  for (const e of ex) if (e.kind === 'refresh' && e.jti !== undefined) refreshesOf.set(e.jti, [...(refreshesOf.get(e.jti) ?? []), e])
   const lostWrong: string[] = []
   let lostRetried = 0
   for (const l of lostAnswers) {
-    const retry = ex.find(
-      (e) =>
-        e.kind === 'refresh' &&
-        e.jti === l.jti &&
-        e.id > l.id &&
-        userOf(e.actor) === userOf(l.actor) &&
-        e.status !== null &&
-        e.status !== 503,
+    const retry = (l.jti === undefined ? [] : (refreshesOf.get(l.jti) ?? [])).find(
+      (e) => e.id > l.id && userOf(e.actor) === userOf(l.actor) && e.status !== null && e.status !== 503,
     )
     if (retry === undefined) continue
     lostRetried++
     if (retry.status !== 200 || retry.successor !== l.successor) {
       // After the grace window with the network cut, the successor is gone with the answer.
       if (retry.code === 'token_reused' && lostThenCut(history, retry) !== undefined) continue
+      // A fault that destroyed data took the rotation (another successor) or the session (401):
+      // the same explanation as for a second successor (forksAfterLoss).
+      const loss = history.faults.find((f) => f.destroysData && f.start >= l.t0 - 5_000 && f.start <= retry.t0)
+      if (loss !== undefined && retry.code !== 'token_reused') {
+        explained.lostAfterLoss.push(`answer lost: ${show(l)}; retry: ${show(retry)}; ${loss.kind} at ${loss.start} destroyed data between`)
+        continue
+      }
       lostWrong.push(`answer lost: ${show(l)}; retry: ${show(retry)}`)
     }
   }
@@ -397,7 +409,7 @@ export function judge(input: OracleInput): Verdict {
     invariant(
       'a lost refresh answer is retried to the same successor',
       lostWrong,
-      `${lostAnswers.length} answers lost after rotation, ${lostRetried} retried, ${lostRetried - lostWrong.length} to the same successor`,
+      `${lostAnswers.length} answers lost after rotation, ${lostRetried} retried, ${lostRetried - lostWrong.length - explained.lostAfterLoss.length} to the same successor, ${explained.lostAfterLoss.length} after a fault destroyed data between`,
     ),
     invariant(
       'a 401 not about the token costs at most one refresh',

@@ -253,3 +253,15 @@ test('token_reused after a lost answer and a network cut past the grace window i
   )
   assert.ok(failed(input(h)).includes('no token_reused for an honest client'))
 })
+
+test('a lost answer whose retry finds another successor after a data-destroying fault between is named, not failed', () => {
+  const h = clean()
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j3', successorSid: 's1', t0: 4000, t1: 4010, lost: true }))
+  h.exchanges.push(exchange({ jti: 'j2', sid: 's1', successor: 'j9', successorSid: 's1', t0: 6000, t1: 6010 }))
+  h.faults.push({ kind: 'failover', target: 'redis-a', start: 5000, end: 5500, failedOver: true, destroysData: true })
+  const verdict = judge(input(h))
+  assert.equal(verdict.invariants.find((i) => i.name === 'a lost refresh answer is retried to the same successor')?.pass, true)
+  assert.match(verdict.explained.lostAfterLoss[0] ?? '', /failover at 5000 destroyed data between/)
+  h.faults[0] = { ...(h.faults[0] as FaultRecord), destroysData: false, failedOver: false, kind: 'redis-stop' }
+  assert.ok(failed(input(h)).includes('a lost refresh answer is retried to the same successor'))
+})
