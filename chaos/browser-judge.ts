@@ -4,7 +4,7 @@
  * token, and while the network was gone. Pure functions over plain records, so each check is
  * tested on made-up records (chaos/test/browser.test.ts) and can be seen to fail.
  */
-import { MAX_BACKOFF_MS, INITIAL_BACKOFF_MS } from '../packages/client/src/backoff.js'
+import { MAX_BACKOFF_MS, backoffDelay } from '../packages/client/src/backoff.js'
 import type { Invariant } from './oracle.js'
 
 /** One `navigator.locks.request` event in a tab (the init script of browser-page.ts reports them). */
@@ -153,14 +153,16 @@ export function refreshesPer401(
 
 /**
  * The most refresh attempts one tab can make in `ms` while every one fails: the client's backoff
- * (backoff.ts, exponential from 1 s with equal jitter, at most 8 s) never waits less than half
- * of each step; plus one for an attempt a call and the retry timer start together.
+ * (backoff.ts: exponential from 1 s with equal jitter, at most 2 s apart for the outage's first
+ * 13 s, then at most 8 s) never waits less than half of each step; plus one for an attempt a
+ * call and the retry timer start together.
  */
 export function dropAttemptBound(ms: number): number {
+  // The client's own shortest delays (random 0): 2 s apart at most in the grace window, then up to 8 s.
   let attempts = 1
   let t = 0
   for (let k = 0; ; k++) {
-    t += Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** k) / 2
+    t += backoffDelay({ attempt: k, sinceMs: t, random: () => 0 })
     if (t > ms) break
     attempts++
   }

@@ -15,6 +15,8 @@ export interface Outage {
   readonly until: number
   /** 0 for the first failure of the outage, then 1, 2, … */
   readonly attempt: number
+  /** Local time of the outage's first failure (the grace window's retries count from it). */
+  readonly since: number
   /** The error of the latest failure. */
   readonly cause: BatonClientError
 }
@@ -39,9 +41,10 @@ export function nextOutage(
   random: () => number,
 ): OutageStep {
   const attempt = previous === null ? 0 : previous.attempt + 1
-  const delay = backoffDelay({ attempt, retryAfter, random })
+  const since = previous === null ? now : previous.since
+  const delay = backoffDelay({ attempt, retryAfter, random, sinceMs: now - since })
   return {
-    outage: { until: now + delay, attempt, cause },
+    outage: { until: now + delay, attempt, since, cause },
     delay,
     seconds: toSeconds(delay),
     first: previous === null,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { MAX_BACKOFF_MS, backoffDelay, parseRetryAfter } from '../src/backoff.js'
+import { GRACE_RETRY_MAX_MS, GRACE_RETRY_WINDOW_MS, MAX_BACKOFF_MS, backoffDelay, parseRetryAfter } from '../src/backoff.js'
 
 test('backoff: grows exponentially from about 1 s with jitter, capped at 8 s', () => {
   const low = (attempt: number): number => backoffDelay({ attempt, random: () => 0 })
@@ -38,4 +38,15 @@ test('parseRetryAfter: reads delay-seconds and HTTP-dates; ignores junk', () => 
   assert.equal(parseRetryAfter(null, now), undefined)
   assert.equal(parseRetryAfter('soon', now), undefined)
   assert.equal(parseRetryAfter('-3', now), undefined)
+})
+
+test('backoff: inside the grace window after the first failure of an outage, attempts come at most 2 s apart (Retry-After still wins)', () => {
+  const at = (attempt: number, sinceMs: number, retryAfter?: number): number =>
+    backoffDelay({ attempt, sinceMs, retryAfter, random: () => 0.999999 })
+  for (let attempt = 1; attempt < 8; attempt++) assert.ok(at(attempt, 12_999) <= GRACE_RETRY_MAX_MS, `attempt ${attempt}`)
+  // Past the window: the exponential backoff as before, up to 8 s.
+  assert.equal(at(4, GRACE_RETRY_WINDOW_MS), MAX_BACKOFF_MS)
+  assert.equal(at(4, 0, 5), 6_000)
+  // Without the outage's age (a caller of backoffDelay alone): no window.
+  assert.equal(backoffDelay({ attempt: 4, random: () => 0.999999 }), MAX_BACKOFF_MS)
 })

@@ -55,3 +55,22 @@ test('outage: one retry pending at a time; a new schedule replaces it, cancel cl
   assert.deepEqual(ran, ['second'])
   assert.equal(time.pending(), 0)
 })
+
+test('outage: for 13 s after its first failure the attempts come at most 2 s apart, then back off to 8 s', () => {
+  const high = (): number => 0.999999
+  let step = nextOutage(null, cause, undefined, NOW, high)
+  const delays: number[] = [step.delay]
+  let now = NOW
+  while (now - NOW < 40_000) {
+    now += step.delay
+    step = nextOutage(step.outage, cause, undefined, now, high)
+    delays.push(step.delay)
+    assert.equal(step.outage.since, NOW)
+  }
+  let t = NOW
+  for (const d of delays) {
+    if (t - NOW < 13_000) assert.ok(d <= 2_000, `${d} ms at +${t - NOW}`)
+    t += d
+  }
+  assert.equal(Math.max(...delays), 8_000)
+})

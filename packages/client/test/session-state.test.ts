@@ -35,7 +35,7 @@ function tokens(name: string, expSeconds: number): HeldTokens {
 
 function outage(name: string, attempt: number): Outage {
   const cause = new NetworkError(new Request('https://api.test/'), new Error('down'))
-  return label(name, { until: NOW + 1_000, attempt, cause })
+  return label(name, { until: NOW + 1_000, attempt, since: NOW, cause })
 }
 
 const T = tokens('T', NOW / 1000 + 300)
