@@ -4,7 +4,7 @@
  * lines kept for excerpts and counted, its `revoke_unreplicated` warnings collected.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -121,6 +121,18 @@ export function startBatonInstance(name: BatonInstance['name'], port: number, en
     },
   }
   return instance
+}
+
+/** What a store's start-up pushes its stops onto; `stopAll` runs them newest first, ignoring failures. */
+export function stopStack(): { stops: (() => Promise<void>)[]; stopAll: () => Promise<void> } {
+  if (!existsSync(CLI)) throw new Error('chaos: build first (npm run build): packages/server/dist/cli/main.js is missing')
+  const stops: (() => Promise<void>)[] = []
+  return {
+    stops,
+    async stopAll() {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined)
+    },
+  }
 }
 
 /**

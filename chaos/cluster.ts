@@ -5,10 +5,9 @@
  * database and one development key. Its faults are in cluster-faults.ts.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import { startRedisCluster, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
-import { batonEnv, CLI, startBatonPair, type BatonInstance } from './baton-instance.js'
+import { batonEnv, startBatonPair, stopStack, type BatonInstance } from './baton-instance.js'
 import { clusterFaults } from './cluster-faults.js'
 import { keysWithoutTTL, usedMemoryOf, type ChaosStore } from './store.js'
 import { BATON_REDIS_USER, type TopologyOptions } from './topology.js'
@@ -104,11 +103,8 @@ async function stateOf(node: ClusterNode): Promise<NodeState> {
 
 /** Starts the Cluster and the two batons; ChaosStore for main.ts, the topology for the faults. */
 export async function startClusterTopology(options: TopologyOptions): Promise<ClusterTopology> {
-  if (!existsSync(CLI)) throw new Error('chaos: build first (npm run build): packages/server/dist/cli/main.js is missing')
-  const stops: (() => Promise<void>)[] = []
-  const stopAll = async (): Promise<void> => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined)
-  }
+  // Also checks the build is there (the batons run from dist/).
+  const { stops, stopAll } = stopStack()
   try {
     // Never printed: baton's Redis password for this run only.
     const batonPassword = randomBytes(12).toString('base64url')

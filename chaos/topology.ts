@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startFaultProxy, type FaultProxy } from '../packages/server/test/helpers/fault-proxy.js'
 import { freePort, startRedisServer, waitFor, type RedisServer } from '../packages/server/test/helpers/redis-server.js'
-import { batonEnv, CLI, startBatonPair, type BatonInstance } from './baton-instance.js'
+import { batonEnv, startBatonPair, stopStack, type BatonInstance } from './baton-instance.js'
 
 export const MASTER = 'mymaster'
 /** The ACL user baton connects as (the `acl-off` fault disables it); replication and the Sentinels use `default`. */
@@ -146,11 +146,8 @@ async function startSentinel(primaryProxyPort: number, log: (line: string) => vo
 }
 
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
-  if (!existsSync(CLI)) throw new Error('chaos: build first (npm run build): packages/server/dist/cli/main.js is missing')
-  const stops: (() => Promise<void>)[] = []
-  const stopAll = async (): Promise<void> => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined)
-  }
+  // Also checks the build is there (the batons run from dist/).
+  const { stops, stopAll } = stopStack()
   try {
     // Never printed: baton's Redis password for this run only.
     const batonPassword = randomBytes(12).toString('base64url')
