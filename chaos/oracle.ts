@@ -105,6 +105,17 @@ function lostThenCut(history: History, e: Exchange): Exchange | undefined {
   return reached ? undefined : lost
 }
 
+/** Whether `user` (`u12`) logged out, or logged out everywhere, or revoked `sid`, between `from` and `to`. */
+function endedByUser(history: History, user: string, sid: string | undefined, from: number, to: number): boolean {
+  return history.happenings.some(
+    (a) =>
+      userOf(a.actor) === user &&
+      a.t >= from - 1_000 &&
+      a.t <= to + 1_000 &&
+      (a.what === 'logout-all-called' || a.what === 'logout-called' || (a.what === 'revoke-called' && a.target === sid)),
+  )
+}
+
 /** Why a session ended, or null when nothing explains it. */
 function explainExpiry(
   input: OracleInput,
@@ -346,6 +357,10 @@ export function judge(input: OracleInput): Verdict {
     if (retry.status !== 200 || retry.successor !== l.successor) {
       // After the grace window with the network cut, the successor is gone with the answer.
       if (retry.code === 'token_reused' && lostThenCut(history, retry) !== undefined) continue
+      // The user ended that session meanwhile (another device's logout-all or DELETE, a logout):
+      // token_revoked is the right answer (the 30-minute run of 2026-12-08: a logout-all 157 ms
+      // before the retry).
+      if (retry.code === 'token_revoked' && endedByUser(history, userOf(l.actor), retry.sid, l.t0, retry.t1)) continue
       // A fault that destroyed data took the rotation (another successor) or the session (401):
       // the same explanation as for a second successor (forksAfterLoss).
       const loss = history.faults.find((f) => f.destroysData && f.start >= l.t0 - 5_000 && f.start <= retry.t0)

@@ -265,3 +265,12 @@ test('a lost answer whose retry finds another successor after a data-destroying 
   h.faults[0] = { ...(h.faults[0] as FaultRecord), destroysData: false, failedOver: false, kind: 'redis-stop' }
   assert.ok(failed(input(h)).includes('a lost refresh answer is retried to the same successor'))
 })
+
+test("a lost answer whose retry is token_revoked after the user's own logout-all passes; without that action it fails", () => {
+  const h = clean()
+  h.exchanges.push(exchange({ actor: 'u1/d0', jti: 'j2', sid: 's1', successor: 'j3', successorSid: 's1', t0: 4000, t1: 4010, lost: true }))
+  h.exchanges.push(exchange({ actor: 'u1/d0', jti: 'j2', sid: 's1', status: 401, code: 'token_revoked', t0: 4600, t1: 4610 }))
+  assert.ok(failed(input(h)).includes('a lost refresh answer is retried to the same successor'))
+  h.happenings.push({ t: 4400, actor: 'u1/d1', user: 1, what: 'logout-all-called' })
+  assert.ok(!failed(input(h)).includes('a lost refresh answer is retried to the same successor'))
+})
