@@ -17,6 +17,9 @@ import type { SessionRecord } from './types.js'
 /** In the index's slot (the same `{uid}` hash tag). */
 export const userMarkKey = (userId: string): string => `baton:user:{${userId}}:revoked-before`
 
+/** Shared: standalone and Sentinel refreshes allocate nothing for the mark. */
+const NO_MARK: Promise<null> = Promise.resolve(null)
+
 export class UserMarks {
   readonly #client: RedisClient
   readonly #enabled: boolean
@@ -35,11 +38,17 @@ export class UserMarks {
     await this.#client.batonUserMark(userMarkKey(userId), String(now), String(this.#ttlMs))
   }
 
-  /** The user's mark, or null (none, not a Cluster, or no user named). */
-  async read(userId: string | undefined): Promise<number | null> {
-    if (!this.#enabled || userId === undefined) return null
-    const value = await this.#client.get(userMarkKey(userId))
-    return value === null ? null : Number(value)
+  /**
+   * The user's mark, or null (none, not a Cluster, or no user named). Best effort: a shard that
+   * does not answer reads as no mark, so a refresh whose own shard is up never fails because the
+   * user's index shard is down (logout-all itself needs that shard, and answers 503 without it).
+   */
+  read(userId: string | undefined): Promise<number | null> {
+    if (!this.#enabled || userId === undefined) return NO_MARK
+    return this.#client.get(userMarkKey(userId)).then(
+      (value) => (value === null ? null : Number(value)),
+      () => null,
+    )
   }
 
   /** Whether `mark` ends `session` (created at or before it, and not revoked already). */

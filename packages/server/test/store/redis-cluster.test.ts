@@ -144,6 +144,21 @@ describe('redis cluster', () => {
     assert.equal((await store.listUserSessions(userId, T0 + 22)).length, 1)
   })
 
+  test('cluster: the logout-all mark is best effort: a refresh whose index shard is down still rotates', async () => {
+    const userId = newId()
+    const owner = await ownerOf(userKey(userId))
+    // A session on another shard than the user's index.
+    let s = session({ userId })
+    while ((await ownerOf(sessionKey(s.id))) === owner) s = session({ userId })
+    await store.createSession(s)
+    owner.pause()
+    try {
+      assert.equal((await store.rotate({ ...rotation(s, s.jti, T0 + 1), userId })).kind, 'rotated')
+    } finally {
+      owner.resume()
+    }
+  })
+
   test('cluster: a killed node fails commands for its slots fast, never hangs', async () => {
     const victim = cluster.nodes[2]!
     const admin = victim.client()
